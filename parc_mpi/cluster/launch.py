@@ -1,0 +1,192 @@
+"""Start-up of an MPI run: ship the job, load it on every rank, agree that all is
+well (or stop every rank with one message), then give each rank its role.
+
+Bad input never hangs: every check ends in a verdict that rank 0 sends to all
+ranks, and every rank exits with the same status.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import traceback
+import zlib
+from typing import Any, Dict, List, Optional, Tuple
+
+from mpi4py import MPI
+
+from ..engine import Scheduler, check_picklable
+from ..job import Job, JobError, MapJob, load_job
+from ..runner import RunOptions, Watch, finish_run, open_run, record_start
+from ..sources import make_source
+from ..store import StoreError
+from .main import main_loop
+from .protocol import bcast_quietly, gather_quietly
+from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
+from .worker import worker_loop
+
+EXIT_INPUT = 2
+
+
+def node_comm(comm: MPI.Comm, host: str) -> MPI.Comm:
+    """Ranks grouped by host name (not by shared memory: namespaced test nodes
+    share one kernel but are different hosts)."""
+    color = zlib.crc32(host.encode()) & 0x7FFFFFFF
+    return comm.Split(color, comm.rank)
+
+
+def _fn_name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+
+
+def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
+            install_deps: bool = False, cache: Optional[str] = None) -> int:
+    """Every rank calls this; it returns the process exit status."""
+    rank = comm.rank
+    host = MPI.Get_processor_name()
+    if rank != 0:  # rank 0 alone turns Ctrl-C into a soft stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    # 1. rank 0 packs the job; everyone gets the package or the reason it failed
+    pkg: Optional[Package] = None
+    problem = None
+    if rank == 0:
+        try:
+            pkg = pack(opts.job_path, ship_dir)
+        except ShipError as exc:
+            problem = str(exc)
+    pkg, problem = bcast_quietly(comm, (pkg, problem))
+    if problem:
+        return _fail(rank, problem)
+
+    # 2. one rank per node unpacks; then every rank imports the job
+    local = node_comm(comm, host)
+    err: Optional[str] = None
+    folder = None
+    if local.rank == 0:
+        try:
+            folder = unpack(pkg, cache)
+            if install_deps:
+                err = install_requirements(folder)
+        except ShipError as exc:
+            err = str(exc)
+    folder, node_err = bcast_quietly(local, (folder, err))
+    local.Free()
+    job: Optional[Job] = None
+    if node_err:
+        err = node_err
+    else:
+        try:
+            job = load_job(os.path.join(folder, pkg.job_name), label=opts.job_path,
+                           extra_path=project_dir(folder))
+        except JobError as exc:
+            err = str(exc)
+    fn_name = _fn_name(job.fn) if job is not None else None
+
+    # 3. rank 0 checks what only it can (first task, run directory), then rules
+    store = None
+    if rank == 0 and err is None:
+        try:
+            if opts.retries is not None:
+                job.retries = opts.retries
+            _check_first_task(job, opts.job_path)
+            store = open_run(job, opts)
+        except (ValueError, StoreError) as exc:
+            err = str(exc)
+    reports = gather_quietly(comm, (err, host, fn_name))
+    verdict = None
+    if rank == 0:
+        verdict = _verdict(reports, opts.job_path)
+        if verdict and store is not None:
+            store.close()
+            shutil.rmtree(store.run_dir, ignore_errors=True)
+    verdict = bcast_quietly(comm, verdict)
+    if verdict:
+        return _fail(rank, verdict)
+
+    nodes = {r: h for r, (_e, h, _f) in enumerate(reports)} if rank == 0 else {}
+    if rank == 0:
+        return _run_main(comm, job, store, opts, nodes)
+    worker_loop(comm, job)
+    return 0
+
+
+def _check_first_task(job: Job, label: str) -> None:
+    """A map job's first item must be sendable; peek without losing it."""
+    if isinstance(job, MapJob):
+        it = iter(job.items)
+        try:
+            first = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise ValueError(f"{label}: the job's items raised {type(exc).__name__}: "
+                             f"{exc}") from None
+        check_picklable(job, first, label)
+        import itertools
+        if it is job.items:  # an iterator: put the first item back in front
+            job.items = itertools.chain([first], it)
+
+
+def _verdict(reports: List[Tuple], label: str) -> Optional[str]:
+    err0, _host0, fn0 = reports[0]
+    if err0:
+        return err0
+    for r, (err, host, fn) in enumerate(reports):
+        if err:
+            return f"node {host} (rank {r}): {err}"
+        if fn != fn0:
+            return (f"{label}: job function {fn0} cannot be found by name on node {host} "
+                    f"(rank {r}, which has {fn}); define 'job' the same way on every rank")
+    return None
+
+
+def _fail(rank: int, message: str) -> int:
+    if rank == 0:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    return EXIT_INPUT
+
+
+def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, nodes: Dict[int, str]) -> int:
+    workers = list(range(1, comm.size))
+    world = {"ranks": comm.size, "workers": len(workers),
+             "mpi": MPI.Get_library_version().strip().splitlines()[0].strip(),
+             "mpi4py": __import__("mpi4py").__version__,
+             "nodes": sorted(set(nodes.values())),
+             "rank_nodes": {str(r): h for r, h in nodes.items()},
+             "hostfile": _hostfile_text()}
+    record_start(store, job, opts, world)
+    source = make_source(job, workers=len(workers))
+    sched = Scheduler(job, source, store, workers=len(workers))
+    watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: len(workers))
+    try:
+        main_loop(comm, sched, workers, nodes, opts.prefetch, watch)
+    except KeyboardInterrupt:
+        finish_run(sched, store, job, status="aborted")
+        comm.Abort(130)
+    except BaseException:
+        # workers would wait for rank 0 forever: save what is done, then end them all
+        traceback.print_exc()
+        finish_run(sched, store, job, status="crashed")
+        print("error: rank 0 crashed (traceback above); results so far are in "
+              f"{store.run_dir}", file=sys.stderr, flush=True)
+        comm.Abort(1)
+    finally:
+        watch.close()
+    summary = finish_run(sched, store, job)
+    return 1 if summary["status"] == "failed" else 0
+
+
+def _hostfile_text() -> Optional[str]:
+    """The hostfile the launcher used, when it says which (MPICH, Open MPI, Slurm)."""
+    for var in ("PARC_MPI_HOSTFILE", "HYDRA_HOST_FILE", "OMPI_MCA_orte_default_hostfile",
+                "OMPI_MCA_rmaps_base_hostfile"):
+        path = os.environ.get(var)
+        if path and os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    return fh.read()[:65536]
+            except OSError:
+                return None
+    return None

@@ -1,0 +1,86 @@
+"""Message tags, and waiting for messages without spinning.
+
+MPICH's and Open MPI's blocking receives poll at 100% of a core; on a 4-core Pi
+that is a worker's core stolen. Every wait here is ``Iprobe`` plus a sleep that
+backs off from 0 to ``MAX_SLEEP``: a busy rank reacts at once, an idle one wakes
+a few hundred times a second for a few microseconds each.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, List, Optional, Tuple
+
+from mpi4py import MPI
+
+TAG_CONTROL = 1   # start-up handshake, both ways
+TAG_TASKS = 2     # main -> worker: (batch id, [(task, attempt, arg), ...])
+TAG_RESULTS = 3   # worker -> main: (batch id, outcomes, compute seconds); asks for more
+TAG_STOP = 4      # main -> worker: no more work; finish the running batch
+TAG_DONE = 5      # worker -> main: [(batch id, tasks), ...] never started; then exit
+
+MAX_SLEEP = 0.002     # an idle rank answers within ~2 ms
+SPIN_FIRST = 50       # probes without sleeping right after activity
+
+
+class Backoff:
+    """Sleep a little longer each idle turn, up to MAX_SLEEP; ``reset`` on activity."""
+
+    __slots__ = ("idle",)
+
+    def __init__(self) -> None:
+        self.idle = 0
+
+    def reset(self) -> None:
+        self.idle = 0
+
+    def pause(self) -> None:
+        self.idle += 1
+        if self.idle <= SPIN_FIRST:
+            return
+        time.sleep(min(MAX_SLEEP, 0.00005 * (self.idle - SPIN_FIRST)))
+
+
+def recv_quietly(comm: MPI.Comm, source: int = MPI.ANY_SOURCE, tag: int = MPI.ANY_TAG,
+                 timeout: Optional[float] = None) -> Optional[Tuple[Any, int, int]]:
+    """Receive one pickled message without spinning: (obj, source, tag), or None
+    when ``timeout`` seconds pass first."""
+    status = MPI.Status()
+    backoff = Backoff()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not comm.Iprobe(source=source, tag=tag, status=status):
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+        backoff.pause()
+    src, tg = status.Get_source(), status.Get_tag()
+    return comm.recv(source=src, tag=tg), src, tg
+
+
+def wait_quietly(requests: List[MPI.Request]) -> None:
+    """Complete send requests without spinning."""
+    backoff = Backoff()
+    while requests and not MPI.Request.Testall(requests):
+        backoff.pause()
+    requests.clear()
+
+
+def bcast_quietly(comm: MPI.Comm, obj: Any = None, root: int = 0) -> Any:
+    """``comm.bcast`` that does not spin while the root is still busy."""
+    if comm.rank == root:
+        reqs = [comm.isend(obj, dest=r, tag=TAG_CONTROL) for r in range(comm.size) if r != root]
+        wait_quietly(reqs)
+        return obj
+    return recv_quietly(comm, source=root, tag=TAG_CONTROL)[0]
+
+
+def gather_quietly(comm: MPI.Comm, obj: Any, root: int = 0) -> Optional[List[Any]]:
+    """``comm.gather`` that does not spin; the root gets the list in rank order."""
+    if comm.rank != root:
+        req = comm.isend(obj, dest=root, tag=TAG_CONTROL)
+        wait_quietly([req])
+        return None
+    out: List[Any] = [None] * comm.size
+    out[root] = obj
+    for _ in range(comm.size - 1):
+        value, src, _tag = recv_quietly(comm, tag=TAG_CONTROL)
+        out[src] = value
+    return out

@@ -1,0 +1,49 @@
+"""The worker loop: keep a few batches queued, run them, post the results.
+
+A result message doubles as the request for more work, so the main rank tops
+the queue up while this rank computes: a worker never waits a round trip.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Deque, List, Tuple
+
+from mpi4py import MPI
+
+from ..execute import Task, execute_batch
+from ..job import Job
+from .protocol import TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, wait_quietly
+
+log = logging.getLogger(__name__)
+
+
+def worker_loop(comm: MPI.Comm, job: Job) -> None:
+    """Run batches from rank 0 until it says stop."""
+    queue: Deque[Tuple[int, List[Task]]] = deque()
+    sends: List[MPI.Request] = []
+    status = MPI.Status()
+    backoff = Backoff()
+    stop = False
+    while True:
+        while comm.Iprobe(source=0, tag=MPI.ANY_TAG, status=status):
+            tag = status.Get_tag()
+            msg = comm.recv(source=0, tag=tag)
+            if tag == TAG_TASKS:
+                queue.append(msg)
+            elif tag == TAG_STOP:
+                stop = True
+        if stop:
+            break
+        if queue:
+            backoff.reset()
+            batch_id, tasks = queue.popleft()
+            outcomes, compute = execute_batch(job.fn, job.call, tasks, job.timeout)
+            sends.append(comm.isend((batch_id, outcomes, compute), dest=0, tag=TAG_RESULTS))
+            if len(sends) > 4:
+                sends[:] = [r for r in sends if not r.Test()]
+            continue
+        backoff.pause()
+    wait_quietly(sends)
+    # batches that were queued but never started go back to rank 0
+    wait_quietly([comm.isend(list(queue), dest=0, tag=TAG_DONE)])

@@ -1,0 +1,289 @@
+"""Jobs: what a job file defines as ``job``, and loading a job file.
+
+Three kinds, all first-class:
+
+* :func:`map` -- a sweep of ``fn(item)`` over a (possibly huge, lazy) iterable;
+* :func:`optimize` -- an adaptive search: ``fn(**params)`` returns a number and
+  rank 0 asks an optimizer for new points as results come back;
+* :func:`generate` -- a custom generator: ``on_result(item, result)`` returns new
+  items, for jobs whose next tasks depend on past results in their own way.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+from .optimizers import Optimizer, check_goal, make_optimizer
+from .space import Space
+
+
+class JobError(ValueError):
+    """A job file or job definition that cannot run; the message names the culprit."""
+
+
+def _check_fn(fn: Any, what: str) -> None:
+    if not callable(fn):
+        raise JobError(f"{what} must be callable, got {type(fn).__name__}")
+
+
+def _check_retries(retries: Any) -> int:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise JobError(f"retries must be a non-negative integer, got {retries!r}")
+    return retries
+
+
+def _check_timeout(timeout: Any) -> Optional[float]:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise JobError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+@dataclass
+class Job:
+    """Common fields of every job kind."""
+
+    fn: Callable
+    retries: int = 0
+    timeout: Optional[float] = None
+    name: Optional[str] = None
+
+    kind = "job"
+    call = "arg"  # how a worker calls fn: fn(item) or fn(**params)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "fn": _qualname(self.fn), "retries": self.retries,
+                "timeout": self.timeout}
+
+
+@dataclass
+class MapJob(Job):
+    items: Iterable = ()
+    kind = "map"
+
+
+@dataclass
+class OptimizeJob(Job):
+    space: Space = None
+    budget: int = 0
+    optimizer: Union[str, Optimizer] = "auto"
+    goal: str = "min"
+    seed: Optional[int] = None
+    kind = "optimize"
+    call = "kwargs"
+
+    def make_optimizer(self, workers: int = 1) -> Optimizer:
+        return make_optimizer(self.optimizer, self.space, goal=self.goal, seed=self.seed,
+                              budget=self.budget, workers=workers)
+
+    def describe(self) -> dict:
+        out = super().describe()
+        out.update(space=self.space.describe(), budget=self.budget, goal=self.goal,
+                   seed=self.seed, optimizer=self.optimizer if isinstance(self.optimizer, str)
+                   else type(self.optimizer).__name__)
+        return out
+
+
+@dataclass
+class GenerateJob(Job):
+    items: Iterable = ()
+    on_result: Callable = None
+    max_tasks: Optional[int] = None
+    kind = "generate"
+
+
+def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[float] = None,
+        name: Optional[str] = None) -> MapJob:
+    """A sweep: call ``fn(item)`` for every item, on as many workers as there are.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function of the job file (or of an importable module).
+    items : iterable
+        Anything iterable; it is consumed lazily on rank 0, so a generator of a
+        million items costs no memory.
+    retries : int, default 0
+        How often a task that raised is tried again.
+    timeout : float, optional
+        Wall-time limit per task in seconds.
+
+    Examples
+    --------
+    >>> job = map(abs, range(-3, 3))
+    """
+    _check_fn(fn, "map(fn, items): fn")
+    try:
+        iter(items)
+    except TypeError:
+        raise JobError(f"map(fn, items): items must be iterable, got "
+                       f"{type(items).__name__}") from None
+    return MapJob(fn=fn, items=items, retries=_check_retries(retries),
+                  timeout=_check_timeout(timeout), name=name)
+
+
+def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
+             optimizer: Union[str, Optimizer] = "auto", seed: Optional[int] = 0,
+             retries: int = 0, timeout: Optional[float] = None,
+             name: Optional[str] = None) -> OptimizeJob:
+    """An adaptive search for the best value of ``fn(**params)``.
+
+    Parameters
+    ----------
+    fn : callable
+        The objective; receives the space's parameters by name, returns a number.
+    space : dict of str to Real, Integer or Choice
+    budget : int
+        Number of evaluations (failed ones count).
+    goal : {"max", "min"}
+        Required: the highest or the lowest value is best.
+    optimizer : str or Optimizer, default "auto"
+    seed : int, default 0
+        Seed of every random choice; the same seed gives the same points.
+    """
+    _check_fn(fn, "optimize(fn, ...): fn")
+    try:
+        space = Space(space)
+        check_goal(goal)
+    except ValueError as exc:
+        raise JobError(str(exc)) from None
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise JobError(f"budget must be a positive integer, got {budget!r}")
+    job = OptimizeJob(fn=fn, space=space, budget=budget, optimizer=optimizer, goal=goal,
+                      seed=seed, retries=_check_retries(retries),
+                      timeout=_check_timeout(timeout), name=name)
+    try:
+        job.make_optimizer()
+    except ValueError as exc:
+        raise JobError(str(exc)) from None
+    return job
+
+
+def generate(fn: Callable, items: Iterable, on_result: Callable, *,
+             max_tasks: Optional[int] = None, retries: int = 0,
+             timeout: Optional[float] = None, name: Optional[str] = None) -> GenerateJob:
+    """A custom generator: start from ``items``, and after each result call
+    ``on_result(item, result)``, which returns an iterable of new items (or None).
+
+    The job ends when no task is pending and no new item came back, or after
+    ``max_tasks`` tasks. ``on_result`` runs on rank 0 only, after the result is
+    stored; failed tasks are not passed to it.
+    """
+    _check_fn(fn, "generate(fn, items, on_result): fn")
+    _check_fn(on_result, "generate(fn, items, on_result): on_result")
+    try:
+        iter(items)
+    except TypeError:
+        raise JobError(f"generate(...): items must be iterable, got "
+                       f"{type(items).__name__}") from None
+    if max_tasks is not None and (not isinstance(max_tasks, int) or max_tasks < 1):
+        raise JobError(f"max_tasks must be a positive integer, got {max_tasks!r}")
+    return GenerateJob(fn=fn, items=items, on_result=on_result, max_tasks=max_tasks,
+                       retries=_check_retries(retries), timeout=_check_timeout(timeout),
+                       name=name)
+
+
+def _qualname(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def module_name_for(path: str) -> str:
+    """A stable module name for a job file, the same on every rank."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    safe = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in stem)
+    return f"parc_job_{safe}"
+
+
+def check_syntax(source: bytes, label: str) -> None:
+    """Raise JobError with file:line for a syntax error, without running anything."""
+    try:
+        ast.parse(source, filename=label)
+    except SyntaxError as exc:
+        raise JobError(f"{label}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except ValueError as exc:  # e.g. null bytes
+        raise JobError(f"{label}: cannot parse: {exc}") from None
+
+
+def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] = None) -> Job:
+    """Import a job file and return its module-level ``job``.
+
+    Parameters
+    ----------
+    path : str
+        The job file to import.
+    label : str, optional
+        The name used in messages (the user's file name when ``path`` is a copy).
+    extra_path : str, optional
+        A folder put first on ``sys.path`` (a shipped project folder).
+
+    Raises
+    ------
+    JobError
+        One line naming the file and what is wrong.
+    """
+    label = label or path
+    try:
+        with open(path, "rb") as fh:
+            source = fh.read()
+    except FileNotFoundError:
+        raise JobError(f"{label}: no such job file") from None
+    except IsADirectoryError:
+        raise JobError(f"{label}: is a directory, expected a Python job file") from None
+    except OSError as exc:
+        raise JobError(f"{label}: cannot read: {exc.strerror}") from None
+    check_syntax(source, label)
+    folder = os.path.dirname(os.path.abspath(path))
+    for p in (folder, extra_path):
+        if p and p not in sys.path:
+            sys.path.insert(0, p)
+    name = module_name_for(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise JobError(f"{label}: called sys.exit({exc.code!r}) while being imported") from None
+    except BaseException as exc:  # the user's code: anything can come out
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        line = _user_line(exc, path)
+        where = f"{label}:{line}" if line else label
+        raise JobError(f"{where}: {type(exc).__name__} while importing the job file: "
+                       f"{_first_line(exc)}") from None
+    if not hasattr(module, "job"):
+        raise JobError(f"{label}: defines no 'job'; end the file with e.g. "
+                       "'job = parc_mpi.map(fn, items)'")
+    job = module.job
+    if not isinstance(job, Job):
+        raise JobError(f"{label}: 'job' must be made by parc_mpi.map, parc_mpi.optimize or "
+                       f"parc_mpi.generate, got {type(job).__name__}")
+    if job.name is None:
+        job.name = os.path.splitext(os.path.basename(label))[0]
+    return job
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "(no message)"
+
+
+def _user_line(exc: BaseException, path: str) -> Optional[int]:
+    """The line of the job file nearest the error, if the traceback passes it."""
+    target = os.path.abspath(path)
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename) == target:
+            line = frame.lineno
+    return line
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

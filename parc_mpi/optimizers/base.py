@@ -1,0 +1,134 @@
+"""The ask/tell protocol every optimizer speaks (no MPI, no evaluator callback).
+
+``ask(n)`` returns trials to evaluate, ``tell(trial, value)`` reports one result,
+in any order and while other trials are still pending. Internally every optimizer
+minimises; ``goal="max"`` flips the sign at this boundary only.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+import numpy as np
+
+from ..space import Space
+
+GOALS = ("min", "max")
+
+
+@dataclass
+class Trial:
+    """One point to evaluate.
+
+    Attributes
+    ----------
+    id : int
+        Sequence number of the ask, from 0.
+    params : dict
+        Named parameter values, as the objective receives them.
+    u : numpy.ndarray
+        The point in the unit cube.
+    value : float or None
+        The objective's value once told; None while pending; nan for a failure.
+    """
+
+    id: int
+    params: Dict[str, Any]
+    u: np.ndarray = field(repr=False)
+    value: Optional[float] = None
+
+    @property
+    def pending(self) -> bool:
+        return self.value is None
+
+
+def check_goal(goal: str) -> str:
+    if goal not in GOALS:
+        raise ValueError(f"goal must be 'min' or 'max', got {goal!r}")
+    return goal
+
+
+def as_objective_value(value: Any) -> float:
+    """A told value as a float: non-numbers and non-finite values become nan."""
+    if isinstance(value, bool) or value is None:
+        return math.nan
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return x if math.isfinite(x) else math.nan
+
+
+class Optimizer:
+    """Base class: bookkeeping of trials, goal handling and ``best``.
+
+    Subclasses implement ``_propose(n) -> array (n, dim)`` of unit-cube points and
+    may override ``_observe(trial, y)`` where ``y`` is the value to minimise
+    (``nan`` for a failure).
+    """
+
+    name = "base"
+
+    def __init__(self, space: Mapping | Space, goal: str = "min", seed: Optional[int] = None):
+        self.space = space if isinstance(space, Space) else Space(space)
+        self.goal = check_goal(goal)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.trials: List[Trial] = []
+        self.n_told = 0
+        self._best: Optional[Trial] = None
+
+    # -- protocol ---------------------------------------------------------
+    def ask(self, n: int = 1) -> List[Trial]:
+        """Return ``n`` new trials to evaluate."""
+        if int(n) < 1:
+            raise ValueError(f"ask(n): n must be at least 1, got {n}")
+        points = np.clip(np.asarray(self._propose(int(n)), dtype=float), 0.0, 1.0)
+        out = []
+        for u in points.reshape(int(n), self.space.dim):
+            trial = Trial(id=len(self.trials), params=self.space.from_unit(u), u=u)
+            self.trials.append(trial)
+            out.append(trial)
+        return out
+
+    def tell(self, trial: Trial | int, value: Any) -> None:
+        """Report the objective's value for a trial (a failure: nan, inf or None)."""
+        if not isinstance(trial, Trial):
+            trial = self.trials[int(trial)]
+        if trial.id >= len(self.trials) or self.trials[trial.id] is not trial:
+            raise ValueError(f"tell: trial {trial.id} was not asked by this optimizer")
+        if not trial.pending:
+            raise ValueError(f"tell: trial {trial.id} was already told")
+        y = as_objective_value(value)
+        trial.value = y
+        self.n_told += 1
+        if not math.isnan(y) and (self._best is None or self._sign(y) < self._sign(self._best.value)):
+            self._best = trial
+        self._observe(trial, self._sign(y))
+
+    @property
+    def best(self) -> Optional[Trial]:
+        """The best told trial with a finite value, or None."""
+        return self._best
+
+    @property
+    def pending(self) -> List[Trial]:
+        return [t for t in self.trials if t.pending]
+
+    def state(self) -> Dict[str, Any]:
+        """A JSON-able summary: settings and every trial (enough to replay)."""
+        return {"optimizer": self.name, "goal": self.goal, "seed": self.seed,
+                "space": self.space.describe(),
+                "trials": [{"id": t.id, "params": t.params, "value": t.value}
+                           for t in self.trials]}
+
+    # -- for subclasses ---------------------------------------------------
+    def _sign(self, y: float) -> float:
+        return -y if self.goal == "max" else y
+
+    def _propose(self, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _observe(self, trial: Trial, y: float) -> None:
+        """Hook: ``y`` is the value to minimise, nan for a failure."""

@@ -1,0 +1,129 @@
+"""``python -m parc_mpi.run JOB.py``: run a job on every rank of an MPI world.
+
+Rank 0 schedules, every other rank works. With no MPI launcher (or one rank),
+the job runs serially in this process, so a job can be tried without a cluster.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from .runner import RunOptions, run_serial
+
+EPILOG = """\
+examples:
+  python -m parc_mpi.run jobs/pi_montecarlo.py                  # serial, no cluster
+  mpiexec -n 4 python -m parc_mpi.run jobs/pi_montecarlo.py
+  mpirun -hostfile hostfile python -m parc_mpi.run jobs/optimize_rastrigin.py
+
+soft stop: create a file named STOP in the run directory, or press Ctrl-C once.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got '{text}'")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got '{text}'")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got '{text}'")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m parc_mpi.run", description="Run a parc_mpi job file.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("job", help="a Python file that defines a module-level 'job'")
+    p.add_argument("--run-dir", metavar="DIR",
+                   help="the run directory (default: runs/<name>-<timestamp>)")
+    p.add_argument("--runs", metavar="DIR", default="runs",
+                   help="where run directories are made (default: runs)")
+    p.add_argument("--name", help="the run's name (default: the job file's name)")
+    p.add_argument("--prefetch", type=_positive_int, default=2, metavar="K",
+                   help="batches queued per worker (default: 2)")
+    p.add_argument("--retries", type=_non_negative_int, metavar="N",
+                   help="retries of a task that raised (default: the job's, 0)")
+    p.add_argument("--progress", type=_positive_float, default=5.0, metavar="SECONDS",
+                   help="seconds between progress lines (default: 5)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--ship", metavar="DIR",
+                   help="a project folder sent to every node with the job file")
+    p.add_argument("--install-deps", action="store_true",
+                   help="pip install the shipped folder's requirements.txt once per node")
+    p.add_argument("--cache", metavar="DIR",
+                   help="where nodes unpack shipped code (default: ~/.cache/parc_mpi)")
+    p.add_argument("--sync", choices=("normal", "full"), default="normal",
+                   help="SQLite fsync policy: normal survives any process crash; full also "
+                        "a power loss, at an fsync per commit (default: normal)")
+    p.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
+    return p
+
+
+def _world():
+    """The MPI world communicator, or None for a serial run."""
+    if os.environ.get("PARC_MPI_SERIAL"):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(name)s: %(message)s")
+    opts = RunOptions(job_path=args.job, run_dir=args.run_dir, runs_base=args.runs,
+                      name=args.name, prefetch=args.prefetch, retries=args.retries,
+                      progress=args.progress, quiet=args.quiet, sync=args.sync, argv=argv)
+    comm = _world()
+    if comm is not None:
+        from .cluster.launch import run_mpi
+        return run_mpi(comm, opts, ship_dir=args.ship, install_deps=args.install_deps,
+                       cache=args.cache)
+    return _serial(opts, args.ship)
+
+
+def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
+    from .job import JobError, load_job
+    from .store import StoreError
+    try:
+        if ship_dir and not os.path.isdir(ship_dir):
+            raise JobError(f"--ship {ship_dir}: not a directory")
+        job = load_job(opts.job_path, extra_path=os.path.abspath(ship_dir) if ship_dir else None)
+        if opts.retries is not None:
+            job.retries = opts.retries
+        return run_serial(job, opts)
+    except (JobError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

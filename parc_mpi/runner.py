@@ -1,0 +1,184 @@
+"""What rank 0 does around the scheduling loop, with or without MPI: open the run
+directory, watch for a soft stop, print progress, and write the end-of-run files.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from . import __version__
+from .engine import Scheduler
+from .execute import execute_batch
+from .job import Job, OptimizeJob
+from .sources import make_source
+from .store import Store, make_run_dir
+
+STOP_FILE = "STOP"
+
+
+@dataclass
+class RunOptions:
+    """Command-line options that reach rank 0's loop (a typed record, not a dict)."""
+
+    job_path: str
+    run_dir: Optional[str] = None
+    runs_base: str = "runs"
+    name: Optional[str] = None
+    prefetch: int = 2
+    retries: Optional[int] = None
+    progress: float = 5.0
+    quiet: bool = False
+    sync: str = "normal"
+    argv: List[str] = field(default_factory=list)
+
+
+def open_run(job: Job, opts: RunOptions) -> Store:
+    """Create the run directory and its store (raises StoreError naming the path)."""
+    name = opts.name or job.name or "job"
+    if opts.run_dir:
+        run_dir = opts.run_dir
+        from .store import StoreError
+        if os.path.exists(os.path.join(run_dir, "run.sqlite")):
+            raise StoreError(f"{run_dir}: already holds a run; give another --run-dir")
+        try:
+            os.makedirs(run_dir, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{run_dir}: cannot create the run directory: "
+                             f"{exc.strerror}") from None
+    else:
+        run_dir = make_run_dir(opts.runs_base, name)
+    _check_writable(run_dir)
+    return Store(run_dir, sync=opts.sync)
+
+
+def _check_writable(run_dir: str) -> None:
+    from .store import StoreError
+    probe = os.path.join(run_dir, ".write-test")
+    try:
+        with open(probe, "w") as fh:
+            fh.write("ok")
+        os.remove(probe)
+    except OSError as exc:
+        raise StoreError(f"{run_dir}: run directory is not writable: {exc.strerror}") from None
+
+
+def record_start(store: Store, job: Job, opts: RunOptions, world: Dict[str, Any]) -> None:
+    store.set_meta(job=job.describe(), name=opts.name or job.name, job_file=opts.job_path,
+                   argv=opts.argv, status="running", started=time.time(),
+                   parc_mpi=__version__, python=sys.version.split()[0],
+                   platform=platform.platform(), **world)
+
+
+class Watch:
+    """Soft-stop triggers: a STOP file in the run directory, SIGINT or SIGTERM."""
+
+    def __init__(self, sched: Scheduler, run_dir: str, progress: float, quiet: bool,
+                 live_workers: Callable[[], Optional[int]] = lambda: None):
+        self.sched = sched
+        self.stop_path = os.path.join(run_dir, STOP_FILE)
+        self.progress = progress
+        self.quiet = quiet
+        self.live_workers = live_workers
+        self.next_check = 0.0
+        self.next_progress = time.monotonic() + progress
+        self._old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread
+                pass
+
+    def _on_signal(self, signum, frame):
+        if self.sched.stopping:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.sched.stopping = True
+        self.sched.stop_reason = signal.Signals(signum).name
+        print(f"[parc_mpi] {self.sched.stop_reason}: soft stop, waiting for running tasks "
+              "(again to abort)", flush=True)
+
+    def tick(self) -> None:
+        """Cheap enough for every loop turn: real work happens twice a second."""
+        now = time.monotonic()
+        if now < self.next_check:
+            return
+        self.next_check = now + 0.5
+        if not self.sched.stopping and os.path.exists(self.stop_path):
+            self.sched.stopping = True
+            self.sched.stop_reason = "STOP file"
+            print(f"[parc_mpi] found {self.stop_path}: soft stop, waiting for running tasks",
+                  flush=True)
+        if not self.quiet and now >= self.next_progress:
+            self.next_progress = now + self.progress
+            print("[parc_mpi] " + self.sched.progress_line(self.live_workers()), flush=True)
+
+    def close(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
+               extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Commit everything, write results.csv and best.json, print the summary."""
+    sched.flush()
+    summary = sched.summary()
+    summary.update(extra or {})
+    if status is None:
+        if sched.stopping:
+            status = "stopped"
+        elif summary["tasks"] and summary["ok"] == 0:
+            status = "failed"
+        else:
+            status = "finished"
+    summary["status"] = status
+    names = job.space.names if isinstance(job, OptimizeJob) else None
+    store.write_results_csv(names)
+    if isinstance(job, OptimizeJob):
+        best = summary.get("best")
+        store.write_json("best.json", {
+            "goal": job.goal, "params": best["params"] if best else None,
+            "value": best["value"] if best else None, "evaluations": summary["tasks"],
+            "failed": summary["failed"]})
+    store.set_meta(status=status, finished=time.time(), summary=summary)
+    store.close()
+    line = (f"[parc_mpi] {status}: {summary['ok']} ok, {summary['failed']} failed of "
+            f"{summary['tasks']} tasks in {summary['seconds']:.1f} s "
+            f"({summary['tasks_per_second'] or 0:,.1f} tasks/s)")
+    if "best" in summary:
+        line += f"; best {summary['best']['value']:.6g} at {summary['best']['params']}"
+    print(line, flush=True)
+    print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
+    if status == "failed":
+        first = store.results("failed")[:1] or store.results("timeout")[:1]
+        if first:
+            print(f"error: every task failed; the first: "
+                  f"{first[0]['error'].strip().splitlines()[-1]}", file=sys.stderr, flush=True)
+    return summary
+
+
+def run_serial(job: Job, opts: RunOptions) -> int:
+    """One rank, no cluster: run the job in-process with the same scheduler."""
+    store = open_run(job, opts)
+    record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
+                                    "nodes": [platform.node()]})
+    source = make_source(job, workers=1)
+    sched = Scheduler(job, source, store, workers=1)
+    watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: 1)
+    node = platform.node()
+    try:
+        while not sched.finished:
+            batch = sched.next_batch()
+            if batch:
+                outcomes, compute = execute_batch(job.fn, job.call, batch, job.timeout)
+                sched.receive(0, outcomes, compute, node)
+            if sched.flush_due() or not batch:
+                sched.flush()
+            watch.tick()
+    finally:
+        watch.close()
+    summary = finish_run(sched, store, job)
+    return 1 if summary["status"] == "failed" else 0

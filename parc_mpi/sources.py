@@ -1,0 +1,165 @@
+"""Task sources: where a job's tasks come from, one class per job kind.
+
+A source hands out ``(task, arg)`` pairs with :meth:`take` and hears about
+committed results with :meth:`done`; ``exhausted`` says no task will ever come
+again unless a result brings one (a generator) -- the scheduler ends the run when
+the source is exhausted and nothing is in flight.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
+
+from .job import GenerateJob, Job, MapJob, OptimizeJob
+from .optimizers import Optimizer, Trial, as_objective_value
+
+
+class Source:
+    adaptive = False  # results feed back into new tasks: commit them quickly
+    total: Optional[int] = None
+
+    def take(self, n: int) -> List[Tuple[int, Any]]:
+        raise NotImplementedError
+
+    def done(self, task: int, ok: bool, result: Any) -> None:
+        """A committed final outcome of a task."""
+
+    @property
+    def exhausted(self) -> bool:
+        raise NotImplementedError
+
+    def best(self) -> Optional[Tuple[Any, float]]:
+        return None
+
+
+class MapSource(Source):
+    """Items of a (possibly lazy) iterable; task id = position in the iterable."""
+
+    def __init__(self, job: MapJob):
+        try:
+            self.total = len(job.items)  # type: ignore[arg-type]
+        except TypeError:
+            self.total = None
+        self._it: Iterator = enumerate(job.items)
+        self._exhausted = False
+
+    def take(self, n: int) -> List[Tuple[int, Any]]:
+        if self._exhausted:
+            return []
+        out = list(itertools.islice(self._it, n))
+        if len(out) < n:
+            self._exhausted = True
+        return out
+
+    @property
+    def exhausted(self) -> bool:
+        return self._exhausted
+
+
+class OptimizeSource(Source):
+    """Points asked from an optimizer, ``budget`` of them; results are told back."""
+
+    adaptive = True
+
+    def __init__(self, job: OptimizeJob, workers: int = 1):
+        self.job = job
+        self.optimizer: Optimizer = job.make_optimizer(workers=workers)
+        self.total = job.budget
+        self._trials: Dict[int, Trial] = {}
+
+    @property
+    def asked(self) -> int:
+        return len(self.optimizer.trials)
+
+    def take(self, n: int) -> List[Tuple[int, Any]]:
+        n = min(n, self.job.budget - self.asked)
+        if n <= 0:
+            return []
+        trials = self.optimizer.ask(n)
+        for t in trials:
+            self._trials[t.id] = t
+        return [(t.id, t.params) for t in trials]
+
+    def done(self, task: int, ok: bool, result: Any) -> None:
+        trial = self._trials.pop(task)
+        self.optimizer.tell(trial, result if ok else math.nan)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.asked >= self.job.budget
+
+    def best(self) -> Optional[Tuple[Any, float]]:
+        b = self.optimizer.best
+        return (b.params, b.value) if b is not None else None
+
+
+class GenerateSource(Source):
+    """Initial items, then whatever ``on_result(item, result)`` returns."""
+
+    adaptive = True
+
+    def __init__(self, job: GenerateJob):
+        self.job = job
+        self._initial: Iterator = iter(job.items)
+        self._queue: Deque[Any] = deque()
+        self._items: Dict[int, Any] = {}
+        self._next_id = 0
+        self._initial_done = False
+
+    def take(self, n: int) -> List[Tuple[int, Any]]:
+        out = []
+        while len(out) < n:
+            if self.job.max_tasks is not None and self._next_id >= self.job.max_tasks:
+                break
+            if self._queue:
+                item = self._queue.popleft()
+            elif not self._initial_done:
+                try:
+                    item = next(self._initial)
+                except StopIteration:
+                    self._initial_done = True
+                    continue
+            else:
+                break
+            out.append((self._next_id, item))
+            self._items[self._next_id] = item
+            self._next_id += 1
+        return out
+
+    def done(self, task: int, ok: bool, result: Any) -> None:
+        item = self._items.pop(task)
+        if ok:
+            new = self.job.on_result(item, result)
+            if new is not None:
+                self._queue.extend(new)
+
+    @property
+    def exhausted(self) -> bool:
+        if self.job.max_tasks is not None and self._next_id >= self.job.max_tasks:
+            return True
+        return self._initial_done and not self._queue
+
+
+def make_source(job: Job, workers: int = 1) -> Source:
+    if isinstance(job, OptimizeJob):
+        return OptimizeSource(job, workers)
+    if isinstance(job, GenerateJob):
+        return GenerateSource(job)
+    if isinstance(job, MapJob):
+        return MapSource(job)
+    raise TypeError(f"unknown job kind {type(job).__name__}")
+
+
+def objective_problem(result: Any) -> Optional[str]:
+    """Why an optimize task's return value is not a usable number, or None."""
+    if isinstance(result, bool) or as_objective_value(result) != as_objective_value(result):
+        try:
+            x = float(result)
+        except (TypeError, ValueError):
+            return f"objective returned {type(result).__name__}, expected a number"
+        if isinstance(result, bool):
+            return "objective returned bool, expected a number"
+        return f"objective returned {x!r}, expected a finite number"
+    return None

@@ -1,0 +1,263 @@
+"""The run directory and its SQLite journal (WAL mode).
+
+``runs/<name>-<timestamp>/`` holds ``run.sqlite`` (metadata, every task attempt
+with its parameters, result or error, worker rank, node and times), and at the
+end ``results.csv`` and, for optimize jobs, ``best.json``.
+
+Rows are written in batches, one transaction per flush, so a Pi's SD card sees a
+few commits a second at most. A result is counted (in progress, by an optimizer,
+by a generator) only after the transaction that holds it has committed, so a
+crash of any process at any moment loses nothing that was counted.
+
+Values are stored natively when they are ints or floats, else as JSON text.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sqlite3
+import time
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY,      -- order in which results were committed
+    task INTEGER NOT NULL,        -- task id: item index (map), trial id (optimize)
+    attempt INTEGER NOT NULL,     -- 0 for the first try
+    status TEXT NOT NULL,         -- ok | failed | timeout
+    params,                       -- the item or parameters (number or JSON text)
+    value REAL,                   -- the result as a number, when it is one
+    result,                       -- the result (number or JSON text)
+    error TEXT,                   -- traceback of a failed attempt
+    worker INTEGER,               -- MPI rank
+    node TEXT,                    -- host name of the worker
+    t_start REAL,                 -- epoch seconds on the worker
+    t_end REAL
+);
+CREATE INDEX IF NOT EXISTS results_task ON results(task);
+"""
+
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+STATUS_TIMEOUT = "timeout"
+
+
+class StoreError(RuntimeError):
+    """The run directory or its store cannot be used; the message names the path."""
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    return repr(obj)
+
+
+def encode(value: Any) -> Any:
+    """A value for an SQLite column: int and float natively, the rest as JSON."""
+    kind = type(value)
+    if kind is int or kind is float:
+        return value
+    if value is None:
+        return None
+    return json.dumps(value, default=_json_default, allow_nan=True)
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def numeric(value: Any) -> Optional[float]:
+    """The result as a finite or infinite float when it is a real number, else None."""
+    kind = type(value)
+    if kind is float or kind is int:
+        return float(value)
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        import numpy as np  # numpy scalars are common results
+        if isinstance(value, (np.integer, np.floating)):
+            return float(value)
+    except ImportError:  # pragma: no cover
+        pass
+    return None
+
+
+def make_run_dir(base: str, name: str) -> str:
+    """Create ``base/<name>-<timestamp>`` (a suffix keeps it unique)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "job"
+    try:
+        os.makedirs(base, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{base}: cannot create the runs folder: {exc.strerror}") from None
+    for i in range(1000):
+        path = os.path.join(base, f"{safe}-{stamp}" + (f"-{i}" if i else ""))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the run directory: {exc.strerror}") from None
+    raise StoreError(f"{base}: too many runs named {safe}-{stamp}")
+
+
+class Store:
+    """The run's SQLite journal. Only rank 0 (and the report) open it."""
+
+    def __init__(self, run_dir: str, sync: str = "normal"):
+        self.run_dir = run_dir
+        self.path = os.path.join(run_dir, "run.sqlite")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the run store: {exc}") from None
+        self._pending: List[Tuple] = []
+
+    # -- metadata -----------------------------------------------------------
+    def set_meta(self, **items: Any) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, default=_json_default)) for k, v in items.items()])
+
+    def meta(self) -> Dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    # -- results ------------------------------------------------------------
+    def add_result(self, task: int, attempt: int, status: str, params: Any, result: Any,
+                   error: Optional[str], worker: int, node: str, t_start: float,
+                   t_end: float) -> None:
+        """Queue one result row; it is written by the next :meth:`flush`."""
+        self._pending.append((task, attempt, status, encode(params), numeric(result),
+                              encode(result), error, worker, node, t_start, t_end))
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._pending)
+
+    def flush(self) -> int:
+        """Write and commit the queued rows in one transaction; return how many."""
+        rows, self._pending = self._pending, []
+        if not rows:
+            return 0
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO results(task, attempt, status, params, value, result, error, "
+                "worker, node, t_start, t_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        return len(rows)
+
+    def _transaction(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self):
+                store.db.execute("BEGIN")
+
+            def __exit__(self, kind, exc, tb):
+                if kind is None:
+                    try:
+                        store.db.execute("COMMIT")
+                    except sqlite3.OperationalError as err:
+                        store.db.execute("ROLLBACK")
+                        raise StoreError(f"{store.path}: cannot write: {err}") from None
+                else:
+                    store.db.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.OperationalError):
+                        raise StoreError(f"{store.path}: cannot write: {exc}") from None
+                return False
+
+        return _Tx()
+
+    def results(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
+        sql = ("SELECT seq, task, attempt, status, params, value, result, error, worker, node, "
+               "t_start, t_end FROM results")
+        args: Sequence = ()
+        if status:
+            sql += " WHERE status = ?"
+            args = (status,)
+        cols = ["seq", "task", "attempt", "status", "params", "value", "result", "error",
+                "worker", "node", "t_start", "t_end"]
+        out = []
+        for row in self.db.execute(sql + " ORDER BY seq", args):
+            rec = dict(zip(cols, row))
+            rec["params"] = decode(rec["params"])
+            rec["result"] = decode(rec["result"])
+            out.append(rec)
+        return out
+
+    def counts(self) -> Dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM results GROUP BY status"))
+
+    # -- end-of-run files ---------------------------------------------------
+    def write_results_csv(self, param_names: Optional[List[str]] = None) -> str:
+        """``results.csv``: the final attempt of every task, in task order."""
+        path = os.path.join(self.run_dir, "results.csv")
+        tmp = path + ".tmp"
+        query = ("SELECT task, attempt, status, params, result, worker, node, t_start, t_end, "
+                 "error FROM results WHERE seq IN (SELECT MAX(seq) FROM results GROUP BY task) "
+                 "ORDER BY task")
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            head = ["task", "status", "attempts"]
+            head += param_names if param_names else ["item"]
+            head += ["result", "worker", "node", "seconds", "error"]
+            out.writerow(head)
+            for task, attempt, status, params, result, worker, node, t0, t1, err in \
+                    self.db.execute(query):
+                row = [task, status, attempt + 1]
+                p = decode(params)
+                if param_names:
+                    row += [p.get(n) if isinstance(p, dict) else None for n in param_names]
+                else:
+                    row.append(params if not isinstance(params, str) else
+                               (p if isinstance(p, str) else params))
+                r = decode(result)
+                row.append(r if isinstance(r, (int, float, str)) or r is None else result)
+                row += [worker, node, None if t0 is None else round(t1 - t0, 6),
+                        (err or "").strip().splitlines()[-1] if err else ""]
+                out.writerow(row)
+        os.replace(tmp, path)
+        return path
+
+    def write_json(self, name: str, data: Any) -> str:
+        path = os.path.join(self.run_dir, name)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, default=_json_default, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+
+def finite_or_none(x: Optional[float]) -> Optional[float]:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def open_existing(run_dir: str) -> Store:
+    """Open a run directory's store for reading (the report, resume)."""
+    path = os.path.join(run_dir, "run.sqlite")
+    if not os.path.exists(path):
+        raise StoreError(f"{run_dir}: no run.sqlite here; is it a parc_mpi run directory?")
+    return Store(run_dir)
+
+
+def iter_results_rows(store: Store) -> Iterable[Tuple]:
+    return store.db.execute("SELECT task, status, value FROM results ORDER BY seq")

@@ -1,0 +1,31 @@
+"""Install parc_mpi: ``pip install '.[mpich,test]'`` (see README.md)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="parc_mpi",
+    version="0.1.0",
+    description="Turn a few machines into one parallel computer for Python, over MPI",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["parc_mpi", "parc_mpi.*"]),
+    install_requires=[
+        "mpi4py>=3.1",
+        "numpy>=1.22",
+        "scipy>=1.9",
+        "matplotlib>=3.5",
+        "psutil>=5.8",
+    ],
+    extras_require={
+        # PyPI's MPICH wheel: a working mpiexec inside a virtual environment.
+        # Leave it out on machines with a system MPI (Debian's mpich or openmpi-bin).
+        "mpich": ["mpich"],
+        "test": ["pytest>=7", "pytest-mpi>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "parc-hostfile=parc_mpi.hostfile:main",
+            "parc-run=parc_mpi.run:main",
+        ],
+    },
+)

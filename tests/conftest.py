@@ -1,0 +1,73 @@
+"""Shared helpers: run the real command-line tools in a subprocess, under mpiexec or not.
+
+MPI tests live in tests/mpi/ and run inside mpiexec (see test_mpi_suite.py, which
+launches them with 2 and 4 ranks); a plain ``python -m pytest`` does not import them.
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_ignore_collect(collection_path, config):
+    if "mpi" in Path(collection_path).parts[-2:] and collection_path.name != "test_mpi_suite.py":
+        try:
+            with_mpi = config.getoption("--with-mpi")
+        except ValueError:
+            with_mpi = False
+        if not with_mpi:
+            return True
+    return None
+
+
+def cli_env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PARC_MPI_SERIAL", None)
+    env.update(extra)
+    return env
+
+
+class Done:
+    """A finished command: returncode, stdout, stderr, seconds."""
+
+    def __init__(self, proc, seconds):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.seconds = seconds
+
+    def __repr__(self):
+        return (f"<exit {self.returncode} after {self.seconds:.1f}s>\n--- stdout\n{self.stdout}"
+                f"\n--- stderr\n{self.stderr}")
+
+
+def run_cmd(cmd, timeout=120, cwd=None, env=None):
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or ROOT, env=env or cli_env(), stdin=subprocess.DEVNULL)
+    return Done(proc, time.monotonic() - t0)
+
+
+def python_cmd(*args):
+    return [sys.executable, *map(str, args)]
+
+
+def mpi_cmd(n, *args):
+    from parc_mpi.mpienv import mpiexec_command
+    return mpiexec_command(n) + [sys.executable, *map(str, args)]
+
+
+@pytest.fixture
+def write_job(tmp_path):
+    """Write a job file from source text; return its path."""
+    def write(source, name="job.py"):
+        path = tmp_path / name
+        path.write_text(source)
+        return path
+    return write

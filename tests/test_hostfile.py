@@ -1,0 +1,79 @@
+import pytest
+
+from conftest import ROOT, python_cmd, run_cmd
+from parc_mpi.hostfile import render_hostfile
+from parc_mpi.mpienv import detect_flavour, mpiexec_command
+from parc_mpi.nodes import parse_node_list
+
+PARC = parse_node_list((ROOT / "node_list.csv").read_text())
+
+
+def body(text):
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_mpich_format_main_first_slots_equal_cores():
+    assert body(render_hostfile(PARC, "mpich")) == [f"pi{i}.local:4" for i in range(6)]
+
+
+def test_openmpi_format_and_main_slots():
+    lines = body(render_hostfile(PARC, "openmpi", main_slots=2))
+    assert lines[0] == "pi0.local slots=2"
+    assert lines[1:] == [f"pi{i}.local slots=4" for i in range(1, 6)]
+
+
+def test_shipped_hostfile_is_generated_from_shipped_node_list():
+    shipped = (ROOT / "hostfile").read_text()
+    assert shipped == render_hostfile(PARC, "mpich")
+
+
+def test_unknown_format_is_refused():
+    with pytest.raises(ValueError, match="format must be one of"):
+        render_hostfile(PARC, "slurm")
+
+
+@pytest.mark.e2e
+def test_cli_prints_both_formats():
+    for fmt, first in (("mpich", "pi0.local:4"), ("openmpi", "pi0.local slots=4")):
+        done = run_cmd(python_cmd("-m", "parc_mpi.hostfile", "node_list.csv", "--format", fmt))
+        assert done.returncode == 0, done
+        assert body(done.stdout)[0] == first
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("content, message", [
+    (None, "error: {path}: no such file"),
+    ("name,address,role,cores\npi0,a,main,0\n",
+     "error: nodes.csv:2: cores must be a positive integer, got '0'"),
+    ("name,address,role,cores\npi0,a,worker,4\n", "error: nodes.csv: no node has role 'main' (exactly one is needed)"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, content, message):
+    path = tmp_path / "nodes.csv"
+    if content is not None:
+        path.write_text(content)
+    done = run_cmd(python_cmd("-m", "parc_mpi.hostfile", path))
+    assert done.returncode == 2, done
+    assert done.stderr.strip() == message.format(path=path)
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_cli_usage_error_exit_2():
+    done = run_cmd(python_cmd("-m", "parc_mpi.hostfile", "node_list.csv", "--main-slots", "0"))
+    assert done.returncode == 2 and "--main-slots" in done.stderr
+
+
+@pytest.mark.e2e
+def test_mpiexec_accepts_generated_localhost_hostfile(tmp_path):
+    nodes = tmp_path / "node_list.csv"
+    nodes.write_text("name,address,role,cores\nlocal,localhost,main,3\n")
+    hostfile = tmp_path / "hostfile"
+    done = run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes, "-o", hostfile))
+    assert done.returncode == 0, done
+    launched = run_cmd(mpiexec_command(3, hostfile=str(hostfile)) + ["hostname"], timeout=60)
+    assert launched.returncode == 0, launched
+    assert len(launched.stdout.split()) == 3
+
+
+def test_detects_the_installed_mpi():
+    assert detect_flavour() in ("mpich", "openmpi")
