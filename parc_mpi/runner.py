@@ -144,6 +144,11 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             "value": best["value"] if best else None, "evaluations": summary["tasks"],
             "failed": summary["failed"]})
     store.set_meta(status=status, finished=time.time(), summary=summary)
+    first_error = None
+    if status == "failed":
+        first = store.results("failed")[:1] or store.results("timeout")[:1]
+        if first:
+            first_error = first[0]["error"].strip().splitlines()[-1]
     store.close()
     line = (f"[parc_mpi] {status}: {summary['ok']} ok, {summary['failed']} failed of "
             f"{summary['tasks']} tasks in {summary['seconds']:.1f} s "
@@ -152,11 +157,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         line += f"; best {summary['best']['value']:.6g} at {summary['best']['params']}"
     print(line, flush=True)
     print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
-    if status == "failed":
-        first = store.results("failed")[:1] or store.results("timeout")[:1]
-        if first:
-            print(f"error: every task failed; the first: "
-                  f"{first[0]['error'].strip().splitlines()[-1]}", file=sys.stderr, flush=True)
+    if first_error:
+        print(f"error: every task failed; the first: {first_error}", file=sys.stderr, flush=True)
     return summary
 
 

@@ -1,0 +1,204 @@
+"""End to end: the real `python -m parc_mpi.run`, serial and under mpiexec."""
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, cli_env, mpi_cmd, python_cmd, run_cmd
+
+pytestmark = pytest.mark.e2e
+
+MAP_WITH_FAILURES = """
+import parc_mpi
+def work(x):
+    if x % 7 == 3:
+        raise ValueError(f"bad item {x}")
+    return x * x
+job = parc_mpi.map(work, range(50))
+"""
+
+OPTIMIZE = """
+import parc_mpi
+from parc_mpi import Real, Integer
+def objective(x, n):
+    return -(x - 1.0) ** 2 + n
+job = parc_mpi.optimize(objective, {"x": Real(-3, 3), "n": Integer(0, 2)}, budget=40,
+                        goal="max", seed=3)
+"""
+
+GENERATE = """
+import parc_mpi
+def double(x):
+    return 2 * x
+def refine(x, result):
+    return [result] if result < 100 else []
+job = parc_mpi.generate(double, [1, 3], refine)
+"""
+
+
+def rows(run_dir):
+    db = sqlite3.connect(os.path.join(run_dir, "run.sqlite"))
+    return db.execute("SELECT task, attempt, status, params, result, error, worker, node, "
+                      "t_start, t_end FROM results ORDER BY seq").fetchall()
+
+
+def run_job(tmp_path, write_job, source, ranks=None, extra=(), timeout=120):
+    job = write_job(source)
+    run_dir = tmp_path / "run"
+    args = ("-m", "parc_mpi.run", job, "--run-dir", run_dir, "--quiet", *extra)
+    cmd = mpi_cmd(ranks, *args) if ranks else python_cmd(*args)
+    return run_cmd(cmd, timeout=timeout), run_dir
+
+
+@pytest.mark.parametrize("ranks", [None, 4])
+def test_failing_tasks_are_stored_with_traceback_and_run_goes_on(tmp_path, write_job, ranks):
+    done, run_dir = run_job(tmp_path, write_job, MAP_WITH_FAILURES, ranks)
+    assert done.returncode == 0, done
+    assert "finished: 43 ok, 7 failed of 50 tasks" in done.stdout
+    got = rows(run_dir)
+    assert sorted(r[0] for r in got) == list(range(50))
+    failed = [r for r in got if r[2] == "failed"]
+    assert sorted(r[0] for r in failed) == [x for x in range(50) if x % 7 == 3]
+    for r in failed:
+        assert "Traceback" in r[5] and f"ValueError: bad item {r[0]}" in r[5]
+        assert r[6] is not None and r[7]  # worker rank and node
+    ok = {r[0]: r[4] for r in got if r[2] == "ok"}
+    assert all(ok[x] == x * x for x in ok)
+    if ranks:
+        assert {r[6] for r in got} <= {1, 2, 3}
+    with open(run_dir / "results.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 50 and table[3]["status"] == "failed"
+    assert table[3]["error"] == "ValueError: bad item 3"
+
+
+def test_retries_rerun_a_failed_task(tmp_path, write_job):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    source = f"""
+import os, parc_mpi
+def flaky(x):
+    mark = os.path.join({str(marks)!r}, str(x))
+    if not os.path.exists(mark):
+        open(mark, "w").close()
+        raise RuntimeError("first try fails")
+    return x
+job = parc_mpi.map(flaky, range(6))
+"""
+    done, run_dir = run_job(tmp_path, write_job, source, 3, extra=("--retries", "1"))
+    assert done.returncode == 0, done
+    got = rows(run_dir)
+    assert sorted((r[0], r[1], r[2]) for r in got) == sorted(
+        [(x, 0, "failed") for x in range(6)] + [(x, 1, "ok") for x in range(6)])
+    assert "finished: 6 ok, 0 failed of 6 tasks" in done.stdout
+
+
+@pytest.mark.parametrize("ranks", [None, 3])
+def test_optimize_job_spends_its_budget_and_writes_best(tmp_path, write_job, ranks):
+    done, run_dir = run_job(tmp_path, write_job, OPTIMIZE, ranks)
+    assert done.returncode == 0, done
+    got = rows(run_dir)
+    assert len(got) == 40 and {r[2] for r in got} == {"ok"}
+    best = json.loads((run_dir / "best.json").read_text())
+    values = [r[4] for r in got]
+    assert best["value"] == max(values) and best["goal"] == "max"
+    assert best["evaluations"] == 40
+    params = json.loads([r[3] for r in got if r[4] == best["value"]][0])
+    assert params == best["params"]
+    assert -(params["x"] - 1.0) ** 2 + params["n"] == pytest.approx(best["value"])
+
+
+@pytest.mark.parametrize("ranks", [None, 4])
+def test_generate_job_follows_on_result(tmp_path, write_job, ranks):
+    done, run_dir = run_job(tmp_path, write_job, GENERATE, ranks)
+    assert done.returncode == 0, done
+    items = sorted(json.loads(r[3]) if isinstance(r[3], str) else r[3] for r in rows(run_dir))
+    # 1 -> 2 -> 4 -> ... -> 128 stops; 3 -> 6 -> ... -> 192 stops
+    assert items == sorted([1, 2, 4, 8, 16, 32, 64, 3, 6, 12, 24, 48, 96])
+
+
+def test_progress_lines_on_long_runs(tmp_path, write_job):
+    job = write_job("import time, parc_mpi\n"
+                    "def nap(x):\n    time.sleep(0.05)\n    return x\n"
+                    "job = parc_mpi.map(nap, range(40))\n")
+    done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--run-dir", tmp_path / "r",
+                           "--progress", "0.3"))
+    assert done.returncode == 0, done
+    lines = [l for l in done.stdout.splitlines() if "tasks/s" in l and "/40" in l]
+    assert lines, done
+    assert "failed" in lines[0] and "workers" in lines[0]
+
+
+def test_generator_items_without_length(tmp_path, write_job):
+    source = """
+import parc_mpi
+def f(x):
+    return x + 1
+job = parc_mpi.map(f, (i for i in range(2000)))
+"""
+    done, run_dir = run_job(tmp_path, write_job, source, 3)
+    assert done.returncode == 0, done
+    assert sorted(r[4] for r in rows(run_dir)) == list(range(1, 2001))
+
+
+def test_stop_file_stops_softly_and_keeps_results(tmp_path, write_job):
+    job = write_job("import time, parc_mpi\n"
+                    "def nap(x):\n    time.sleep(0.1)\n    return x\n"
+                    "job = parc_mpi.map(nap, range(400))\n")
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
+                            cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (run_dir / "run.sqlite").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    (run_dir / "STOP").touch()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert "stopped:" in out
+    got = rows(run_dir)
+    assert 0 < len(got) < 400 and {r[2] for r in got} == {"ok"}
+    assert len({r[0] for r in got}) == len(got)  # nothing twice
+    meta = dict(sqlite3.connect(run_dir / "run.sqlite").execute("SELECT key, value FROM meta"))
+    assert json.loads(meta["status"]) == "stopped"
+
+
+def test_sigint_to_serial_run_stops_softly(tmp_path, write_job):
+    job = write_job("import time, parc_mpi\n"
+                    "def nap(x):\n    time.sleep(0.05)\n    return x\n"
+                    "job = parc_mpi.map(nap, range(1000))\n")
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
+                            cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, (out, err)
+    assert "SIGINT: soft stop" in out and "stopped:" in out
+    assert 0 < len(rows(run_dir)) < 1000
+
+
+def test_shipped_folder_reaches_workers_through_mpi(tmp_path, write_job):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "helper.py").write_text("def triple(x):\n    return 3 * x\n")
+    job_dir = tmp_path / "jobs"
+    job_dir.mkdir()
+    job = job_dir / "job.py"
+    job.write_text("import parc_mpi\nfrom helper import triple\n"
+                   "job = parc_mpi.map(triple, range(20))\n")
+    cache = tmp_path / "cache"
+    done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--ship", project, "--run-dir",
+                           tmp_path / "run", "--cache", cache, "-q"))
+    assert done.returncode == 0, done
+    assert sorted(r[4] for r in rows(tmp_path / "run")) == [3 * x for x in range(20)]
+    unpacked = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert len(unpacked) == 1 and (unpacked[0] / "project" / "helper.py").exists()
