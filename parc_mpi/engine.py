@@ -7,15 +7,16 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import resource
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
-from .execute import Outcome, Task
+from .execute import Task
 from .job import Job
 from .sources import OptimizeSource, Source, objective_problem
-from .store import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT, Store
+from .store import ROW_STATUS, STATUS_FAILED, STATUS_OK, Store
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,21 @@ FLUSH_ROWS = 20_000
 class WorkerStats:
     node: str = "?"
     tasks: int = 0
-    busy: float = 0.0
+    busy: float = 0.0          # seconds inside tasks
+    cpu: Optional[float] = None   # the worker process's CPU seconds, told at the end
+    wall: Optional[float] = None  # the worker loop's wall seconds, told at the end
     last_seen: float = field(default_factory=time.time)
+
+    def describe(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"node": self.node, "tasks": self.tasks,
+                               "busy_seconds": round(self.busy, 6)}
+        if self.cpu is not None and self.wall:
+            out.update(cpu_seconds=round(self.cpu, 6), wall_seconds=round(self.wall, 6),
+                       busy_fraction=round(self.busy / self.wall, 4))
+            idle = self.wall - self.busy
+            if idle > 0.5:  # CPU burnt while not in a task: waiting must be cheap
+                out["idle_cpu_fraction"] = round(max(self.cpu - self.busy, 0.0) / idle, 4)
+        return out
 
 
 class Scheduler:
@@ -53,8 +67,11 @@ class Scheduler:
         self.store = store
         self.workers = max(1, workers)
         self.retry: Deque[Task] = deque()
-        self.in_flight: Dict[int, Tuple[int, Any]] = {}  # task -> (attempt, arg)
-        self.uncounted: List[Tuple[int, bool, Any]] = []
+        self.in_flight: Dict[int, List[Task]] = {}  # batch id -> its tasks
+        self.batch_id = 0
+        self.uncounted: List[Tuple[int, bool, Any]] = []  # adaptive jobs: fed to the source
+        self.uncounted_ok = 0      # map jobs: only counted
+        self.uncounted_failed = 0
         self.taken = 0
         self.done = 0
         self.failed = 0
@@ -64,6 +81,7 @@ class Scheduler:
         self.stopping = False
         self.stop_reason = ""
         self.t0 = time.time()
+        self.cpu0 = time.process_time()
         self.last_flush = time.monotonic()
         self.stats: Dict[int, WorkerStats] = {}
         self.single = isinstance(source, OptimizeSource)  # one point per message
@@ -80,10 +98,10 @@ class Scheduler:
             size = min(size, max(1, math.ceil(left / (2 * self.workers))))
         return size
 
-    def next_batch(self) -> List[Task]:
-        """The next batch for a free worker, or [] when there is none now."""
+    def next_batch(self) -> Optional[Tuple[int, List[Task]]]:
+        """The next batch for a free worker as (batch id, tasks), or None."""
         if self.stopping:
-            return []
+            return None
         n = self.batch_size()
         out: List[Task] = []
         while self.retry and len(out) < n:
@@ -91,55 +109,72 @@ class Scheduler:
         if len(out) < n:
             fresh = self.source.take(n - len(out))
             self.taken += len(fresh)
-            out.extend((task, 0, arg) for task, arg in fresh)
-        for task, attempt, arg in out:
-            self.in_flight[task] = (attempt, arg)
-        if out:
-            self.batch = max(self.batch, len(out))
-        return out
+            out.extend([(task, 0, arg) for task, arg in fresh])
+        if not out:
+            return None
+        self.batch = max(self.batch, len(out))
+        self.batch_id += 1
+        self.in_flight[self.batch_id] = out
+        return self.batch_id, out
 
-    def give_back(self, tasks: List[Task]) -> None:
-        """Tasks sent out but never run (a soft stop, a lost worker) go back in line."""
-        for task, attempt, arg in tasks:
-            if task in self.in_flight:
-                self.retry.append((task, attempt, arg))
-                del self.in_flight[task]
+    def give_back(self, batch_id: int) -> None:
+        """A batch sent out but never run (a soft stop, a lost worker) goes back in line."""
+        tasks = self.in_flight.pop(batch_id, None)
+        if tasks:
+            self.retry.extend(tasks)
 
     # -- taking results -----------------------------------------------------
-    def receive(self, worker: int, outcomes: List[Outcome], compute: float,
-                node: str = "?") -> None:
-        """Record a batch of outcomes (queued for the next commit)."""
+    def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
+                compute: float, node: str = "?") -> None:
+        """Take a batch's store rows (``rows_for``) and, for adaptive jobs, the raw
+        results; they are counted at the next commit."""
+        tasks = self.in_flight.pop(batch_id, None)
+        if tasks is None:  # a duplicate (a worker thought lost came back)
+            return
         st = self.stats.get(worker)
         if st is None:
             st = self.stats[worker] = WorkerStats(node=node)
-        st.tasks += len(outcomes)
+        st.tasks += len(rows)
         st.busy += compute
         st.last_seen = time.time()
-        if outcomes:
-            per = compute / len(outcomes)
+        if rows:
+            per = compute / len(rows)
             self.t_task = per if self.t_task is None else 0.7 * self.t_task + 0.3 * per
-        for task, attempt, ok, result, t_start, t_end in outcomes:
-            entry = self.in_flight.pop(task, None)
-            if entry is None:  # a duplicate (a worker thought lost came back)
-                continue
-            arg = entry[1]
-            status = STATUS_OK
-            error = None
-            if ok and self.single:
-                problem = objective_problem(result)
-                if problem:
-                    ok, status, error = False, STATUS_FAILED, problem
-            elif not ok:
-                status = STATUS_TIMEOUT if _is_timeout(result) else STATUS_FAILED
-                error, result = result, None
-            self.store.add_result(task, attempt, status, arg, result if ok else None, error,
-                                  worker, node, t_start, t_end)
+        if self.single:
+            rows = [self._check_objective(row, r) for row, r in zip(rows, raw)]
+        clean = all(row[ROW_STATUS] == STATUS_OK for row in rows)
+        self.store.add_rows(rows)
+        if clean and not self.source.adaptive:
+            self.uncounted_ok += len(rows)
+            return
+        for i, row in enumerate(rows):
+            ok = row[ROW_STATUS] == STATUS_OK
             if not ok:
                 self.attempts_failed += 1
+                task, attempt, arg = tasks[i]
                 if attempt < self.job.retries and not self.stopping:
                     self.retry.append((task, attempt + 1, arg))
                     continue
-            self.uncounted.append((task, ok, result))
+            if self.source.adaptive:
+                self.uncounted.append((row[0], ok, raw[i] if ok else None))
+            elif ok:
+                self.uncounted_ok += 1
+            else:
+                self.uncounted_failed += 1
+
+    @staticmethod
+    def _check_objective(row: Tuple, result: Any) -> Tuple:
+        """An optimize task that returned no usable number is a failed task."""
+        if row[ROW_STATUS] != STATUS_OK:
+            return row
+        problem = objective_problem(result)
+        if problem is None:
+            return row
+        return row[:ROW_STATUS] + (STATUS_FAILED, None, row[5], problem) + row[7:]
+
+    def worker_finished(self, worker: int, cpu: float, wall: float, node: str = "?") -> None:
+        st = self.stats.setdefault(worker, WorkerStats(node=node))
+        st.cpu, st.wall = cpu, wall
 
     def flush_due(self) -> bool:
         if not self.store.pending_rows:
@@ -152,6 +187,9 @@ class Scheduler:
         """Commit queued rows, then count them (and feed them to the job)."""
         self.store.flush()
         self.last_flush = time.monotonic()
+        self.done += self.uncounted_ok + self.uncounted_failed
+        self.failed += self.uncounted_failed
+        self.uncounted_ok = self.uncounted_failed = 0
         counted, self.uncounted = self.uncounted, []
         for task, ok, result in counted:
             self.done += 1
@@ -162,7 +200,8 @@ class Scheduler:
     @property
     def finished(self) -> bool:
         """No task in flight, nothing to commit, and no task will come."""
-        if self.in_flight or self.uncounted or self.store.pending_rows:
+        if (self.in_flight or self.uncounted or self.uncounted_ok or self.uncounted_failed
+                or self.store.pending_rows):
             return False
         return self.stopping or (not self.retry and self.source.exhausted)
 
@@ -192,6 +231,9 @@ class Scheduler:
             "failed_attempts": self.attempts_failed, "seconds": round(elapsed, 3),
             "tasks_per_second": round(self.done / elapsed, 3) if elapsed > 0 else None,
             "stopped": self.stop_reason or None,
+            "main_cpu_seconds": round(time.process_time() - self.cpu0, 3),
+            "main_peak_rss_mb": round(_peak_rss_mb(), 1),
+            "workers": {str(w): st.describe() for w, st in sorted(self.stats.items())},
         }
         best = self.source.best()
         if best is not None:
@@ -199,8 +241,10 @@ class Scheduler:
         return out
 
 
-def _is_timeout(text: Any) -> bool:
-    return isinstance(text, str) and "parc_mpi.execute.TaskTimeout" in text
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if peak > 2**32 else peak / 1024
 
 
 def _hms(seconds: float) -> str:

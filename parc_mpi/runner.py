@@ -16,7 +16,7 @@ from .engine import Scheduler
 from .execute import execute_batch
 from .job import Job, OptimizeJob
 from .sources import make_source
-from .store import Store, make_run_dir
+from .store import Store, make_run_dir, rows_for
 
 STOP_FILE = "STOP"
 
@@ -171,16 +171,23 @@ def run_serial(job: Job, opts: RunOptions) -> int:
     sched = Scheduler(job, source, store, workers=1)
     watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: 1)
     node = platform.node()
+    keep_raw = job.kind != "map"
+    status = None
     try:
         while not sched.finished:
             batch = sched.next_batch()
             if batch:
-                outcomes, compute = execute_batch(job.fn, job.call, batch, job.timeout)
-                sched.receive(0, outcomes, compute, node)
+                batch_id, tasks = batch
+                outcomes, compute = execute_batch(job.fn, job.call, tasks, job.timeout)
+                raw = [o[3] for o in outcomes] if keep_raw else None
+                sched.receive(batch_id, 0, rows_for(tasks, outcomes, 0, node), raw, compute,
+                              node)
             if sched.flush_due() or not batch:
                 sched.flush()
             watch.tick()
+    except KeyboardInterrupt:  # a second Ctrl-C: keep what is done, stop now
+        status = "aborted"
     finally:
         watch.close()
-    summary = finish_run(sched, store, job)
+    summary = finish_run(sched, store, job, status=status)
     return 1 if summary["status"] == "failed" else 0

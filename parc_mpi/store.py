@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import sqlite3
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,8 +36,11 @@ CREATE TABLE IF NOT EXISTS results (
     t_start REAL,                 -- epoch seconds on the worker
     t_end REAL
 );
-CREATE INDEX IF NOT EXISTS results_task ON results(task);
 """
+INSERT_RESULTS = ("INSERT INTO results(task, attempt, params, status, value, result, error, "
+                  "worker, node, t_start, t_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+ROW_STATUS = 3  # positions in a results row, as rows_for() makes them
+ROW_VALUE = 4
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -123,10 +125,11 @@ class Store:
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the run store: {exc}") from None
-        self._pending: List[Tuple] = []
+        self._uncommitted = 0  # rows inserted in the open transaction
 
     # -- metadata -----------------------------------------------------------
     def set_meta(self, **items: Any) -> None:
+        self.flush()
         with self._transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
@@ -136,27 +139,33 @@ class Store:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
     # -- results ------------------------------------------------------------
-    def add_result(self, task: int, attempt: int, status: str, params: Any, result: Any,
-                   error: Optional[str], worker: int, node: str, t_start: float,
-                   t_end: float) -> None:
-        """Queue one result row; it is written by the next :meth:`flush`."""
-        self._pending.append((task, attempt, status, encode(params), numeric(result),
-                              encode(result), error, worker, node, t_start, t_end))
+    def add_rows(self, rows: List[Tuple]) -> None:
+        """Insert rows made by :func:`rows_for` into the open transaction; they are
+        durable (and may be counted) after the next :meth:`flush` commits them.
+        Inserting as batches arrive keeps the work off the end of the run."""
+        if not rows:
+            return
+        try:
+            if not self._uncommitted:
+                self.db.execute("BEGIN")
+            self.db.executemany(INSERT_RESULTS, rows)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: cannot write: {exc}") from None
+        self._uncommitted += len(rows)
 
     @property
     def pending_rows(self) -> int:
-        return len(self._pending)
+        return self._uncommitted
 
     def flush(self) -> int:
-        """Write and commit the queued rows in one transaction; return how many."""
-        rows, self._pending = self._pending, []
-        if not rows:
-            return 0
-        with self._transaction():
-            self.db.executemany(
-                "INSERT INTO results(task, attempt, status, params, value, result, error, "
-                "worker, node, t_start, t_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-        return len(rows)
+        """Commit the inserted rows; return how many."""
+        n, self._uncommitted = self._uncommitted, 0
+        if n:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: cannot write: {exc}") from None
+        return n
 
     def _transaction(self):
         store = self
@@ -247,8 +256,20 @@ class Store:
             self.db.close()
 
 
-def finite_or_none(x: Optional[float]) -> Optional[float]:
-    return x if x is not None and math.isfinite(x) else None
+def rows_for(batch: Sequence[Tuple[int, int, Any]], outcomes: Sequence[Tuple],
+             worker: int, node: str) -> List[Tuple]:
+    """Store rows for a batch's outcomes, made where the tasks ran (the workers
+    share the encoding work, so rank 0 only inserts)."""
+    rows = []
+    for (_task, _attempt, arg), (task, attempt, ok, result, t0, t1) in zip(batch, outcomes):
+        if ok:
+            rows.append((task, attempt, encode(arg), STATUS_OK, numeric(result), encode(result),
+                         None, worker, node, t0, t1))
+        else:
+            status = STATUS_TIMEOUT if "parc_mpi.execute.TaskTimeout" in result else STATUS_FAILED
+            rows.append((task, attempt, encode(arg), status, None, None, result, worker, node,
+                         t0, t1))
+    return rows
 
 
 def open_existing(run_dir: str) -> Store:
@@ -257,7 +278,3 @@ def open_existing(run_dir: str) -> Store:
     if not os.path.exists(path):
         raise StoreError(f"{run_dir}: no run.sqlite here; is it a parc_mpi run directory?")
     return Store(run_dir)
-
-
-def iter_results_rows(store: Store) -> Iterable[Tuple]:
-    return store.db.execute("SELECT task, status, value FROM results ORDER BY seq")

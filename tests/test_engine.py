@@ -8,7 +8,7 @@ import parc_mpi
 from parc_mpi.engine import Scheduler
 from parc_mpi.execute import execute_batch
 from parc_mpi.sources import make_source
-from parc_mpi.store import Store
+from parc_mpi.store import Store, rows_for
 
 
 def square(x):
@@ -20,13 +20,20 @@ def make(job, tmp_path, workers=2):
     return Scheduler(job, make_source(job, workers), store, workers=workers), store
 
 
+def run_batch(sched, batch, worker=1, compute=None):
+    """What a worker does with a batch, handed straight back to the scheduler."""
+    batch_id, tasks = batch
+    outcomes, seconds = execute_batch(sched.job.fn, sched.job.call, tasks, sched.job.timeout)
+    sched.receive(batch_id, worker, rows_for(tasks, outcomes, worker, "node"),
+                  [o[3] for o in outcomes], seconds if compute is None else compute, "node")
+    return tasks
+
+
 def drain(sched, worker=1):
     while not sched.finished:
         batch = sched.next_batch()
         if batch:
-            outcomes, compute = execute_batch(sched.job.fn, sched.job.call, batch,
-                                              sched.job.timeout)
-            sched.receive(worker, outcomes, compute, "node")
+            run_batch(sched, batch, worker)
         sched.flush()
 
 
@@ -38,9 +45,8 @@ def test_batches_grow_from_one_for_tiny_tasks_and_shrink_at_the_end(tmp_path):
         if not batch:
             sched.flush()
             continue
-        sizes.append(len(batch))
-        outcomes, _ = execute_batch(square, "arg", batch)
-        sched.receive(1, outcomes, 1e-7 * len(batch), "n")  # 0.1 us per task
+        sizes.append(len(batch[1]))
+        run_batch(sched, batch, compute=1e-7 * len(batch[1]))  # 0.1 us per task
         sched.flush()
     assert sizes[0] == 1
     assert all(b <= 4 * a for a, b in zip(sizes, sizes[1:]) if b > a)  # growth capped
@@ -53,8 +59,7 @@ def test_slow_tasks_stay_single(tmp_path):
     sched, _ = make(parc_mpi.map(square, range(10)), tmp_path)
     for _ in range(5):
         batch = sched.next_batch()
-        outcomes, _ = execute_batch(square, "arg", batch)
-        sched.receive(1, outcomes, 0.5 * len(batch), "n")  # half a second each
+        run_batch(sched, batch, compute=0.5 * len(batch[1]))  # half a second each
     assert sched.batch_size() == 1
 
 
@@ -62,9 +67,7 @@ def test_results_are_counted_only_after_commit(tmp_path):
     seen = []
     job = parc_mpi.generate(square, [2], lambda item, result: seen.append(result) or [])
     sched, store = make(job, tmp_path)
-    batch = sched.next_batch()
-    outcomes, compute = execute_batch(square, "arg", batch)
-    sched.receive(1, outcomes, compute, "n")
+    run_batch(sched, sched.next_batch())
     assert sched.done == 0 and seen == [] and store.pending_rows == 1
     sched.flush()
     assert sched.done == 1 and seen == [4]

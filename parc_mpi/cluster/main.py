@@ -7,13 +7,11 @@ sleeps with back-off when there is nothing to do.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from typing import Deque, Dict, List, Tuple
+from typing import Dict, List, Set
 
 from mpi4py import MPI
 
 from ..engine import Scheduler
-from ..execute import Task
 from ..runner import Watch
 from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff,
                        wait_quietly)
@@ -24,13 +22,12 @@ log = logging.getLogger(__name__)
 def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[int, str],
               prefetch: int, watch: Watch) -> None:
     """Schedule until the job is done or a soft stop has drained the workers."""
-    out: Dict[int, Deque[Tuple[int, List[Task]]]] = {w: deque() for w in workers}
+    out: Dict[int, Set[int]] = {w: set() for w in workers}  # batch ids each worker holds
     open_workers = set(workers)  # not yet told to stop
     running = set(workers)       # not yet answered the stop
     sends: List[MPI.Request] = []
     status = MPI.Status()
     backoff = Backoff()
-    batch_id = 0
     while running:
         active = False
         while comm.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
@@ -38,28 +35,25 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
             msg = comm.recv(source=src, tag=tag)
             active = True
             if tag == TAG_RESULTS:
-                done_id, outcomes, compute = msg
-                queue = out[src]
-                while queue and queue[0][0] != done_id:  # results come in order
-                    queue.popleft()
-                if queue:
-                    queue.popleft()
-                sched.receive(src, outcomes, compute, nodes.get(src, "?"))
+                done_id, rows, raw, compute = msg
+                out[src].discard(done_id)
+                sched.receive(done_id, src, rows, raw, compute, nodes.get(src, "?"))
             elif tag == TAG_DONE:
-                for _bid, tasks in msg:
-                    sched.give_back(tasks)
+                for bid, _tasks in msg["unstarted"]:
+                    out[src].discard(bid)
+                    sched.give_back(bid)
+                sched.worker_finished(src, msg["cpu"], msg["wall"], nodes.get(src, "?"))
                 running.discard(src)
         # refill every worker that has a free slot
         for w in workers:
             if w not in open_workers:
                 continue
             while len(out[w]) < prefetch:
-                tasks = sched.next_batch()
-                if not tasks:
+                batch = sched.next_batch()
+                if batch is None:
                     break
-                batch_id += 1
-                out[w].append((batch_id, tasks))
-                sends.append(comm.isend((batch_id, tasks), dest=w, tag=TAG_TASKS))
+                out[w].add(batch[0])
+                sends.append(comm.isend(batch, dest=w, tag=TAG_TASKS))
                 active = True
         if sends and len(sends) > 2 * len(workers):
             sends[:] = [r for r in sends if not r.Test()]
@@ -84,7 +78,8 @@ def _nothing_left(sched: Scheduler) -> bool:
     """True when the job has no work to hand out and none is coming back."""
     if sched.in_flight or sched.retry:
         return False
-    if sched.uncounted or sched.store.pending_rows:
+    if sched.uncounted or sched.uncounted_ok or sched.uncounted_failed or \
+            sched.store.pending_rows:
         sched.flush()  # an adaptive job's next tasks may wait on these results
         return False
     return sched.source.exhausted

@@ -6,6 +6,7 @@ the queue up while this rank computes: a worker never waits a round trip.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import Deque, List, Tuple
 
@@ -13,6 +14,7 @@ from mpi4py import MPI
 
 from ..execute import Task, execute_batch
 from ..job import Job
+from ..store import rows_for
 from .protocol import TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, wait_quietly
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,10 @@ def worker_loop(comm: MPI.Comm, job: Job) -> None:
     status = MPI.Status()
     backoff = Backoff()
     stop = False
+    busy = 0.0
+    me, node = comm.rank, MPI.Get_processor_name()
+    keep_raw = job.kind != "map"  # adaptive jobs feed raw results back to the job
+    wall0, cpu0 = time.monotonic(), time.process_time()
     while True:
         while comm.Iprobe(source=0, tag=MPI.ANY_TAG, status=status):
             tag = status.Get_tag()
@@ -39,11 +45,17 @@ def worker_loop(comm: MPI.Comm, job: Job) -> None:
             backoff.reset()
             batch_id, tasks = queue.popleft()
             outcomes, compute = execute_batch(job.fn, job.call, tasks, job.timeout)
-            sends.append(comm.isend((batch_id, outcomes, compute), dest=0, tag=TAG_RESULTS))
+            busy += compute
+            rows = rows_for(tasks, outcomes, me, node)
+            raw = [o[3] for o in outcomes] if keep_raw else None
+            sends.append(comm.isend((batch_id, rows, raw, compute), dest=0, tag=TAG_RESULTS))
             if len(sends) > 4:
                 sends[:] = [r for r in sends if not r.Test()]
             continue
         backoff.pause()
     wait_quietly(sends)
-    # batches that were queued but never started go back to rank 0
-    wait_quietly([comm.isend(list(queue), dest=0, tag=TAG_DONE)])
+    # batches that were queued but never started go back to rank 0, with this
+    # rank's own account of its time (for the idle-CPU figures and the report)
+    done = {"unstarted": list(queue), "busy": busy, "wall": time.monotonic() - wall0,
+            "cpu": time.process_time() - cpu0}
+    wait_quietly([comm.isend(done, dest=0, tag=TAG_DONE)])
