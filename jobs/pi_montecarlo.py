@@ -3,12 +3,13 @@
     mpiexec -n 4 python -m parc_mpi.run jobs/pi_montecarlo.py
 
 Each task returns how many of its darts fell inside the quarter circle; the
-estimate is 4 * hits / darts, printed from results.csv in the run directory.
+summary adds them up: pi ~ 4 * hits / darts.
 """
 import numpy as np
 
 import parc_mpi
 
+TASKS = 200
 DARTS = 200_000  # per task
 
 
@@ -18,4 +19,12 @@ def throw(seed):
     return int(np.count_nonzero((xy * xy).sum(axis=1) <= 1.0))
 
 
-job = parc_mpi.map(throw, range(200))
+def estimate(pairs, run_dir):
+    total = n = 0
+    for _seed, hits in pairs:
+        total += hits
+        n += DARTS
+    return f"pi ~ {4.0 * total / n:.5f} from {n:,} darts"
+
+
+job = parc_mpi.map(throw, range(TASKS), summary=estimate)

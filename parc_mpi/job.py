@@ -54,6 +54,7 @@ class Job:
     retries: int = 0
     timeout: Optional[float] = None
     name: Optional[str] = None
+    summary: Optional[Callable] = None
 
     kind = "job"
     call = "arg"  # how a worker calls fn: fn(item) or fn(**params)
@@ -100,7 +101,7 @@ class GenerateJob(Job):
 
 
 def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[float] = None,
-        name: Optional[str] = None) -> MapJob:
+        summary: Optional[Callable] = None, name: Optional[str] = None) -> MapJob:
     """A sweep: call ``fn(item)`` for every item, on as many workers as there are.
 
     Parameters
@@ -114,6 +115,11 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
         How often a task that raised is tried again.
     timeout : float, optional
         Wall-time limit per task in seconds.
+    summary : callable, optional
+        ``summary(pairs, run_dir) -> str``, called on rank 0 at the end with an
+        iterator of ``(item, result)`` for the successful tasks in task order
+        (streamed from the store, as JSON gives them back: tuples come back as
+        lists); its text is printed and stored with the run.
 
     Examples
     --------
@@ -125,8 +131,10 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
     except TypeError:
         raise JobError(f"map(fn, items): items must be iterable, got "
                        f"{type(items).__name__}") from None
+    if summary is not None:
+        _check_fn(summary, "map(..., summary=)")
     return MapJob(fn=fn, items=items, retries=_check_retries(retries),
-                  timeout=_check_timeout(timeout), name=name)
+                  timeout=_check_timeout(timeout), name=name, summary=summary)
 
 
 def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
@@ -168,13 +176,14 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
 
 def generate(fn: Callable, items: Iterable, on_result: Callable, *,
              max_tasks: Optional[int] = None, retries: int = 0,
-             timeout: Optional[float] = None, name: Optional[str] = None) -> GenerateJob:
+             timeout: Optional[float] = None, summary: Optional[Callable] = None,
+             name: Optional[str] = None) -> GenerateJob:
     """A custom generator: start from ``items``, and after each result call
     ``on_result(item, result)``, which returns an iterable of new items (or None).
 
     The job ends when no task is pending and no new item came back, or after
     ``max_tasks`` tasks. ``on_result`` runs on rank 0 only, after the result is
-    stored; failed tasks are not passed to it.
+    stored; failed tasks are not passed to it. ``summary`` is as for :func:`map`.
     """
     _check_fn(fn, "generate(fn, items, on_result): fn")
     _check_fn(on_result, "generate(fn, items, on_result): on_result")
@@ -185,9 +194,11 @@ def generate(fn: Callable, items: Iterable, on_result: Callable, *,
                        f"{type(items).__name__}") from None
     if max_tasks is not None and (not isinstance(max_tasks, int) or max_tasks < 1):
         raise JobError(f"max_tasks must be a positive integer, got {max_tasks!r}")
+    if summary is not None:
+        _check_fn(summary, "generate(..., summary=)")
     return GenerateJob(fn=fn, items=items, on_result=on_result, max_tasks=max_tasks,
                        retries=_check_retries(retries), timeout=_check_timeout(timeout),
-                       name=name)
+                       name=name, summary=summary)
 
 
 def _qualname(fn: Any) -> str:

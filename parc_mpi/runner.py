@@ -137,6 +137,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     summary["status"] = status
     names = job.space.names if isinstance(job, OptimizeJob) else None
     store.write_results_csv(names)
+    if job.summary is not None and summary["ok"]:
+        summary["job_summary"] = _job_summary(job, store)
     if isinstance(job, OptimizeJob):
         best = summary.get("best")
         store.write_json("best.json", {
@@ -156,10 +158,23 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     if "best" in summary:
         line += f"; best {summary['best']['value']:.6g} at {summary['best']['params']}"
     print(line, flush=True)
+    if summary.get("job_summary"):
+        print(f"[parc_mpi] {summary['job_summary']}", flush=True)
     print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
     if first_error:
         print(f"error: every task failed; the first: {first_error}", file=sys.stderr, flush=True)
     return summary
+
+
+def _job_summary(job: Job, store: Store) -> Optional[str]:
+    """The job's own summary line; its failure is reported, never fatal."""
+    try:
+        text = job.summary(store.iter_ok_results(), store.run_dir)
+    except Exception as exc:  # the user's code
+        print(f"warning: the job's summary function raised {type(exc).__name__}: {exc}",
+              file=sys.stderr, flush=True)
+        return None
+    return None if text is None else str(text)
 
 
 def run_serial(job: Job, opts: RunOptions) -> int:

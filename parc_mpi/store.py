@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -205,6 +205,12 @@ class Store:
             rec["result"] = decode(rec["result"])
             out.append(rec)
         return out
+
+    def iter_ok_results(self) -> Iterator[Tuple[Any, Any]]:
+        """(item, result) of the successful tasks in task order, one at a time."""
+        for params, result in self.db.execute(
+                "SELECT params, result FROM results WHERE status = 'ok' ORDER BY task"):
+            yield decode(params), decode(result)
 
     def counts(self) -> Dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM results GROUP BY status"))

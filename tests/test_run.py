@@ -202,3 +202,44 @@ def test_shipped_folder_reaches_workers_through_mpi(tmp_path, write_job):
     assert sorted(r[4] for r in rows(tmp_path / "run")) == [3 * x for x in range(20)]
     unpacked = [p for p in cache.iterdir() if not p.name.startswith(".")]
     assert len(unpacked) == 1 and (unpacked[0] / "project" / "helper.py").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_to_mpiexec_stops_softly_on_every_rank(tmp_path, write_job, sig):
+    job = write_job("import time, parc_mpi\n"
+                    "def nap(x):\n    time.sleep(0.1)\n    return x\n"
+                    "job = parc_mpi.map(nap, range(1000))\n")
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
+                            cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (run_dir / "run.sqlite").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, (out, err)
+    assert f"{sig.name}: soft stop" in out and "stopped:" in out
+    got = rows(run_dir)
+    assert 0 < len(got) < 1000 and {r[2] for r in got} == {"ok"}
+
+
+@pytest.mark.parametrize("requirement, ok", [("numpy", True), ("./no-such-project-here", False)])
+def test_install_deps_from_shipped_requirements(tmp_path, write_job, requirement, ok):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.txt").write_text(requirement + "\n")
+    job = write_job("import parc_mpi\ndef f(x):\n    return x\njob = parc_mpi.map(f, range(4))\n")
+    cache = tmp_path / "cache"
+    done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--ship", project, "--install-deps",
+                           "--cache", cache, "--run-dir", tmp_path / "run", "-q"), timeout=300)
+    if ok:
+        assert done.returncode == 0, done
+        assert list(cache.glob("*/.deps-installed"))
+    else:
+        assert done.returncode == 2, done
+        assert done.stderr.startswith("error: node ") or done.stderr.startswith(
+            "error: requirements.txt"), done
+        assert "requirements.txt: pip install failed" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done

@@ -45,8 +45,9 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
     """Every rank calls this; it returns the process exit status."""
     rank = comm.rank
     host = MPI.Get_processor_name()
-    if rank != 0:  # rank 0 alone turns Ctrl-C into a soft stop
+    if rank != 0:  # rank 0 alone turns Ctrl-C or SIGTERM (scancel) into a soft stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     # 1. rank 0 packs the job; everyone gets the package or the reason it failed
     pkg: Optional[Package] = None

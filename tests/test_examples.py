@@ -1,0 +1,81 @@
+"""Every example in jobs/ runs under mpiexec and gives the right answer; the README's
+quick-start example command runs word for word."""
+import json
+import math
+import re
+import shlex
+import sqlite3
+import sys
+
+import pytest
+
+from conftest import ROOT, mpi_cmd, run_cmd
+
+pytestmark = pytest.mark.e2e
+
+
+def run_example(tmp_path, name, ranks=4):
+    run_dir = tmp_path / name
+    done = run_cmd(mpi_cmd(ranks, "-m", "parc_mpi.run", f"jobs/{name}.py", "--run-dir", run_dir),
+                   timeout=300)
+    assert done.returncode == 0, done
+    return done, run_dir
+
+
+def test_pi_montecarlo_estimates_pi(tmp_path):
+    done, run_dir = run_example(tmp_path, "pi_montecarlo")
+    assert "finished: 200 ok, 0 failed of 200 tasks" in done.stdout
+    estimate = float(re.search(r"pi ~ ([0-9.]+) from 40,000,000 darts", done.stdout).group(1))
+    assert abs(estimate - math.pi) < 0.002
+    assert (run_dir / "results.csv").exists()
+
+
+def test_sweep_covers_the_grid_and_draws_the_heat_map(tmp_path):
+    done, run_dir = run_example(tmp_path, "sweep_epidemic")
+    assert "finished: 121 ok, 0 failed of 121 tasks" in done.stdout
+    assert (run_dir / "plots" / "sweep.png").stat().st_size > 5000
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    peaks = {tuple(json.loads(p).values()): json.loads(r)["peak"]
+             for p, r in db.execute("SELECT params, result FROM results")}
+    assert peaks[(0.6, 0.05)] > 0.6        # R0 = 12: most are ill at once
+    assert peaks[(0.1, 0.3)] < 0.002       # R0 < 1: the outbreak dies out
+
+
+def test_optimization_example_spends_budget_and_beats_the_median(tmp_path):
+    done, run_dir = run_example(tmp_path, "optimize_rastrigin")
+    best = json.loads((run_dir / "best.json").read_text())
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    values = sorted(v for (v,) in db.execute("SELECT value FROM results"))
+    assert len(values) == 300 and best["evaluations"] == 300
+    assert best["value"] == values[0] < values[len(values) // 2]
+
+
+def test_refine_grid_crowds_samples_at_the_step(tmp_path):
+    done, run_dir = run_example(tmp_path, "refine_grid")
+    m = re.search(r"(\d+) samples, (\d+) of them within 0.05 of the step", done.stdout)
+    total, near = int(m.group(1)), int(m.group(2))
+    assert total > 21 and near > total / 2  # 0.1 of the interval holds most samples
+
+
+def readme_block(marker):
+    text = (ROOT / "README.md").read_text()
+    m = re.search(rf"<!-- ci:{marker} -->\s*```[^\n]*\n(.*?)\n```", text, re.S)
+    return m.group(1).strip()
+
+
+def test_readme_example_command_runs_word_for_word(tmp_path):
+    cmd = shlex.split(readme_block("example"))
+    assert cmd[0] == "mpiexec"
+    from parc_mpi.mpienv import mpiexec_command
+    n = int(cmd[cmd.index("-n") + 1])
+    rest = cmd[cmd.index("-n") + 2:]
+    assert rest[0] == "python"
+    # the same words, with this environment's mpiexec and python (CI's venv)
+    full = mpiexec_command(n) + [sys.executable] + rest[1:]
+    done = run_cmd(full, timeout=300)
+    assert done.returncode == 0, done
+    assert "finished:" in done.stdout
+    made = re.search(r"run directory: (runs/\S+)", done.stdout).group(1)
+    assert (ROOT / made / "run.sqlite").exists()
+    import shutil
+    shutil.rmtree(ROOT / made)
