@@ -56,6 +56,17 @@ def run_job(tmp_path, write_job, source, ranks=None, extra=(), timeout=120):
     return run_cmd(cmd, timeout=timeout), run_dir
 
 
+def start_run(cmd, run_dir, settle=1.0):
+    """Start a run in the background; return once its store exists and work is under way."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (run_dir / "run.sqlite").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(settle)
+    return proc
+
+
 @pytest.mark.parametrize("ranks", [None, 4])
 def test_failing_tasks_are_stored_with_traceback_and_run_goes_on(tmp_path, write_job, ranks):
     done, run_dir = run_job(tmp_path, write_job, MAP_WITH_FAILURES, ranks)
@@ -152,13 +163,7 @@ def test_stop_file_stops_softly_and_keeps_results(tmp_path, write_job):
                     "def nap(x):\n    time.sleep(0.1)\n    return x\n"
                     "job = parc_mpi.map(nap, range(400))\n")
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
-                            cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (run_dir / "run.sqlite").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)
+    proc = start_run(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"), run_dir)
     (run_dir / "STOP").touch()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, (out, err)
@@ -175,10 +180,7 @@ def test_sigint_to_serial_run_stops_softly(tmp_path, write_job):
                     "def nap(x):\n    time.sleep(0.05)\n    return x\n"
                     "job = parc_mpi.map(nap, range(1000))\n")
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
-                            cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    proc = start_run(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"), run_dir)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, (out, err)
@@ -210,13 +212,7 @@ def test_signal_to_mpiexec_stops_softly_on_every_rank(tmp_path, write_job, sig):
                     "def nap(x):\n    time.sleep(0.1)\n    return x\n"
                     "job = parc_mpi.map(nap, range(1000))\n")
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
-                            cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (run_dir / "run.sqlite").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)
+    proc = start_run(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"), run_dir)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, (out, err)
