@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync", choices=("normal", "full"), default="normal",
                    help="SQLite fsync policy: normal survives any process crash; full also "
                         "a power loss, at an fsync per commit (default: normal)")
+    p.add_argument("--no-monitor", dest="monitor", action="store_false",
+                   help="no monitor rank and no health sampling (rank 1 works too)")
+    p.add_argument("--monitor-interval", type=_positive_float, default=2.0, metavar="SECONDS",
+                   help="seconds between health samples of each node (default: 2)")
+    p.add_argument("--netbench", choices=("quick", "full", "off"), default="quick",
+                   help="network benchmark from the main node to every node before work "
+                        "(default: quick, a few seconds per node)")
     p.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
     return p
 
@@ -101,7 +108,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format="%(asctime)s %(name)s: %(message)s")
     opts = RunOptions(job_path=args.job, run_dir=args.run_dir, runs_base=args.runs,
                       name=args.name, prefetch=args.prefetch, retries=args.retries,
-                      progress=args.progress, quiet=args.quiet, sync=args.sync, argv=argv)
+                      progress=args.progress, quiet=args.quiet, sync=args.sync,
+                      monitor=args.monitor, monitor_interval=args.monitor_interval,
+                      netbench=args.netbench, argv=argv)
     comm = _world()
     if comm is not None:
         from .cluster.launch import run_mpi

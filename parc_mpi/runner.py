@@ -34,6 +34,9 @@ class RunOptions:
     progress: float = 5.0
     quiet: bool = False
     sync: str = "normal"
+    monitor: bool = True
+    monitor_interval: float = 2.0
+    netbench: str = "quick"
     argv: List[str] = field(default_factory=list)
 
 
@@ -186,6 +189,11 @@ def run_serial(job: Job, opts: RunOptions) -> int:
     sched = Scheduler(job, source, store, workers=1)
     watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: 1)
     node = platform.node()
+    sampler = None
+    if opts.monitor:  # the main rank samples its own node
+        from .monitor.health import HealthStore, LocalSampler
+        sampler = LocalSampler(HealthStore(store.path), node, [0], opts.monitor_interval)
+        sampler.start()
     keep_raw = job.kind != "map"
     status = None
     try:
@@ -204,5 +212,7 @@ def run_serial(job: Job, opts: RunOptions) -> int:
         status = "aborted"
     finally:
         watch.close()
+        if sampler is not None:
+            sampler.finish()
     summary = finish_run(sched, store, job, status=status)
     return 1 if summary["status"] == "failed" else 0

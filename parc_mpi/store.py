@@ -36,6 +36,21 @@ CREATE TABLE IF NOT EXISTS results (
     t_start REAL,                 -- epoch seconds on the worker
     t_end REAL
 );
+CREATE TABLE IF NOT EXISTS nodes (      -- written by the monitor: one row per node
+    node TEXT PRIMARY KEY, ranks TEXT, facts TEXT, baseline_throttled INTEGER,
+    first_seen REAL, last_seen REAL
+);
+CREATE TABLE IF NOT EXISTS samples (    -- health samples (sensors.Sensors.sample)
+    node TEXT NOT NULL, t REAL NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS netbench (   -- main node -> node: latency (us) and bandwidth (MB/s)
+    node TEXT NOT NULL, peer_rank INTEGER, kind TEXT NOT NULL, size INTEGER NOT NULL,
+    p50 REAL, p90 REAL, p99 REAL, min REAL, mean REAL, mbps REAL, iterations INTEGER,
+    seconds REAL, nic TEXT, link_mbit INTEGER
+);
+CREATE TABLE IF NOT EXISTS pairs (      -- small-message latency between node pairs (us)
+    a TEXT NOT NULL, b TEXT NOT NULL, p50 REAL, p99 REAL
+);
 """
 INSERT_RESULTS = ("INSERT INTO results(task, attempt, params, status, value, result, error, "
                   "worker, node, t_start, t_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
@@ -112,7 +127,8 @@ def make_run_dir(base: str, name: str) -> str:
 
 
 class Store:
-    """The run's SQLite journal. Only rank 0 (and the report) open it."""
+    """The run's SQLite journal: rank 0 writes results, the monitor (its own
+    connection) writes health samples and network results."""
 
     def __init__(self, run_dir: str, sync: str = "normal"):
         self.run_dir = run_dir

@@ -56,14 +56,21 @@ def run_job(tmp_path, write_job, source, ranks=None, extra=(), timeout=120):
     return run_cmd(cmd, timeout=timeout), run_dir
 
 
-def start_run(cmd, run_dir, settle=1.0):
-    """Start a run in the background; return once its store exists and work is under way."""
+def committed(run_dir):
+    try:
+        db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True, timeout=5)
+        return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def start_run(cmd, run_dir):
+    """Start a run in the background; return once some results are committed."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=cli_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (run_dir / "run.sqlite").exists() and time.monotonic() < deadline:
+    while committed(run_dir) == 0 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    time.sleep(settle)
     return proc
 
 

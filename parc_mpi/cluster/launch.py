@@ -21,8 +21,13 @@ from ..job import Job, JobError, MapJob, load_job
 from ..runner import RunOptions, Watch, finish_run, open_run, record_start
 from ..sources import make_source
 from ..store import StoreError
+from ..monitor.health import HealthStore, LocalSampler
+from ..monitor.monitor import monitor_loop
+from ..monitor.netbench import serve
+from .agent import Agent, threads_ok
 from .main import main_loop
-from .protocol import bcast_quietly, gather_quietly
+from .protocol import (TAG_MONITOR, bcast_quietly, gather_quietly, recv_quietly,
+                       wait_quietly)
 from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
 from .worker import worker_loop
 
@@ -96,21 +101,81 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
         except (ValueError, StoreError) as exc:
             err = str(exc)
     reports = gather_quietly(comm, (err, host, fn_name))
-    verdict = None
+    plan = None
     if rank == 0:
         verdict = _verdict(reports, opts.job_path)
         if verdict and store is not None:
             store.close()
             shutil.rmtree(store.run_dir, ignore_errors=True)
-    verdict = bcast_quietly(comm, verdict)
-    if verdict:
-        return _fail(rank, verdict)
+        plan = {"error": verdict} if verdict else Layout(
+            [h for _e, h, _f in reports], opts.monitor and threads_ok(),
+            store.run_dir).__dict__
+    plan = bcast_quietly(comm, plan)
+    if plan.get("error"):
+        return _fail(rank, plan["error"])
+    layout = Layout.__new__(Layout)
+    layout.__dict__.update(plan)
 
-    nodes = {r: h for r, (_e, h, _f) in enumerate(reports)} if rank == 0 else {}
+    # 4. roles: netbench before work (monitor leads; rank 0 and one rank per node
+    # serve), then rank 0 schedules, the monitor samples, everyone else works
+    nbcomm = comm.Dup()
     if rank == 0:
-        return _run_main(comm, job, store, opts, nodes)
-    worker_loop(comm, job)
+        if layout.monitor is not None and opts.netbench != "off":
+            print(f"[parc_mpi] network benchmark ({opts.netbench}) to "
+                  f"{len(layout.peers)} peer(s) before work starts", flush=True)
+            serve(nbcomm, layout.monitor)
+        return _run_main(comm, job, store, opts, layout)
+    if rank == layout.monitor:
+        monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
+                     opts.monitor_interval, opts.netbench, layout.peers, layout.leaders)
+        return 0
+    if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
+        serve(nbcomm, layout.monitor)
+    agent = None
+    if rank in layout.agents:
+        agent = Agent(comm, layout.monitor, host, layout.agents[rank],
+                      opts.monitor_interval)
+        agent.start()
+    try:
+        worker_loop(comm, job)
+    finally:
+        if agent is not None:
+            agent.finish()
     return 0
+
+
+class Layout:
+    """Who does what, decided by rank 0 from every rank's host name.
+
+    The monitor is the lowest rank after 0 on rank 0's host (3+ ranks, monitoring on);
+    it samples the main node itself. Every other node is sampled by its lowest worker
+    rank (its agent), which is also that node's netbench peer; rank 0 is the peer for
+    the intra-node floor.
+    """
+
+    def __init__(self, hosts: List[str], monitoring: bool, run_dir: str):
+        self.hosts = hosts
+        self.run_dir = run_dir
+        main_host = hosts[0]
+        self.main_ranks = [r for r, h in enumerate(hosts) if h == main_host]
+        self.monitor = None
+        if monitoring and len(hosts) >= 3 and len(self.main_ranks) > 1:
+            self.monitor = self.main_ranks[1]
+        self.workers = [r for r in range(1, len(hosts)) if r != self.monitor]
+        self.agents: Dict[int, List[int]] = {}   # agent rank -> the ranks of its node
+        self.peers: Dict[int, str] = {}          # netbench peers of the monitor
+        self.leaders: Dict[int, str] = {}        # one rank per node, for the pair matrix
+        if self.monitor is None:
+            return
+        self.peers[0] = f"{main_host} (same node)"
+        self.leaders[self.monitor] = main_host
+        for r in self.workers:
+            h = hosts[r]
+            if h != main_host and h not in self.leaders.values():
+                ranks = [x for x, y in enumerate(hosts) if y == h]
+                self.agents[r] = ranks
+                self.peers[r] = h
+                self.leaders[r] = h
 
 
 def _check_first_task(job: Job, label: str) -> None:
@@ -149,9 +214,10 @@ def _fail(rank: int, message: str) -> int:
     return EXIT_INPUT
 
 
-def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, nodes: Dict[int, str]) -> int:
-    workers = list(range(1, comm.size))
-    world = {"ranks": comm.size, "workers": len(workers),
+def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, layout: "Layout") -> int:
+    workers = layout.workers
+    nodes = dict(enumerate(layout.hosts))
+    world = {"ranks": comm.size, "workers": len(workers), "monitor_rank": layout.monitor,
              "mpi": MPI.Get_library_version().strip().splitlines()[0].strip(),
              "mpi4py": __import__("mpi4py").__version__,
              "nodes": sorted(set(nodes.values())),
@@ -161,8 +227,14 @@ def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, nodes: Dict[int
     source = make_source(job, workers=len(workers))
     sched = Scheduler(job, source, store, workers=len(workers))
     watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: len(workers))
+    sampler = None
+    if layout.monitor is None and opts.monitor:  # no monitor rank: sample this node here
+        sampler = LocalSampler(HealthStore(store.path), layout.hosts[0], layout.main_ranks,
+                               opts.monitor_interval)
+        sampler.start()
     try:
         main_loop(comm, sched, workers, nodes, opts.prefetch, watch)
+        stop_monitor(comm, layout.monitor)
     except KeyboardInterrupt:
         finish_run(sched, store, job, status="aborted")
         comm.Abort(130)
@@ -175,8 +247,19 @@ def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, nodes: Dict[int
         comm.Abort(1)
     finally:
         watch.close()
+        if sampler is not None:
+            sampler.finish()
     summary = finish_run(sched, store, job)
     return 1 if summary["status"] == "failed" else 0
+
+
+def stop_monitor(comm: MPI.Comm, monitor: Optional[int]) -> None:
+    """Tell the monitor the work is done and wait (quietly) until it has committed."""
+    if monitor is None:
+        return
+    wait_quietly([comm.isend("stop", dest=monitor, tag=TAG_MONITOR)])
+    if recv_quietly(comm, source=monitor, tag=TAG_MONITOR, timeout=60) is None:
+        print("warning: the monitor rank did not finish in 60 s", file=sys.stderr, flush=True)
 
 
 def _hostfile_text() -> Optional[str]:

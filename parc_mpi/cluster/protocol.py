@@ -17,6 +17,8 @@ TAG_TASKS = 2     # main -> worker: (batch id, [(task, attempt, arg), ...])
 TAG_RESULTS = 3   # worker -> main: (batch id, outcomes, compute seconds); asks for more
 TAG_STOP = 4      # main -> worker: no more work; finish the running batch
 TAG_DONE = 5      # worker -> main: [(batch id, tasks), ...] never started; then exit
+TAG_SAMPLE = 6    # agent -> monitor: ("hello", node, ranks, facts, sample) | ("sample", ...)
+TAG_MONITOR = 7   # main <-> monitor: stop, and the monitor's "done"
 
 MAX_SLEEP = 0.002     # an idle rank answers within ~2 ms
 SPIN_FIRST = 50       # probes without sleeping right after activity
