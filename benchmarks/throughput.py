@@ -41,12 +41,14 @@ def env(**kw):
     return e
 
 
-def ours(workers, **kw):
-    """Run the job under mpiexec; return the summary parc_mpi stored."""
+def ours(workers, *args, ranks=None, **kw):
+    """Run the job under mpiexec (``workers`` + 1 ranks, no monitor unless ``ranks``
+    and ``args`` ask for one); return the summary parc_mpi stored."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = os.path.join(tmp, "run")
-        cmd = mpiexec_command(workers + 1) + [sys.executable, "-m", "parc_mpi.run", JOB,
-                                              "--run-dir", run_dir, "-q"]
+        extra = list(args) or ["--no-monitor"]
+        cmd = mpiexec_command(ranks or workers + 1) + [
+            sys.executable, "-m", "parc_mpi.run", JOB, "--run-dir", run_dir, "-q", *extra]
         proc = subprocess.run(cmd, env=env(**kw), capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             raise SystemExit(f"parc_mpi run failed:\n{proc.stdout}\n{proc.stderr}")

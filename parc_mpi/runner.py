@@ -149,6 +149,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             "value": best["value"] if best else None, "evaluations": summary["tasks"],
             "failed": summary["failed"]})
     store.set_meta(status=status, finished=time.time(), summary=summary)
+    from .monitor.health import health_lines
+    health = health_lines(store.db)
     first_error = None
     if status == "failed":
         first = store.results("failed")[:1] or store.results("timeout")[:1]
@@ -163,6 +165,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     print(line, flush=True)
     if summary.get("job_summary"):
         print(f"[parc_mpi] {summary['job_summary']}", flush=True)
+    for line in health:
+        print(f"[parc_mpi] health {line}", flush=True)
     print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
     if first_error:
         print(f"error: every task failed; the first: {first_error}", file=sys.stderr, flush=True)

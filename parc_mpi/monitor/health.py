@@ -115,3 +115,23 @@ class LocalSampler(threading.Thread):
         self.join(timeout=10)
         with self.lock:
             self.health.close()
+
+
+def health_lines(db: sqlite3.Connection) -> List[str]:
+    """One line per node for the end of a run: what was sampled, what it lacks, and
+    any alert (new throttle bits with their cause, heat, memory)."""
+    from .sensors import summarize_alerts
+    lines = []
+    nodes = db.execute("SELECT node, baseline_throttled FROM nodes ORDER BY node").fetchall()
+    for node, baseline in nodes:
+        samples = [json.loads(d) for (d,) in db.execute(
+            "SELECT data FROM samples WHERE node = ? ORDER BY t", (node,))]
+        if not samples:
+            continue
+        temps = [s["cpu_temp_c"] for s in samples if s.get("cpu_temp_c") is not None]
+        parts = [f"{len(samples)} sample{'s' if len(samples) != 1 else ''}"]
+        parts.append(f"CPU max {max(temps):.0f} °C" if temps else
+                     "no temperature sensor (n/a)")
+        parts += summarize_alerts(samples, baseline)
+        lines.append(f"{node}: " + ", ".join(parts))
+    return lines

@@ -1,0 +1,131 @@
+"""The monitor rank, agents and netbench in real runs."""
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, mpi_cmd, python_cmd, run_cmd
+from parc_mpi.cluster.launch import Layout
+from parc_mpi.mpienv import detect_flavour, mpiexec_command
+
+ASNODE = str(ROOT / "tests" / "tools" / "asnode.sh")
+JOB = "jobs/pi_montecarlo.py"
+
+
+def can_fake_hosts():
+    if detect_flavour() != "mpich":
+        return False
+    try:
+        out = subprocess.run([ASNODE, "probe-host", "hostname"], capture_output=True,
+                             text=True, timeout=10)
+    except OSError:
+        return False
+    return out.returncode == 0 and out.stdout.strip() == "probe-host"
+
+
+needs_hosts = pytest.mark.skipif(not can_fake_hosts(),
+                                 reason="needs MPICH and 'unshare --uts' (root) to pose as "
+                                        "several hosts on one machine")
+
+
+def db(run_dir):
+    return sqlite3.connect(run_dir / "run.sqlite")
+
+
+def test_layout_puts_monitor_on_main_node_and_one_agent_per_other_node():
+    hosts = ["a", "a", "a", "b", "b", "c"]
+    lay = Layout(hosts, monitoring=True, run_dir="r")
+    assert lay.monitor == 1 and lay.workers == [2, 3, 4, 5]
+    assert lay.agents == {3: [3, 4], 5: [5]}
+    assert lay.peers == {0: "a (same node)", 3: "b", 5: "c"}
+    assert lay.leaders == {1: "a", 3: "b", 5: "c"}
+    assert Layout(hosts, monitoring=False, run_dir="r").monitor is None
+    assert Layout(["a", "a"], monitoring=True, run_dir="r").monitor is None
+    alone = Layout(["a", "b", "c"], monitoring=True, run_dir="r")  # no 2nd rank on main
+    assert alone.monitor is None and alone.workers == [1, 2]
+
+
+@pytest.mark.e2e
+@needs_hosts
+def test_three_hosts_store_health_from_every_node_and_netbench(tmp_path):
+    run_dir = tmp_path / "run"
+    args = [sys.executable, "-m", "parc_mpi.run", JOB, "--run-dir", str(run_dir)]
+    cmd = mpiexec_command(3) + [ASNODE, "nodeA"] + args
+    for name in ("nodeB", "nodeC"):
+        cmd += [":", "-n", "2", ASNODE, name] + args
+    done = run_cmd(cmd, timeout=180)
+    assert done.returncode == 0, done
+    con = db(run_dir)
+    assert dict(con.execute("SELECT node, ranks FROM nodes")) == {
+        "nodeA": "[0, 1, 2]", "nodeB": "[3, 4]", "nodeC": "[5, 6]"}
+    assert {n for (n,) in con.execute("SELECT DISTINCT node FROM samples")} == {
+        "nodeA", "nodeB", "nodeC"}
+    kinds = {}
+    for node, kind, size in con.execute("SELECT node, kind, size FROM netbench"):
+        kinds.setdefault(node, set()).add((kind, size))
+    assert set(kinds) == {"nodeA (same node)", "nodeB", "nodeC"}
+    for node, got in kinds.items():
+        assert ("latency", 1) in got and ("upload", 4 << 20) in got and (
+            "download", 4 << 20) in got
+    pairs = {(a, b) for a, b in con.execute("SELECT a, b FROM pairs")}
+    assert {frozenset(p) for p in pairs} == {frozenset(("nodeA", "nodeB")),
+                                              frozenset(("nodeA", "nodeC")),
+                                              frozenset(("nodeB", "nodeC"))}
+    workers = {w for (w,) in con.execute("SELECT DISTINCT worker FROM results")}
+    assert 1 not in workers and workers <= {2, 3, 4, 5, 6}
+    assert "health nodeB:" in done.stdout
+
+
+@pytest.mark.e2e
+def test_no_monitor_gives_rank_1_work_and_stores_no_samples(tmp_path):
+    run_dir = tmp_path / "run"
+    done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", JOB, "--run-dir", run_dir, "--no-monitor",
+                           "-q"))
+    assert done.returncode == 0, done
+    con = db(run_dir)
+    assert con.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 0
+    assert {w for (w,) in con.execute("SELECT DISTINCT worker FROM results")} == {1, 2}
+    assert "network benchmark" not in done.stdout
+
+
+@pytest.mark.e2e
+def test_serial_run_samples_its_own_node_and_says_what_it_lacks(tmp_path):
+    run_dir = tmp_path / "run"
+    job = tmp_path / "job.py"
+    job.write_text("import time, parc_mpi\ndef f(x):\n    time.sleep(0.3)\n    return x\n"
+                   "job = parc_mpi.map(f, range(5))\n")
+    done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir,
+                              "--monitor-interval", "0.5", "-q"))
+    assert done.returncode == 0, done
+    con = db(run_dir)
+    samples = [json.loads(d) for (d,) in con.execute("SELECT data FROM samples")]
+    assert len(samples) >= 2
+    line = [l for l in done.stdout.splitlines() if "health" in l][0]
+    if all(s["cpu_temp_c"] is None for s in samples):
+        assert "no temperature sensor (n/a)" in line
+    else:
+        assert "CPU max" in line
+
+
+@pytest.mark.e2e
+def test_netbench_cli_prints_osu_table_and_writes_files(tmp_path):
+    out_csv, out_json = tmp_path / "nb.csv", tmp_path / "nb.json"
+    done = run_cmd(mpi_cmd(2, "-m", "parc_mpi.netbench", "--csv", out_csv, "--json", out_json),
+                   timeout=120)
+    assert done.returncode == 0, done
+    assert done.seconds < 120
+    lines = done.stdout.splitlines()
+    head = [l for l in lines if l.startswith("# Size")]
+    assert head and "Lat p50(us)" in head[0] and "Up(MB/s)" in head[0]
+    big = [l for l in lines if l.startswith("4194304")]
+    assert big and len(big[0].split()) >= 5
+    rows = list(csv.DictReader(open(out_csv)))
+    assert {r["kind"] for r in rows} == {"latency", "upload", "download"}
+    data = json.loads(out_json.read_text())
+    lat = [r for r in data["rows"] if r["kind"] == "latency"]
+    assert all(r["min"] <= r["p50"] <= r["p99"] for r in lat)
+    assert all(float(r["mbps"]) > 0 for r in rows if r["kind"] != "latency")
