@@ -20,7 +20,13 @@ setup(
         # PyPI's MPICH wheel: a working mpiexec inside a virtual environment.
         # Leave it out on machines with a system MPI (Debian's mpich or openmpi-bin).
         "mpich": ["mpich"],
-        "test": ["pytest>=7", "pytest-mpi>=0.6"],
+        # adapters: drive the cluster with a sampler you already use
+        "optuna": ["optuna>=3", "cmaes"],
+        "cma": ["cma>=3"],
+        "nevergrad": ["nevergrad>=1"],
+        # the test suite exercises the adapters too, so it installs their libraries
+        "test": ["pytest>=7", "pytest-mpi>=0.6", "optuna>=3", "cmaes", "cma>=3",
+                 "nevergrad>=1"],
     },
     entry_points={
         "console_scripts": [

@@ -102,6 +102,10 @@ class Scheduler:
         """The next batch for a free worker as (batch id, tasks), or None."""
         if self.stopping:
             return None
+        if self.source.adaptive and self.uncounted:
+            # results in hand must reach the optimizer (or generator) before it makes
+            # the next point: commit and tell first, else fast objectives outrun it
+            self.flush()
         n = self.batch_size()
         out: List[Task] = []
         while self.retry and len(out) < n:

@@ -37,6 +37,7 @@ class RunOptions:
     monitor: bool = True
     monitor_interval: float = 2.0
     netbench: str = "quick"
+    quiet_summary: bool = False  # minimize(): the caller prints what it wants
     argv: List[str] = field(default_factory=list)
 
 
@@ -125,7 +126,7 @@ class Watch:
 
 
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
-               extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+               extra: Optional[Dict[str, Any]] = None, quiet: bool = False) -> Dict[str, Any]:
     """Commit everything, write results.csv and best.json, print the summary."""
     sched.flush()
     summary = sched.summary()
@@ -157,6 +158,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         if first:
             first_error = first[0]["error"].strip().splitlines()[-1]
     store.close()
+    if quiet:
+        return summary
     line = (f"[parc_mpi] {status}: {summary['ok']} ok, {summary['failed']} failed of "
             f"{summary['tasks']} tasks in {summary['seconds']:.1f} s "
             f"({summary['tasks_per_second'] or 0:,.1f} tasks/s)")
@@ -218,5 +221,5 @@ def run_serial(job: Job, opts: RunOptions) -> int:
         watch.close()
         if sampler is not None:
             sampler.finish()
-    summary = finish_run(sched, store, job, status=status)
+    summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary)
     return 1 if summary["status"] == "failed" else 0

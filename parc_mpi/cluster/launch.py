@@ -100,6 +100,17 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
             store = open_run(job, opts)
         except (ValueError, StoreError) as exc:
             err = str(exc)
+    status, _summary = agree_and_run(comm, job, err, store, opts)
+    return status
+
+
+def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
+                  opts: RunOptions) -> Tuple[int, Optional[Dict[str, Any]]]:
+    """Every rank reports its problem (or None) and its job function; rank 0 rules.
+    Then each rank takes its role. Returns (exit status, rank 0's summary)."""
+    rank = comm.rank
+    host = MPI.Get_processor_name()
+    fn_name = _fn_name(job.fn) if job is not None else None
     reports = gather_quietly(comm, (err, host, fn_name))
     plan = None
     if rank == 0:
@@ -112,7 +123,9 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
             store.run_dir).__dict__
     plan = bcast_quietly(comm, plan)
     if plan.get("error"):
-        return _fail(rank, plan["error"])
+        if opts.quiet_summary:  # a library call: the caller raises it
+            return EXIT_INPUT, {"error": plan["error"]}
+        return _fail(rank, plan["error"]), None
     layout = Layout.__new__(Layout)
     layout.__dict__.update(plan)
 
@@ -121,14 +134,15 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
     nbcomm = comm.Dup()
     if rank == 0:
         if layout.monitor is not None and opts.netbench != "off":
-            print(f"[parc_mpi] network benchmark ({opts.netbench}) to "
-                  f"{len(layout.peers)} peer(s) before work starts", flush=True)
+            if not opts.quiet:
+                print(f"[parc_mpi] network benchmark ({opts.netbench}) to "
+                      f"{len(layout.peers)} peer(s) before work starts", flush=True)
             serve(nbcomm, layout.monitor)
         return _run_main(comm, job, store, opts, layout)
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders)
-        return 0
+        return 0, None
     if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)
     agent = None
@@ -141,7 +155,7 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
     finally:
         if agent is not None:
             agent.finish()
-    return 0
+    return 0, None
 
 
 class Layout:
@@ -214,7 +228,8 @@ def _fail(rank: int, message: str) -> int:
     return EXIT_INPUT
 
 
-def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, layout: "Layout") -> int:
+def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions,
+              layout: "Layout") -> Tuple[int, Dict[str, Any]]:
     workers = layout.workers
     nodes = dict(enumerate(layout.hosts))
     world = {"ranks": comm.size, "workers": len(workers), "monitor_rank": layout.monitor,
@@ -238,6 +253,7 @@ def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, layout: "Layout
     except KeyboardInterrupt:
         finish_run(sched, store, job, status="aborted")
         comm.Abort(130)
+        raise
     except BaseException:
         # workers would wait for rank 0 forever: save what is done, then end them all
         traceback.print_exc()
@@ -245,12 +261,13 @@ def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions, layout: "Layout
         print("error: rank 0 crashed (traceback above); results so far are in "
               f"{store.run_dir}", file=sys.stderr, flush=True)
         comm.Abort(1)
+        raise
     finally:
         watch.close()
         if sampler is not None:
             sampler.finish()
-    summary = finish_run(sched, store, job)
-    return 1 if summary["status"] == "failed" else 0
+    summary = finish_run(sched, store, job, quiet=opts.quiet_summary)
+    return (1 if summary["status"] == "failed" else 0), summary
 
 
 def stop_monitor(comm: MPI.Comm, monitor: Optional[int]) -> None:

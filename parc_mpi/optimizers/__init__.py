@@ -1,33 +1,67 @@
-"""Asynchronous ask/tell optimizers: plain Python and numpy, no MPI."""
+"""Asynchronous ask/tell optimizers: plain Python and numpy, no MPI.
+
+Every optimizer: ``ask(n) -> list[Trial]``, ``tell(trial, value)``, ``best``,
+``state()``; results may come back in any order, failures as nan.
+"""
 from __future__ import annotations
 
 from typing import Mapping, Optional
 
 from ..space import Space
+from .auto import Auto
 from .base import Optimizer, Trial, as_objective_value, check_goal
+from .cmaes import CMAES
+from .de import DifferentialEvolution
+from .gp import GPBO
+from .qmc import LatinHypercube, SobolSearch
 from .random import RandomSearch
 
 OPTIMIZERS = {
     "random": RandomSearch,
+    "sobol": SobolSearch,
+    "lhs": LatinHypercube,
+    "cmaes": CMAES,
+    "de": DifferentialEvolution,
+    "gp": GPBO,
 }
+ADAPTERS = ("optuna-tpe", "optuna-cmaes", "pycma", "nevergrad")
 
 
-def make_optimizer(name: str | Optimizer, space: Mapping | Space, goal: str = "min",
+def make_optimizer(name, space: Mapping | Space, goal: str = "min",
                    seed: Optional[int] = None, budget: Optional[int] = None,
                    workers: int = 1) -> Optimizer:
-    """Build an optimizer by name (``"auto"`` picks from budget, dimension, workers)."""
+    """Build an optimizer by name.
+
+    Parameters
+    ----------
+    name : str or Optimizer
+        ``"auto"`` (default choice: GP-BO then CMA-ES, from budget and dimension),
+        ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"de"``, ``"gp"``, or an
+        adapter: ``"optuna-tpe"``, ``"optuna-cmaes"``, ``"pycma"``, ``"nevergrad"``.
+        An Optimizer instance is used as it is.
+    """
     if isinstance(name, Optimizer):
         return name
     if not isinstance(name, str):
         raise ValueError(f"optimizer must be a name or an Optimizer, got {type(name).__name__}")
     key = name.lower()
     if key == "auto":
-        key = "random"
-    if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of "
-                         f"{', '.join(['auto'] + sorted(OPTIMIZERS))}")
-    return OPTIMIZERS[key](space, goal=goal, seed=seed)
+        return Auto(space, goal=goal, seed=seed, budget=budget, workers=workers)
+    if key == "lhs":
+        return LatinHypercube(space, goal=goal, seed=seed, block=budget)
+    if key in OPTIMIZERS:
+        return OPTIMIZERS[key](space, goal=goal, seed=seed)
+    if key in ADAPTERS:
+        from . import adapters
+        if key.startswith("optuna-"):
+            return adapters.OptunaSampler(space, goal, seed, sampler=key.split("-", 1)[1])
+        if key == "pycma":
+            return adapters.PyCMA(space, goal, seed)
+        return adapters.Nevergrad(space, goal, seed, budget=budget, workers=workers)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of "
+                     f"{', '.join(['auto'] + sorted(OPTIMIZERS) + list(ADAPTERS))}")
 
 
-__all__ = ["Optimizer", "Trial", "RandomSearch", "make_optimizer", "OPTIMIZERS",
-           "as_objective_value", "check_goal"]
+__all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",
+           "CMAES", "DifferentialEvolution", "GPBO", "make_optimizer", "OPTIMIZERS",
+           "ADAPTERS", "as_objective_value", "check_goal"]

@@ -78,6 +78,8 @@ class Optimizer:
         self.trials: List[Trial] = []
         self.n_told = 0
         self._best: Optional[Trial] = None
+        self._X: List[np.ndarray] = []   # told points (unit cube), in tell order
+        self._Y: List[float] = []        # their values to minimise (nan: failed)
 
     # -- protocol ---------------------------------------------------------
     def ask(self, n: int = 1) -> List[Trial]:
@@ -105,6 +107,8 @@ class Optimizer:
         self.n_told += 1
         if not math.isnan(y) and (self._best is None or self._sign(y) < self._sign(self._best.value)):
             self._best = trial
+        self._X.append(trial.u)
+        self._Y.append(self._sign(y))
         self._observe(trial, self._sign(y))
 
     @property
@@ -115,6 +119,18 @@ class Optimizer:
     @property
     def pending(self) -> List[Trial]:
         return [t for t in self.trials if t.pending]
+
+    def observations(self) -> tuple:
+        """(X, y): told points in the unit cube and values to minimise, failures
+        replaced by the worst value seen (a failed point is a bad point)."""
+        if not self._X:
+            return np.empty((0, self.space.dim)), np.empty(0)
+        X = np.array(self._X)
+        y = np.array(self._Y, dtype=float)
+        bad = np.isnan(y)
+        if bad.any():
+            y[bad] = np.nanmax(y) if (~bad).any() else 0.0
+        return X, y
 
     def state(self) -> Dict[str, Any]:
         """A JSON-able summary: settings and every trial (enough to replay)."""

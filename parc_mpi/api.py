@@ -1,0 +1,223 @@
+"""``minimize()`` and ``maximize()``: the optimizers without a job file.
+
+Run in a plain script they evaluate serially in-process; run the same script under
+``mpiexec -n N`` and rank 0 schedules the evaluations over the other ranks, which
+take no other part in the script's call (every rank gets the same result back).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+import numpy as np
+
+from .job import JobError, optimize
+from .store import decode
+
+__all__ = ["OptimizeResult", "minimize", "maximize"]
+
+
+@dataclass
+class OptimizeResult:
+    """What an optimization found, in scipy's spirit.
+
+    Attributes
+    ----------
+    x : dict
+        The best parameters.
+    fun : float
+        The best value (nan if every evaluation failed).
+    nfev : int
+        Evaluations made (failed ones included).
+    nfail : int
+        Evaluations that raised or returned no finite number.
+    success : bool
+        At least one evaluation succeeded.
+    message : str
+    history : dict of numpy arrays
+        One entry per evaluation in the order they finished: every parameter by
+        name, ``value`` (nan for a failure), ``ok``, ``seconds`` (since the start),
+        and ``worker``; ``pandas.DataFrame(result.history)`` loads it.
+    run_dir : str or None
+        Where the run store is, when one was kept.
+    """
+
+    x: Dict[str, Any]
+    fun: float
+    nfev: int
+    nfail: int
+    success: bool
+    message: str
+    history: Dict[str, np.ndarray] = field(repr=False)
+    goal: str = "min"
+    run_dir: Optional[str] = None
+
+    def __getitem__(self, key):  # scipy's OptimizeResult is a dict too
+        return getattr(self, key)
+
+
+def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
+             seed: Optional[int] = 0, run_dir: Optional[str] = None,
+             quiet: bool = True) -> OptimizeResult:
+    """Find the parameters with the lowest ``fn(**params)``.
+
+    Parameters
+    ----------
+    fn : callable
+        The objective; receives the space's parameters by name.
+    space : dict of str to Real, Integer or Choice
+    budget : int
+        Number of evaluations.
+    optimizer : str, default "auto"
+        See :func:`parc_mpi.optimizers.make_optimizer`.
+    seed : int, default 0
+    run_dir : str, optional
+        Keep the run store (every evaluation, with times) here. Under mpiexec a
+        temporary one is used and removed otherwise.
+    quiet : bool, default True
+        Under mpiexec, no progress lines.
+
+    Returns
+    -------
+    OptimizeResult
+
+    Raises
+    ------
+    ValueError
+        For a bad space, budget or optimizer name, naming the culprit.
+
+    Examples
+    --------
+    >>> from parc_mpi import Real, minimize
+    >>> res = minimize(lambda x: (x - 1) ** 2, {"x": Real(-5, 5)}, budget=30, seed=1)
+    >>> abs(res.x["x"] - 1) < 0.5
+    True
+    """
+    return _optimize(fn, space, budget, optimizer, seed, "min", run_dir, quiet)
+
+
+def maximize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
+             seed: Optional[int] = 0, run_dir: Optional[str] = None,
+             quiet: bool = True) -> OptimizeResult:
+    """Find the parameters with the highest ``fn(**params)``; as :func:`minimize`."""
+    return _optimize(fn, space, budget, optimizer, seed, "max", run_dir, quiet)
+
+
+def _optimize(fn, space, budget, optimizer, seed, goal, run_dir, quiet) -> OptimizeResult:
+    try:
+        job = optimize(fn, space, budget, goal=goal, optimizer=optimizer, seed=seed,
+                       name="minimize" if goal == "min" else "maximize")
+    except JobError as exc:
+        raise ValueError(str(exc)) from None
+    comm = _world()
+    if comm is None:
+        return _serial(job)
+    return _cluster(comm, job, run_dir, quiet)
+
+
+def _world():
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+
+
+def _serial(job) -> OptimizeResult:
+    opt = job.make_optimizer()
+    names = opt.space.names
+    hist: Dict[str, List[Any]] = {n: [] for n in names}
+    hist.update(value=[], ok=[], seconds=[], worker=[])
+    t0 = time.monotonic()
+    last_error = None
+    for _ in range(job.budget):
+        trial = opt.ask(1)[0]
+        try:
+            value = job.fn(**trial.params)
+        except Exception as exc:  # the objective's failure is data, not a crash
+            last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            value = math.nan
+        opt.tell(trial, value)
+        for n in names:
+            hist[n].append(trial.params[n])
+        hist["value"].append(trial.value)
+        hist["ok"].append(not math.isnan(trial.value))
+        hist["seconds"].append(time.monotonic() - t0)
+        hist["worker"].append(0)
+    return _result(opt.best.params if opt.best else {},
+                   opt.best.value if opt.best else math.nan, hist, job.goal, None, last_error)
+
+
+def _result(x, fun, hist, goal, run_dir, last_error) -> OptimizeResult:
+    arrays = {k: np.asarray(v) for k, v in hist.items()}
+    nfev = len(arrays["value"])
+    nfail = int(nfev - arrays["ok"].sum()) if nfev else 0
+    success = nfev > nfail
+    message = (f"{nfev} evaluations, {nfail} failed" if success else
+               f"every evaluation failed; the last: {last_error or 'no usable number'}")
+    return OptimizeResult(x=x, fun=fun, nfev=nfev, nfail=nfail, success=success,
+                          message=message, history=arrays, goal=goal, run_dir=run_dir)
+
+
+def _cluster(comm, job, run_dir, quiet) -> OptimizeResult:
+    from .cluster.launch import agree_and_run
+    from .cluster.protocol import bcast_quietly
+    from .runner import RunOptions, open_run
+    from .store import StoreError, open_existing
+    label = os.path.basename(sys.argv[0] or "script")
+    keep = run_dir is not None
+    opts = RunOptions(job_path=label, run_dir=run_dir, quiet=quiet, monitor=False,
+                      netbench="off", quiet_summary=True)
+    store, err = None, None
+    if comm.rank == 0:
+        if not keep:
+            opts.run_dir = tempfile.mkdtemp(prefix="parc-minimize-")
+        try:
+            store = open_run(job, opts)
+        except StoreError as exc:
+            err = str(exc)
+    status, summary = agree_and_run(comm, job, err, store, opts)
+    if summary and summary.get("error"):
+        raise ValueError(summary["error"])  # the same message on every rank
+    result = None
+    if comm.rank == 0 and status in (0, 1):
+        result = _from_store(open_existing(opts.run_dir), job, keep)
+        if not keep:
+            shutil.rmtree(opts.run_dir, ignore_errors=True)
+    result = bcast_quietly(comm, result)
+    if result is None:
+        raise RuntimeError("the optimization did not run on the cluster (see rank 0's error)")
+    return result
+
+
+def _from_store(store, job, keep) -> OptimizeResult:
+    names = job.space.names
+    hist: Dict[str, List[Any]] = {n: [] for n in names}
+    hist.update(value=[], ok=[], seconds=[], worker=[])
+    rows = store.db.execute("SELECT params, status, value, error, worker, t_end FROM results "
+                            "ORDER BY seq").fetchall()
+    t0 = min((r[5] for r in rows), default=0.0)
+    best_x, best, last_error = {}, math.nan, None
+    sign = -1.0 if job.goal == "max" else 1.0
+    for params, status, value, error, worker, t_end in rows:
+        p = decode(params)
+        ok = status == "ok" and value is not None and math.isfinite(value)
+        for n in names:
+            hist[n].append(p[n])
+        hist["value"].append(value if ok else math.nan)
+        hist["ok"].append(ok)
+        hist["seconds"].append(t_end - t0)
+        hist["worker"].append(worker)
+        if ok and (math.isnan(best) or sign * value < sign * best):
+            best, best_x = value, p
+        if not ok and error:
+            last_error = error.strip().splitlines()[-1]
+    store.db.close()
+    return _result(best_x, best, hist, job.goal, store.run_dir if keep else None, last_error)

@@ -1,0 +1,74 @@
+"""``"auto"``: a model where evaluations are few, evolution where they are many.
+
+It runs GP-BO (expected improvement, kriging believer for pending points) for the
+first ``min(budget, GP_LIMIT)`` evaluations, where a model pays for itself, then
+hands over to asynchronous CMA-ES with restarts, started at the best point found
+with a small step, which scales to large budgets and many workers. With no budget
+given, or high dimension (where a GP needs too many points), CMA-ES from the start.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from .base import Optimizer, Trial
+from .cmaes import CMAES
+from .gp import GPBO
+
+GP_LIMIT = 150     # evaluations handled by the GP at most (its cost grows as n^3)
+GP_MAX_DIM = 20
+
+
+class Auto(Optimizer):
+    name = "auto"
+
+    def __init__(self, space, goal="min", seed=None, budget: Optional[int] = None,
+                 workers: int = 1):
+        super().__init__(space, goal, seed)
+        d = self.space.dim
+        self.gp_budget = 0
+        if budget and d <= GP_MAX_DIM:
+            self.gp_budget = int(min(budget, max(GP_LIMIT, 0)))
+            if budget > self.gp_budget:
+                # leave CMA-ES at least 30 x d evaluations to refine what the GP found
+                self.gp_budget = int(max(min(self.gp_budget, budget - 30 * d),
+                                         min(budget, 4 * d + 10)))
+        child_seed = int(self.rng.integers(2**31))
+        self.gp = GPBO(self.space, "min", child_seed) if self.gp_budget else None
+        self.cma: Optional[CMAES] = None
+        self.child_seed = child_seed + 1
+        self._owner = {}   # our trial id -> (child, child trial)
+        self.phase = "gp" if self.gp else "cmaes"
+        if self.gp is None:
+            self.cma = CMAES(self.space, "min", self.child_seed)
+
+    def _child(self) -> Optimizer:
+        if self.gp is not None and len(self.trials) < self.gp_budget:
+            return self.gp
+        if self.cma is None:
+            x0 = self._best.u if self._best is not None else None
+            self.cma = CMAES(self.space, "min", self.child_seed, sigma0=0.1, x0=x0)
+            self.phase = "cmaes"
+        return self.cma
+
+    def ask(self, n: int = 1) -> List[Trial]:
+        if int(n) < 1:
+            raise ValueError(f"ask(n): n must be at least 1, got {n}")
+        out = []
+        for _ in range(int(n)):
+            child = self._child()
+            ct = child.ask(1)[0]
+            t = Trial(id=len(self.trials), params=ct.params, u=ct.u)
+            self.trials.append(t)
+            self._owner[t.id] = (child, ct)
+            out.append(t)
+        return out
+
+    def _observe(self, trial: Trial, y: float) -> None:
+        child, ct = self._owner.pop(trial.id)
+        # children minimise: hand them the minimisation value (nan stays nan)
+        child.tell(ct, y)
+
+    def state(self):
+        out = super().state()
+        out.update(phase=self.phase, gp_budget=self.gp_budget)
+        return out

@@ -1,0 +1,185 @@
+"""The ask/tell optimizers: convergence, determinism, asynchrony, failures, bad input."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import parc_mpi
+from parc_mpi import Choice, Integer, Real
+from parc_mpi.optimizers import ADAPTERS, OPTIMIZERS, make_optimizer
+
+CORE = sorted(OPTIMIZERS) + ["auto"]
+MODEL_FREE_BUDGET = {"random": None, "sobol": None, "lhs": None}
+
+
+def quadratic(p):
+    return sum((v - 0.3) ** 2 for v in p.values())
+
+
+def run(opt, f, budget, pending=1, rng=None, order="fifo"):
+    """Drive an optimizer with ``pending`` trials in flight, told FIFO or shuffled."""
+    rng = rng or np.random.default_rng(0)
+    flight = []
+    while opt.n_told < budget:
+        if len(opt.trials) < budget:
+            flight += opt.ask(1)
+        if len(flight) >= pending or len(opt.trials) >= budget:
+            k = 0 if order == "fifo" else int(rng.integers(len(flight)))
+            t = flight.pop(k)
+            opt.tell(t, f(t.params))
+    return opt
+
+
+@pytest.mark.parametrize("name", ["cmaes", "de", "gp", "auto"])
+def test_converges_on_a_convex_quadratic(name):
+    space = {f"x{i}": Real(-1, 1) for i in range(3)}
+    budget = 80 if name in ("gp", "auto") else 400
+    opt = run(make_optimizer(name, space, seed=3, budget=budget), quadratic, budget)
+    assert opt.best.value < 1e-3, f"{name}: {opt.best.value}"
+
+
+@pytest.mark.parametrize("name", ["random", "sobol", "lhs"])
+def test_space_filling_methods_beat_nothing_but_cover_the_box(name):
+    space = {"x": Real(-1, 1), "y": Real(-1, 1)}
+    opt = run(make_optimizer(name, space, seed=0, budget=64), quadratic, 64)
+    xs = np.array([t.u for t in opt.trials])
+    assert xs.min() >= 0 and xs.max() <= 1
+    # every quarter of the square gets points
+    quarters = {(int(u[0] > 0.5), int(u[1] > 0.5)) for u in xs}
+    assert len(quarters) == 4
+    assert opt.best.value < 0.2
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_same_seed_same_asks_and_tells_same_points(name):
+    space = {"x": Real(-2, 2), "n": Integer(1, 9), "c": Choice(["a", "b", "c"])}
+    f = lambda p: (p["x"] - 1) ** 2 + abs(p["n"] - 4) + (p["c"] != "b")  # noqa: E731
+    a = run(make_optimizer(name, space, seed=11, budget=40), f, 40, pending=3, order="shuffle")
+    b = run(make_optimizer(name, space, seed=11, budget=40), f, 40, pending=3, order="shuffle")
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    c = run(make_optimizer(name, space, seed=12, budget=40), f, 40, pending=3, order="shuffle")
+    assert [t.params for t in a.trials] != [t.params for t in c.trials]
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_out_of_order_tells_and_failures_are_survived(name):
+    space = {"x": Real(-1, 1), "y": Real(-1, 1)}
+    opt = make_optimizer(name, space, seed=5, budget=60)
+    rng = np.random.default_rng(1)
+    bad = [math.nan, math.inf, -math.inf, None, "text"]
+    flight = []
+    for i in range(60):
+        flight += opt.ask(2 if i % 3 == 0 else 1)
+        while len(flight) > 6:
+            t = flight.pop(int(rng.integers(len(flight))))
+            opt.tell(t, bad[t.id % 5] if t.id % 4 == 0 else quadratic(t.params))
+    for t in flight:
+        opt.tell(t, quadratic(t.params))
+    assert opt.best is not None and math.isfinite(opt.best.value)
+    assert all(not t.pending for t in opt.trials)
+    json.dumps(opt.state())  # serialisable
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_pending_points_are_not_proposed_again(name):
+    space = {"x": Real(0, 1), "y": Real(0, 1)}
+    opt = make_optimizer(name, space, seed=2, budget=40)
+    run(opt, quadratic, 12)
+    batch = opt.ask(8)
+    pts = np.array([t.u for t in batch] + [t.u for t in opt.trials[:-8]])
+    dist = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(dist, np.inf)
+    assert dist[:8].min() > 1e-6
+
+
+def test_gp_batch_points_spread_out():
+    """Kriging believer: a batch of asks is not eight copies of the same best guess."""
+    space = {"x": Real(0, 1), "y": Real(0, 1)}
+    opt = run(make_optimizer("gp", space, seed=4), quadratic, 15)
+    batch = np.array([t.u for t in opt.ask(8)])
+    spread = np.sqrt(((batch[:, None] - batch[None]) ** 2).sum(-1))
+    np.fill_diagonal(spread, np.inf)
+    assert spread.min() > 1e-3
+
+
+def test_goal_max_finds_the_top():
+    space = {"x": Real(-3, 3)}
+    opt = run(make_optimizer("auto", space, goal="max", seed=0, budget=40),
+              lambda p: -(p["x"] - 2) ** 2 + 5, 40)
+    assert opt.best.value > 4.99 and abs(opt.best.params["x"] - 2) < 0.1
+
+
+def test_bad_calls_are_refused_with_names():
+    opt = make_optimizer("cmaes", {"x": Real(0, 1)})
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        opt.ask(0)
+    t = opt.ask(1)[0]
+    opt.tell(t, 1.0)
+    with pytest.raises(ValueError, match="already told"):
+        opt.tell(t, 2.0)
+    with pytest.raises(ValueError, match="unknown optimizer 'bogus'; choose one of auto"):
+        make_optimizer("bogus", {"x": Real(0, 1)})
+
+
+def test_core_never_imports_the_adapters_libraries():
+    code = ("import sys, parc_mpi, parc_mpi.optimizers; "
+            "parc_mpi.minimize(lambda x: x * x, {'x': parc_mpi.Real(-1, 1)}, budget=5); "
+            "print(sorted(m for m in ('optuna', 'cma', 'nevergrad') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PARC_MPI_SERIAL": "1", "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
+def test_adapters_speak_ask_tell(name):
+    module = {"optuna-tpe": "optuna", "optuna-cmaes": "cmaes", "pycma": "cma",
+              "nevergrad": "nevergrad"}[name]
+    pytest.importorskip(module, reason=f"the {name} adapter needs {module} (an extra)")
+    space = {"x": Real(-1, 1), "y": Real(-1, 1)}
+    opt = run(make_optimizer(name, space, seed=1, budget=60, workers=2), quadratic, 60,
+              pending=3, order="shuffle")
+    assert opt.n_told == 60 and opt.best.value < 0.1
+
+
+# -- minimize / maximize -------------------------------------------------------
+
+def test_minimize_returns_result_with_history():
+    def f(x, k):
+        return (x - 0.5) ** 2 + (k != "b")
+    res = parc_mpi.minimize(f, {"x": Real(-2, 2), "k": Choice(["a", "b"])}, budget=40, seed=1)
+    assert res.success and res.nfev == 40 and res.nfail == 0
+    assert res.x["k"] == "b" and abs(res.x["x"] - 0.5) < 0.05
+    assert res.fun == pytest.approx(f(**res.x))
+    h = res.history
+    assert set(h) >= {"x", "k", "value", "ok", "seconds", "worker"}
+    assert all(len(v) == 40 for v in h.values())
+    assert np.nanmin(h["value"]) == res.fun
+    assert res["fun"] == res.fun
+
+
+def test_maximize_and_failures_in_the_history():
+    def f(x):
+        if x < 0:
+            raise ValueError("negative")
+        return -x * x + 1
+    res = parc_mpi.maximize(f, {"x": Real(-1, 1)}, budget=30, optimizer="cmaes", seed=0)
+    assert res.success and res.fun > 0.99 and res.nfail > 0
+    assert np.isnan(res.history["value"][~res.history["ok"]]).all()
+
+
+def test_minimize_with_every_evaluation_failing_says_so():
+    res = parc_mpi.minimize(lambda x: 1 / 0, {"x": Real(0, 1)}, budget=5)
+    assert not res.success and res.nfail == 5 and math.isnan(res.fun)
+    assert "ZeroDivisionError" in res.message
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(budget=0), "budget must be a positive integer"),
+    (dict(budget=5, optimizer="nope"), "unknown optimizer 'nope'"),
+])
+def test_minimize_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        parc_mpi.minimize(lambda x: x, {"x": Real(0, 1)}, **kwargs)
