@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no monitor rank and no health sampling (rank 1 works too)")
     p.add_argument("--monitor-interval", type=_positive_float, default=2.0, metavar="SECONDS",
                    help="seconds between health samples of each node (default: 2)")
+    p.add_argument("--report-interval", type=_positive_float, default=10.0, metavar="SECONDS",
+                   help="seconds between rewrites of the live report (default: 10)")
+    p.add_argument("--live-dir", metavar="DIR",
+                   help="write the live report here (e.g. /dev/shm/run on a Pi, to spare "
+                        "the SD card); the final report always goes to the run directory")
     p.add_argument("--netbench", choices=("quick", "full", "off"), default="quick",
                    help="network benchmark from the main node to every node before work "
                         "(default: quick, a few seconds per node)")
@@ -110,6 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       name=args.name, prefetch=args.prefetch, retries=args.retries,
                       progress=args.progress, quiet=args.quiet, sync=args.sync,
                       monitor=args.monitor, monitor_interval=args.monitor_interval,
+                      report_interval=args.report_interval, live_dir=args.live_dir,
                       netbench=args.netbench, argv=argv)
     comm = _world()
     if comm is not None:

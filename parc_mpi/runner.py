@@ -36,6 +36,8 @@ class RunOptions:
     sync: str = "normal"
     monitor: bool = True
     monitor_interval: float = 2.0
+    report_interval: float = 10.0
+    live_dir: Optional[str] = None
     netbench: str = "quick"
     quiet_summary: bool = False  # minimize(): the caller prints what it wants
     argv: List[str] = field(default_factory=list)
@@ -158,6 +160,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         if first:
             first_error = first[0]["error"].strip().splitlines()[-1]
     store.close()
+    report = write_report(store.run_dir)
     if quiet:
         return summary
     line = (f"[parc_mpi] {status}: {summary['ok']} ok, {summary['failed']} failed of "
@@ -170,10 +173,23 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         print(f"[parc_mpi] {summary['job_summary']}", flush=True)
     for line in health:
         print(f"[parc_mpi] health {line}", flush=True)
+    if report:
+        print(f"[parc_mpi] report: {report}", flush=True)
     print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
     if first_error:
         print(f"error: every task failed; the first: {first_error}", file=sys.stderr, flush=True)
     return summary
+
+
+def write_report(run_dir: str) -> Optional[str]:
+    """The final report; a failure to draw it is reported, never fatal to the run."""
+    try:
+        from .monitor.report import build_report
+        return build_report(run_dir)
+    except Exception as exc:  # the results are safe in run.sqlite either way
+        print(f"warning: could not write the report: {type(exc).__name__}: {exc}; "
+              f"try python -m parc_mpi.report {run_dir}", file=sys.stderr, flush=True)
+        return None
 
 
 def _job_summary(job: Job, store: Store) -> Optional[str]:

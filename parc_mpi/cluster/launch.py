@@ -141,7 +141,8 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
         return _run_main(comm, job, store, opts, layout)
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
-                     opts.monitor_interval, opts.netbench, layout.peers, layout.leaders)
+                     opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
+                     opts.report_interval, opts.live_dir)
         return 0, None
     if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)

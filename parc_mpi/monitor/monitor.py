@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mpi4py import MPI
 
 from ..cluster.protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
 from .health import HealthStore, LocalSampler
 from .netbench import Leader
+from .report import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,38 @@ def run_netbench(nbcomm: MPI.Comm, health: HealthStore, mode: str, peers: Dict[i
         leader.end(sorted(set(peers) | (set(leaders) - {nbcomm.rank})))
 
 
+class LiveReport:
+    """Rewrites the live report every ``interval`` seconds, in a thread, so that drawing
+    never delays the samples; the final report is rank 0's, at the end."""
+
+    def __init__(self, run_dir: str, out_dir: Optional[str], interval: float):
+        import threading
+        self.interval = interval
+        self.out_dir = out_dir or run_dir
+        os.makedirs(self.out_dir, exist_ok=True)
+        self.reporter = Reporter(run_dir, self.out_dir)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="parc-live-report", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                self.reporter.render(live=True, refresh=self.interval)
+            except Exception as exc:  # a report must never stop the job
+                log.warning("live report failed: %s", exc)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+
+
 def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                  node_ranks: List[int], interval: float, netbench: str,
-                 peers: Dict[int, str], leaders: Dict[int, str]) -> None:
+                 peers: Dict[int, str], leaders: Dict[int, str],
+                 report_interval: float = 10.0, live_dir: Optional[str] = None) -> None:
     health = HealthStore(os.path.join(run_dir, "run.sqlite"))
+    live = LiveReport(run_dir, live_dir, report_interval)
     sampler = LocalSampler(health, node, node_ranks, interval)
     sampler.start()
     if netbench != "off" and peers:
@@ -58,5 +87,6 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
             with sampler.lock:
                 health.commit()
         backoff.pause()
+    live.finish()
     sampler.finish()  # commits and closes
     wait_quietly([comm.isend("done", dest=0, tag=TAG_MONITOR)])
