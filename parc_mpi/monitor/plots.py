@@ -27,7 +27,7 @@ def _png(fig: Figure) -> bytes:
 def _grid(n: int, width: float = 4.0, height: float = 2.4):
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(width * cols, height * rows))
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
     axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
     return fig, axes
 
@@ -106,7 +106,7 @@ def timeline(tasks: np.ndarray, lanes: List[tuple], t0: float) -> Optional[bytes
     row = {r: i for i, r in enumerate(ranks)}
     span = float(tasks[:, 2].max() - tasks[:, 1].min()) or 1.0
     min_width = span / 1500  # a task too short to see still gets a sliver
-    fig = Figure(figsize=(11, 0.35 * len(ranks) + 1.2))
+    fig = Figure(figsize=(11, 0.35 * len(ranks) + 1.2), layout="constrained")
     ax = fig.add_subplot()
     palette = ["#3b7dd8", "#48a868", "#d8883b", "#8e5bd8", "#d85b8e", "#5bc0d8"]
     nodes = []
@@ -137,7 +137,7 @@ def throughput(ends: np.ndarray, t0: float) -> Optional[bytes]:
     bins = max(10, min(200, int(len(t) / 5)))
     counts, edges = np.histogram(t, bins=bins, range=(0, span))
     width = edges[1] - edges[0]
-    fig = Figure(figsize=(11, 2.2))
+    fig = Figure(figsize=(11, 2.2), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(edges[:-1] + width / 2, counts / width, lw=1.2)
     ax.set_xlabel("seconds since start", fontsize=8)
@@ -154,7 +154,7 @@ def convergence(values: np.ndarray, times: np.ndarray, goal: str, t0: float) -> 
     sign = -1.0 if goal == "max" else 1.0
     best = sign * np.fmin.accumulate(np.where(ok, sign * values, np.inf))
     n = np.arange(1, len(values) + 1)
-    fig = Figure(figsize=(11, 3))
+    fig = Figure(figsize=(11, 3), layout="constrained")
     a1, a2, a3 = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3)
     a1.plot(n, best, lw=1.5)
     a1.set_xlabel("evaluations", fontsize=8)
@@ -181,7 +181,7 @@ def network(rows: List[dict]) -> Optional[bytes]:
     if not rows:
         return None
     nodes = sorted({r["node"] for r in rows})
-    fig = Figure(figsize=(11, 3.2))
+    fig = Figure(figsize=(11, 3.2), layout="constrained")
     a1, a2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for node in nodes:
         lat = sorted((r["size"], r["p50"]) for r in rows
@@ -213,7 +213,8 @@ def pair_heatmap(pairs: List[tuple]) -> Optional[bytes]:
     m = np.full((len(nodes), len(nodes)), np.nan)
     for a, b, p50, _p99 in pairs:
         m[idx[a], idx[b]] = m[idx[b], idx[a]] = p50
-    fig = Figure(figsize=(1.0 + 0.7 * len(nodes), 0.8 + 0.6 * len(nodes)))
+    fig = Figure(figsize=(1.0 + 0.7 * len(nodes), 0.8 + 0.6 * len(nodes)),
+                 layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(m, cmap="viridis_r")
     for i in range(len(nodes)):
