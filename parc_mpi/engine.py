@@ -73,6 +73,8 @@ class Scheduler:
         self.uncounted_ok = 0      # map jobs: only counted
         self.uncounted_failed = 0
         self.taken = 0
+        self.told = 0              # adaptive jobs: results fed to the source so far
+        self.done_before = 0       # a resume: tasks the run had done already
         self.done = 0
         self.failed = 0
         self.attempts_failed = 0
@@ -84,6 +86,7 @@ class Scheduler:
         self.cpu0 = time.process_time()
         self.last_flush = time.monotonic()
         self.stats: Dict[int, WorkerStats] = {}
+        self.lost: Dict[int, Dict[str, Any]] = {}  # worker rank -> node, when, tasks
         self.single = isinstance(source, OptimizeSource)  # one point per message
 
     # -- handing out work ---------------------------------------------------
@@ -111,8 +114,11 @@ class Scheduler:
         while self.retry and len(out) < n:
             out.append(self.retry.popleft())
         if len(out) < n:
-            fresh = self.source.take(n - len(out))
+            want = n - len(out)
+            fresh = self.source.take(want)
             self.taken += len(fresh)
+            if fresh and self.source.adaptive:  # the journal --resume replays
+                self.store.add_ask(self.told, want, fresh)
             out.extend([(task, 0, arg) for task, arg in fresh])
         if not out:
             return None
@@ -176,6 +182,9 @@ class Scheduler:
             return row
         return row[:ROW_STATUS] + (STATUS_FAILED, None, row[5], problem) + row[7:]
 
+    def worker_lost(self, worker: int, node: str, tasks: int) -> None:
+        self.lost[worker] = {"node": node, "at": time.time(), "tasks_requeued": tasks}
+
     def worker_finished(self, worker: int, cpu: float, wall: float, node: str = "?") -> None:
         st = self.stats.setdefault(worker, WorkerStats(node=node))
         st.cpu, st.wall = cpu, wall
@@ -197,6 +206,7 @@ class Scheduler:
         counted, self.uncounted = self.uncounted, []
         for task, ok, result in counted:
             self.done += 1
+            self.told += 1
             if not ok:
                 self.failed += 1
             self.source.done(task, ok, result)
@@ -212,7 +222,7 @@ class Scheduler:
     # -- reporting ----------------------------------------------------------
     def progress_line(self, live_workers: Optional[int] = None) -> str:
         elapsed = max(time.time() - self.t0, 1e-9)
-        rate = self.done / elapsed
+        rate = (self.done - self.done_before) / elapsed
         total = self.source.total
         parts = [f"{self.done}/{total}" if total is not None else f"{self.done} done"]
         if total:
@@ -233,12 +243,15 @@ class Scheduler:
         out: Dict[str, Any] = {
             "tasks": self.done, "ok": self.done - self.failed, "failed": self.failed,
             "failed_attempts": self.attempts_failed, "seconds": round(elapsed, 3),
-            "tasks_per_second": round(self.done / elapsed, 3) if elapsed > 0 else None,
+            "tasks_per_second": (round((self.done - self.done_before) / elapsed, 3)
+                                 if elapsed > 0 else None),
             "stopped": self.stop_reason or None,
             "main_cpu_seconds": round(time.process_time() - self.cpu0, 3),
             "main_peak_rss_mb": round(_peak_rss_mb(), 1),
             "workers": {str(w): st.describe() for w, st in sorted(self.stats.items())},
         }
+        if self.lost:
+            out["lost_workers"] = {str(w): v for w, v in sorted(self.lost.items())}
         best = self.source.best()
         if best is not None:
             out["best"] = {"params": best[0], "value": best[1]}

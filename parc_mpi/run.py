@@ -91,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--netbench", choices=("quick", "full", "off"), default="quick",
                    help="network benchmark from the main node to every node before work "
                         "(default: quick, a few seconds per node)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a stopped or crashed run: finished tasks are kept, "
+                        "tasks that were running run again, an optimizer is replayed")
+    p.add_argument("--heartbeat-timeout", type=_positive_float, default=30.0,
+                   metavar="SECONDS",
+                   help="a worker silent this long is declared lost and its tasks run "
+                        "elsewhere (default: 30; with MPICH start mpiexec with "
+                        "-disable-auto-cleanup so a lost rank does not end the job)")
     p.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
     return p
 
@@ -116,17 +124,29 @@ def main(argv: Optional[List[str]] = None) -> int:
                       progress=args.progress, quiet=args.quiet, sync=args.sync,
                       monitor=args.monitor, monitor_interval=args.monitor_interval,
                       report_interval=args.report_interval, live_dir=args.live_dir,
-                      netbench=args.netbench, argv=argv)
+                      netbench=args.netbench, resume=args.resume,
+                      heartbeat_timeout=args.heartbeat_timeout, argv=argv)
+    if args.resume and args.run_dir:
+        print("error: --resume RUN_DIR continues that run in place; drop --run-dir",
+              file=sys.stderr)
+        return 2
     comm = _world()
     if comm is not None:
+        from .cluster import heartbeat
         from .cluster.launch import run_mpi
-        return run_mpi(comm, opts, ship_dir=args.ship, install_deps=args.install_deps,
-                       cache=args.cache)
+        status = run_mpi(comm, opts, ship_dir=args.ship, install_deps=args.install_deps,
+                         cache=args.cache)
+        if heartbeat.SKIP_FINALIZE:  # a rank was lost: MPI_Finalize could wait forever
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        return status
     return _serial(opts, args.ship)
 
 
 def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
     from .job import JobError, load_job
+    from .resume import NothingToResume
     from .store import StoreError
     try:
         if ship_dir and not os.path.isdir(ship_dir):
@@ -135,6 +155,9 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
         if opts.retries is not None:
             job.retries = opts.retries
         return run_serial(job, opts)
+    except NothingToResume as exc:
+        print(f"[parc_mpi] {exc}")
+        return 0
     except (JobError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

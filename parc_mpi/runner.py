@@ -39,12 +39,23 @@ class RunOptions:
     report_interval: float = 10.0
     live_dir: Optional[str] = None
     netbench: str = "quick"
+    resume: Optional[str] = None  # a run directory to continue
+    heartbeat_timeout: float = 30.0
     quiet_summary: bool = False  # minimize(): the caller prints what it wants
     argv: List[str] = field(default_factory=list)
 
 
 def open_run(job: Job, opts: RunOptions) -> Store:
-    """Create the run directory and its store (raises StoreError naming the path)."""
+    """Create the run directory and its store (raises StoreError naming the path), or
+    with ``--resume`` open the old one (NothingToResume when it already ended)."""
+    if opts.resume:
+        from .resume import open_for_resume
+        store = open_for_resume(job, opts.resume, opts.job_path, opts.sync)
+        _check_writable(store.run_dir)
+        return store
+    if isinstance(job, OptimizeJob) and job.seed is None:
+        # a run must be replayable by --resume: draw the seed now and record it
+        job.seed = int.from_bytes(os.urandom(4), "little") >> 1
     name = opts.name or job.name or "job"
     if opts.run_dir:
         run_dir = opts.run_dir
@@ -59,7 +70,10 @@ def open_run(job: Job, opts: RunOptions) -> Store:
     else:
         run_dir = make_run_dir(opts.runs_base, name)
     _check_writable(run_dir)
-    return Store(run_dir, sync=opts.sync)
+    store = Store(run_dir, sync=opts.sync)
+    from .resume import lock_run
+    store.lock = lock_run(run_dir)
+    return store
 
 
 def _check_writable(run_dir: str) -> None:
@@ -74,10 +88,28 @@ def _check_writable(run_dir: str) -> None:
 
 
 def record_start(store: Store, job: Job, opts: RunOptions, world: Dict[str, Any]) -> None:
+    if opts.resume:  # the run keeps its name, start and job; the world may differ
+        store.set_meta(**world)
+        return
+    from .resume import job_digest
     store.set_meta(job=job.describe(), name=opts.name or job.name, job_file=opts.job_path,
-                   argv=opts.argv, status="running", started=time.time(),
-                   parc_mpi=__version__, python=sys.version.split()[0],
+                   job_sha256=job_digest(opts.job_path), argv=opts.argv, status="running",
+                   started=time.time(), parc_mpi=__version__, python=sys.version.split()[0],
                    platform=platform.platform(), **world)
+
+
+def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> Scheduler:
+    """The scheduler for this run; on --resume, replayed to where the run stood."""
+    sched = Scheduler(job, make_source(job, workers=workers), store, workers=workers)
+    if opts.resume:
+        from .resume import mark_resumed, replay
+        counts = replay(sched, store, job.retries)
+        mark_resumed(store, opts.argv, counts)
+        if not opts.quiet_summary:
+            print(f"[parc_mpi] resuming {store.run_dir}: {counts['done']} tasks done "
+                  f"({counts['failed']} failed) kept, {counts['rerun']} to run again",
+                  flush=True)
+    return sched
 
 
 class Watch:
@@ -171,6 +203,9 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     print(line, flush=True)
     if summary.get("job_summary"):
         print(f"[parc_mpi] {summary['job_summary']}", flush=True)
+    for rank, info in sorted((summary.get("lost_workers") or {}).items()):
+        print(f"[parc_mpi] lost worker rank {rank} on {info['node']}: "
+              f"{info['tasks_requeued']} task(s) it held ran elsewhere", flush=True)
     for line in health:
         print(f"[parc_mpi] health {line}", flush=True)
     if report:
@@ -208,8 +243,7 @@ def run_serial(job: Job, opts: RunOptions) -> int:
     store = open_run(job, opts)
     record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
                                     "nodes": [platform.node()]})
-    source = make_source(job, workers=1)
-    sched = Scheduler(job, source, store, workers=1)
+    sched = start_scheduler(job, store, opts, workers=1)
     watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: 1)
     node = platform.node()
     sampler = None

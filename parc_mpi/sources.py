@@ -44,13 +44,15 @@ class MapSource(Source):
             self.total = None
         self._it: Iterator = enumerate(job.items)
         self._exhausted = False
+        self.skip: Optional[set] = None  # a resume: tasks already done
 
     def take(self, n: int) -> List[Tuple[int, Any]]:
-        if self._exhausted:
-            return []
-        out = list(itertools.islice(self._it, n))
-        if len(out) < n:
-            self._exhausted = True
+        out: List[Tuple[int, Any]] = []
+        while len(out) < n and not self._exhausted:
+            more = list(itertools.islice(self._it, n - len(out)))
+            if len(more) < n - len(out):
+                self._exhausted = True
+            out.extend(x for x in more if not self.skip or x[0] not in self.skip)
         return out
 
     @property

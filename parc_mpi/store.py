@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS results (
     t_start REAL,                 -- epoch seconds on the worker
     t_end REAL
 );
+CREATE TABLE IF NOT EXISTS asks (       -- adaptive jobs: every take, for --resume's replay
+    seq INTEGER PRIMARY KEY,
+    after INTEGER NOT NULL,       -- results told to the source before this take
+    n INTEGER NOT NULL,           -- how many tasks were asked for
+    tasks TEXT NOT NULL           -- JSON [[task, encoded argument], ...]
+);
 CREATE TABLE IF NOT EXISTS nodes (      -- written by the monitor: one row per node
     node TEXT PRIMARY KEY, ranks TEXT, facts TEXT, baseline_throttled INTEGER,
     first_seen REAL, last_seen REAL
@@ -169,6 +175,17 @@ class Store:
             raise StoreError(f"{self.path}: cannot write: {exc}") from None
         self._uncommitted += len(rows)
 
+    def add_ask(self, after: int, n: int, tasks: List[Tuple[int, Any]]) -> None:
+        """Log a take of an adaptive source (committed with the next flush)."""
+        try:
+            if not self._uncommitted:
+                self.db.execute("BEGIN")
+            self.db.execute("INSERT INTO asks(after, n, tasks) VALUES (?, ?, ?)",
+                            (after, n, json.dumps([[t, encode(a)] for t, a in tasks])))
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path}: cannot write: {exc}") from None
+        self._uncommitted += 1
+
     @property
     def pending_rows(self) -> int:
         return self._uncommitted
@@ -276,6 +293,10 @@ class Store:
             self.flush()
         finally:
             self.db.close()
+            lock = getattr(self, "lock", None)
+            if lock is not None:
+                lock.close()
+                self.lock = None
 
 
 def rows_for(batch: Sequence[Tuple[int, int, Any]], outcomes: Sequence[Tuple],

@@ -68,7 +68,8 @@ def test_results_are_counted_only_after_commit(tmp_path):
     job = parc_mpi.generate(square, [2], lambda item, result: seen.append(result) or [])
     sched, store = make(job, tmp_path)
     run_batch(sched, sched.next_batch())
-    assert sched.done == 0 and seen == [] and store.pending_rows == 1
+    # uncommitted: the take's journal entry (for --resume) and the result
+    assert sched.done == 0 and seen == [] and store.pending_rows == 2
     sched.flush()
     assert sched.done == 1 and seen == [4]
     assert store.counts() == {"ok": 1}

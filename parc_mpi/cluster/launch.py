@@ -10,26 +10,29 @@ import os
 import shutil
 import signal
 import sys
+import time
 import traceback
 import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from mpi4py import MPI
 
-from ..engine import Scheduler, check_picklable
+from ..engine import check_picklable
 from ..job import Job, JobError, MapJob, load_job
-from ..runner import RunOptions, Watch, finish_run, open_run, record_start
-from ..sources import make_source
+from ..runner import (RunOptions, Watch, finish_run, open_run, record_start,
+                      start_scheduler)
+from ..resume import NothingToResume
 from ..store import StoreError
 from ..monitor.health import HealthStore, LocalSampler
 from ..monitor.monitor import monitor_loop
 from ..monitor.netbench import serve
 from .agent import Agent, threads_ok
+from .heartbeat import Liveness, WorkerHeartbeat
 from .main import main_loop
 from .protocol import (TAG_MONITOR, bcast_quietly, gather_quietly, recv_quietly,
                        wait_quietly)
 from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
-from .worker import worker_loop
+from .worker import await_goodbye, worker_loop
 
 EXIT_INPUT = 2
 
@@ -92,53 +95,73 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
 
     # 3. rank 0 checks what only it can (first task, run directory), then rules
     store = None
+    nothing = None
     if rank == 0 and err is None:
         try:
             if opts.retries is not None:
                 job.retries = opts.retries
             _check_first_task(job, opts.job_path)
             store = open_run(job, opts)
+        except NothingToResume as exc:
+            nothing = str(exc)
         except (ValueError, StoreError) as exc:
             err = str(exc)
-    status, _summary = agree_and_run(comm, job, err, store, opts)
+    status, _summary = agree_and_run(comm, job, err, store, opts, nothing)
     return status
 
 
 def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
-                  opts: RunOptions) -> Tuple[int, Optional[Dict[str, Any]]]:
+                  opts: RunOptions, nothing: Optional[str] = None
+                  ) -> Tuple[int, Optional[Dict[str, Any]]]:
     """Every rank reports its problem (or None) and its job function; rank 0 rules.
-    Then each rank takes its role. Returns (exit status, rank 0's summary)."""
+    Then each rank takes its role. Returns (exit status, rank 0's summary).
+    ``nothing``: rank 0 found nothing to do (a resume of an ended run): all exit 0."""
     rank = comm.rank
     host = MPI.Get_processor_name()
     fn_name = _fn_name(job.fn) if job is not None else None
     reports = gather_quietly(comm, (err, host, fn_name))
     plan = None
+    sched = None
     if rank == 0:
         verdict = _verdict(reports, opts.job_path)
+        if not verdict and not nothing:
+            plan = Layout([h for _e, h, _f in reports], opts.monitor and threads_ok(),
+                          store.run_dir).__dict__
+            try:  # a resume replays the store here: a refusal is still a verdict
+                sched = start_scheduler(job, store, opts, len(plan["workers"]))
+            except (StoreError, ValueError) as exc:
+                verdict = str(exc)
         if verdict and store is not None:
             store.close()
-            shutil.rmtree(store.run_dir, ignore_errors=True)
-        plan = {"error": verdict} if verdict else Layout(
-            [h for _e, h, _f in reports], opts.monitor and threads_ok(),
-            store.run_dir).__dict__
+            if not opts.resume:  # a store made for this run only; never an old run's
+                shutil.rmtree(store.run_dir, ignore_errors=True)
+        if verdict:
+            plan = {"error": verdict}
+        elif nothing:
+            plan = {"nothing": nothing}
     plan = bcast_quietly(comm, plan)
     if plan.get("error"):
         if opts.quiet_summary:  # a library call: the caller raises it
             return EXIT_INPUT, {"error": plan["error"]}
         return _fail(rank, plan["error"]), None
+    if plan.get("nothing"):
+        if rank == 0:
+            print(f"[parc_mpi] {plan['nothing']}", flush=True)
+        return 0, None
     layout = Layout.__new__(Layout)
     layout.__dict__.update(plan)
 
     # 4. roles: netbench before work (monitor leads; rank 0 and one rank per node
     # serve), then rank 0 schedules, the monitor samples, everyone else works
     nbcomm = comm.Dup()
+    hbcomm = comm.Dup()  # heartbeats: a thread of their own on each worker
     if rank == 0:
         if layout.monitor is not None and opts.netbench != "off":
             if not opts.quiet:
                 print(f"[parc_mpi] network benchmark ({opts.netbench}) to "
                       f"{len(layout.peers)} peer(s) before work starts", flush=True)
             serve(nbcomm, layout.monitor)
-        return _run_main(comm, job, store, opts, layout)
+        return _run_main(comm, hbcomm, job, store, sched, opts, layout)
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
@@ -151,11 +174,18 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
         agent = Agent(comm, layout.monitor, host, layout.agents[rank],
                       opts.monitor_interval)
         agent.start()
+    heartbeat = None
+    if threads_ok():
+        heartbeat = WorkerHeartbeat(hbcomm, opts.heartbeat_timeout)
+        heartbeat.start()
     try:
         worker_loop(comm, job)
     finally:
+        if heartbeat is not None:
+            heartbeat.finish()
         if agent is not None:
             agent.finish()
+    await_goodbye(comm, opts.heartbeat_timeout)
     return 0, None
 
 
@@ -229,7 +259,7 @@ def _fail(rank: int, message: str) -> int:
     return EXIT_INPUT
 
 
-def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions,
+def _run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: RunOptions,
               layout: "Layout") -> Tuple[int, Dict[str, Any]]:
     workers = layout.workers
     nodes = dict(enumerate(layout.hosts))
@@ -240,17 +270,22 @@ def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions,
              "rank_nodes": {str(r): h for r, h in nodes.items()},
              "hostfile": _hostfile_text()}
     record_start(store, job, opts, world)
-    source = make_source(job, workers=len(workers))
-    sched = Scheduler(job, source, store, workers=len(workers))
-    watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: len(workers))
+    sched.t0, sched.cpu0 = time.time(), time.process_time()  # the clock starts after netbench
+    watch = Watch(sched, store.run_dir, opts.progress, opts.quiet,
+                  lambda: len(workers) - len(sched.lost))
     sampler = None
     if layout.monitor is None and opts.monitor:  # no monitor rank: sample this node here
         sampler = LocalSampler(HealthStore(store.path), layout.hosts[0], layout.main_ranks,
                                opts.monitor_interval)
         sampler.start()
+    liveness = Liveness(hbcomm, workers, opts.heartbeat_timeout, enabled=threads_ok())
+    if not opts.quiet:
+        hint = _cleanup_hint(comm.size, len(world["nodes"]))
+        if hint:
+            print(f"[parc_mpi] {hint}", flush=True)
     try:
-        main_loop(comm, sched, workers, nodes, opts.prefetch, watch)
-        stop_monitor(comm, layout.monitor)
+        main_loop(comm, sched, workers, nodes, opts.prefetch, watch, liveness)
+        stop_monitor(comm, layout.monitor, finalize=not sched.lost)
     except KeyboardInterrupt:
         finish_run(sched, store, job, status="aborted")
         comm.Abort(130)
@@ -271,13 +306,37 @@ def _run_main(comm: MPI.Comm, job: Job, store, opts: RunOptions,
     return (1 if summary["status"] == "failed" else 0), summary
 
 
-def stop_monitor(comm: MPI.Comm, monitor: Optional[int]) -> None:
+def stop_monitor(comm: MPI.Comm, monitor: Optional[int], finalize: bool = True) -> None:
     """Tell the monitor the work is done and wait (quietly) until it has committed."""
     if monitor is None:
         return
-    wait_quietly([comm.isend("stop", dest=monitor, tag=TAG_MONITOR)])
+    wait_quietly([comm.isend(("stop", finalize), dest=monitor, tag=TAG_MONITOR)])
     if recv_quietly(comm, source=monitor, tag=TAG_MONITOR, timeout=60) is None:
         print("warning: the monitor rank did not finish in 60 s", file=sys.stderr, flush=True)
+
+
+def _cleanup_hint(ranks: int, nodes: int) -> Optional[str]:
+    """With MPICH, one dead rank ends the whole job unless mpiexec was started with
+    -disable-auto-cleanup; say so once when the world is big enough for it to matter."""
+    if (ranks < 8 and nodes < 2) or "MPICH" not in MPI.Get_library_version():
+        return None
+    pid = os.getppid()
+    for _ in range(4):  # rank 0 <- hydra_pmi_proxy <- mpiexec: look for the flag
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        if any(a.lstrip(b"-") in (b"disable-auto-cleanup", b"disable_auto_cleanup")
+               for a in args):
+            return None
+        if any(b"mpiexec" in a or b"mpirun" in a for a in args[:1]):
+            break
+        pid = ppid
+    return ("note: a lost worker ends an MPICH job unless mpiexec runs with "
+            "-disable-auto-cleanup; add it so the run goes on without the lost node")
 
 
 def _hostfile_text() -> Optional[str]:

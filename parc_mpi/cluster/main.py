@@ -7,12 +7,14 @@ sleeps with back-off when there is nothing to do.
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Set
+import sys
+from typing import Dict, List, Optional, Set
 
 from mpi4py import MPI
 
 from ..engine import Scheduler
 from ..runner import Watch
+from .heartbeat import Liveness, skip_finalize
 from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff,
                        wait_quietly)
 
@@ -20,8 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[int, str],
-              prefetch: int, watch: Watch) -> None:
-    """Schedule until the job is done or a soft stop has drained the workers."""
+              prefetch: int, watch: Watch, liveness: Optional[Liveness] = None) -> None:
+    """Schedule until the job is done or a soft stop has drained the workers.
+
+    A worker silent for longer than the heartbeat timeout is declared lost: its
+    batches go back in line for the others, and whatever it sends later is ignored
+    (so nothing is counted twice)."""
     out: Dict[int, Set[int]] = {w: set() for w in workers}  # batch ids each worker holds
     open_workers = set(workers)  # not yet told to stop
     running = set(workers)       # not yet answered the stop
@@ -34,6 +40,10 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
             src, tag = status.Get_source(), status.Get_tag()
             msg = comm.recv(source=src, tag=tag)
             active = True
+            if src in sched.lost:  # declared lost, then heard again: too late
+                continue
+            if liveness is not None:
+                liveness.heard(src)
             if tag == TAG_RESULTS:
                 done_id, rows, raw, compute = msg
                 out[src].discard(done_id)
@@ -57,6 +67,16 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
                 active = True
         if sends and len(sends) > 2 * len(workers):
             sends[:] = [r for r in sends if not r.Test()]
+        if liveness is not None:
+            for w in liveness.tick(sorted(running)):
+                _declare_lost(sched, w, nodes.get(w, "?"), out, liveness.timeout)
+                open_workers.discard(w)
+                running.discard(w)
+                if not running and not sched.finished:
+                    sched.stopping = True
+                    sched.stop_reason = "every worker was lost"
+                    print("error: every worker was lost; what is done is saved; continue "
+                          "with --resume", file=sys.stderr, flush=True)
         if sched.flush_due():
             sched.flush()
         watch.tick()
@@ -70,8 +90,28 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
             backoff.pause()
         else:
             backoff.reset()
-    wait_quietly(sends)
+    if sched.lost:  # a send to a dead rank may never complete
+        skip_finalize()
+        wait_quietly(sends, timeout=5)
+    else:
+        wait_quietly(sends)
     sched.flush()
+    # the last word to every worker still here: is finalizing safe?
+    bye = {"finalize": not sched.lost}
+    wait_quietly([comm.isend(bye, dest=w, tag=TAG_STOP) for w in workers
+                  if w not in sched.lost], timeout=10)
+
+
+def _declare_lost(sched: Scheduler, worker: int, node: str, out: Dict[int, Set[int]],
+                  timeout: float) -> None:
+    batches = sorted(out[worker])
+    tasks = sum(len(sched.in_flight.get(b, ())) for b in batches)
+    for bid in batches:
+        sched.give_back(bid)
+    out[worker].clear()
+    sched.worker_lost(worker, node, tasks)
+    print(f"[parc_mpi] warning: worker rank {worker} on {node} lost (silent for over "
+          f"{timeout:g} s); {tasks} task(s) it held go to other workers", flush=True)
 
 
 def _nothing_left(sched: Scheduler) -> bool:

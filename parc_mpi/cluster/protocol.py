@@ -15,10 +15,12 @@ from mpi4py import MPI
 TAG_CONTROL = 1   # start-up handshake, both ways
 TAG_TASKS = 2     # main -> worker: (batch id, [(task, attempt, arg), ...])
 TAG_RESULTS = 3   # worker -> main: (batch id, outcomes, compute seconds); asks for more
-TAG_STOP = 4      # main -> worker: no more work; finish the running batch
+TAG_STOP = 4      # main -> worker: no more work; finish the running batch. After the
+                  # worker's DONE, a second one: {"finalize": bool} (False after a loss)
 TAG_DONE = 5      # worker -> main: [(batch id, tasks), ...] never started; then exit
 TAG_SAMPLE = 6    # agent -> monitor: ("hello", node, ranks, facts, sample) | ("sample", ...)
-TAG_MONITOR = 7   # main <-> monitor: stop, and the monitor's "done"
+TAG_MONITOR = 7   # main <-> monitor: ("stop", finalize), and the monitor's "done"
+TAG_HEARTBEAT = 8  # both ways, on a communicator of their own (cluster/heartbeat.py)
 
 MAX_SLEEP = 0.002     # an idle rank answers within ~2 ms
 SPIN_FIRST = 50       # probes without sleeping right after activity
@@ -57,12 +59,18 @@ def recv_quietly(comm: MPI.Comm, source: int = MPI.ANY_SOURCE, tag: int = MPI.AN
     return comm.recv(source=src, tag=tg), src, tg
 
 
-def wait_quietly(requests: List[MPI.Request]) -> None:
-    """Complete send requests without spinning."""
+def wait_quietly(requests: List[MPI.Request], timeout: Optional[float] = None) -> bool:
+    """Complete send requests without spinning; False if ``timeout`` seconds pass
+    first (a send to a dead peer may never complete)."""
     backoff = Backoff()
+    deadline = None if timeout is None else time.monotonic() + timeout
     while requests and not MPI.Request.Testall(requests):
+        if deadline is not None and time.monotonic() > deadline:
+            requests.clear()
+            return False
         backoff.pause()
     requests.clear()
+    return True
 
 
 def bcast_quietly(comm: MPI.Comm, obj: Any = None, root: int = 0) -> Any:

@@ -15,7 +15,9 @@ from mpi4py import MPI
 from ..execute import Task, execute_batch
 from ..job import Job
 from ..store import rows_for
-from .protocol import TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, wait_quietly
+from .heartbeat import skip_finalize
+from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, recv_quietly,
+                       wait_quietly)
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +61,11 @@ def worker_loop(comm: MPI.Comm, job: Job) -> None:
     done = {"unstarted": list(queue), "busy": busy, "wall": time.monotonic() - wall0,
             "cpu": time.process_time() - cpu0}
     wait_quietly([comm.isend(done, dest=0, tag=TAG_DONE)])
+
+
+def await_goodbye(comm: MPI.Comm, timeout: float) -> None:
+    """Rank 0's last word after this worker's DONE: whether finalizing is safe (no
+    rank was lost). No word in ``timeout`` seconds: leave without finalizing."""
+    got = recv_quietly(comm, source=0, tag=TAG_STOP, timeout=timeout)
+    if got is None or not got[0] or not got[0].get("finalize", False):
+        skip_finalize()

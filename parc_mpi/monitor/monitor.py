@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 
 from mpi4py import MPI
 
+from ..cluster.heartbeat import skip_finalize
 from ..cluster.protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
 from .health import HealthStore, LocalSampler
 from .netbench import Leader
@@ -74,6 +75,8 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
             msg = comm.recv(source=src, tag=tag)
             backoff.reset()
             if tag == TAG_MONITOR:
+                if isinstance(msg, tuple) and msg[1] is False:  # a rank was lost
+                    skip_finalize()
                 break
             if tag == TAG_SAMPLE:
                 with sampler.lock:

@@ -135,9 +135,12 @@ def alerts(data: RunData) -> List[tuple]:
     from .netbench import warnings_for
     for text in warnings_for(data.netbench):
         out.append((2, text))
-    lost = data.meta.get("summary", {}).get("lost_workers") or []
-    for w in lost:
-        out.append((1, f"worker rank {w} was lost during the run"))
+    lost = (data.meta.get("summary") or {}).get("lost_workers") or {}
+    for w, info in sorted(lost.items(), key=lambda x: int(x[0])):
+        at = time.strftime("%H:%M:%S", time.localtime(info.get("at") or now))
+        out.append((1, f"worker rank {w} on {info.get('node', '?')} was lost at {at} "
+                       f"(silent past the heartbeat timeout); its "
+                       f"{info.get('tasks_requeued', 0)} task(s) ran elsewhere"))
     c = data.counts()
     if c["failed"]:
         out.append((2, f"{c['failed']} of {c['tasks']} tasks failed (tracebacks below)"))

@@ -1,0 +1,116 @@
+"""Heartbeats both ways on a communicator of their own, so a lost node is noticed.
+
+Every worker runs a small thread that tells rank 0 "alive" every ``interval``
+seconds, even while a long task holds the worker's main thread. Rank 0 declares a
+worker lost after ``timeout`` seconds of silence and hands its tasks to the others.
+Rank 0 beats back; a worker that stops hearing rank 0 (rank 0 died, or the worker's
+link is cut) exits by itself instead of waiting forever.
+
+A dead peer also means MPI_Finalize may hang (measured here with MPICH: ranks that
+talked to a dead rank wait in it forever), so after a loss every surviving rank
+leaves without finalizing; :data:`SKIP_FINALIZE` tells ``parc_mpi.run`` to.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Dict, List, Optional
+
+from mpi4py import MPI
+
+from .protocol import TAG_HEARTBEAT
+
+SKIP_FINALIZE = False   # set on every surviving rank once any rank was lost
+
+
+def beat_interval(timeout: float) -> float:
+    """Often enough that two beats can go missing before the timeout."""
+    return max(0.05, min(5.0, timeout / 4))
+
+
+def skip_finalize() -> None:
+    global SKIP_FINALIZE
+    SKIP_FINALIZE = True
+
+
+class WorkerHeartbeat(threading.Thread):
+    """A worker's side: beat to rank 0; exit the process if rank 0 goes silent.
+
+    The watchdog starts with rank 0's first beat (rank 0 starts beating when it
+    starts scheduling, after the network benchmark)."""
+
+    def __init__(self, comm: MPI.Comm, timeout: float):
+        super().__init__(name="parc-heartbeat", daemon=True)
+        self.comm = comm
+        self.timeout = timeout
+        self.interval = beat_interval(timeout)
+        self.stop = threading.Event()
+        self.heard: Optional[float] = None
+
+    def run(self) -> None:
+        sends: List[MPI.Request] = []
+        next_beat = 0.0
+        while not self.stop.wait(min(self.interval, 0.5)):
+            now = time.monotonic()
+            while self.comm.Iprobe(source=0, tag=TAG_HEARTBEAT):
+                self.comm.recv(source=0, tag=TAG_HEARTBEAT)
+                self.heard = now
+            if now >= next_beat:
+                next_beat = now + self.interval
+                sends = [r for r in sends if not r.Test()]
+                sends.append(self.comm.isend(None, dest=0, tag=TAG_HEARTBEAT))
+            if self.heard is not None and now - self.heard > self.timeout:
+                print(f"error: rank {self.comm.rank} on {MPI.Get_processor_name()}: rank 0 "
+                      f"silent for {now - self.heard:.0f} s (--heartbeat-timeout "
+                      f"{self.timeout:g}); the main node or its link is gone, exiting",
+                      file=sys.stderr, flush=True)
+                os._exit(3)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(timeout=5)
+
+
+class Liveness:
+    """Rank 0's side: who was heard from when, beats back, and who is lost."""
+
+    def __init__(self, comm: MPI.Comm, workers: List[int], timeout: float,
+                 enabled: bool = True):
+        self.comm = comm
+        self.timeout = timeout
+        self.interval = beat_interval(timeout)
+        self.enabled = enabled
+        now = time.monotonic()
+        self.last: Dict[int, float] = {w: now for w in workers}
+        self.next_tick = 0.0
+        self.next_beat = 0.0
+        self.sends: List[MPI.Request] = []
+
+    def heard(self, worker: int) -> None:
+        self.last[worker] = time.monotonic()
+
+    def tick(self, running) -> List[int]:
+        """Cheap on most calls; returns the workers newly found silent too long."""
+        now = time.monotonic()
+        if not self.enabled or now < self.next_tick:
+            return []
+        self.next_tick = now + min(self.interval, 0.5)
+        status = MPI.Status()
+        while self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_HEARTBEAT, status=status):
+            src = status.Get_source()
+            self.comm.recv(source=src, tag=TAG_HEARTBEAT)
+            self.last[src] = now
+        if now >= self.next_beat:
+            self.next_beat = now + self.interval
+            self.sends = [r for r in self.sends if not r.Test()]
+            for w in running:
+                self.sends.append(self.comm.isend(None, dest=w, tag=TAG_HEARTBEAT))
+        lost = [w for w in running if now - self.last.get(w, now) > self.timeout]
+        for w in lost:
+            self.last.pop(w, None)
+        return lost
+
+    def silence(self, worker: int) -> float:
+        return time.monotonic() - self.last.get(worker, time.monotonic())
