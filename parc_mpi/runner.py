@@ -48,6 +48,12 @@ class RunOptions:
 def open_run(job: Job, opts: RunOptions) -> Store:
     """Create the run directory and its store (raises StoreError naming the path), or
     with ``--resume`` open the old one (NothingToResume when it already ended)."""
+    for folder in filter(None, (opts.resume, opts.run_dir)):
+        stop = os.path.join(folder, STOP_FILE)
+        if os.path.exists(stop):
+            from .store import StoreError
+            raise StoreError(f"{stop}: a stop request is already there at start; "
+                             "remove it to run")
     if opts.resume:
         from .resume import open_for_resume
         store = open_for_resume(job, opts.resume, opts.job_path, opts.sync)

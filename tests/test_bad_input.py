@@ -1,6 +1,8 @@
 """Bad input stops the run before work starts: one line from rank 0, a non-zero exit on
 every rank within seconds, no traceback wall, and no run store left behind."""
 import os
+import sqlite3
+import subprocess
 
 import pytest
 
@@ -93,3 +95,80 @@ def test_all_tasks_failing_exits_non_zero(tmp_path, write_job):
     assert done.returncode == 1, done
     assert "failed: 0 ok, 5 failed of 5 tasks" in done.stdout
     assert "error: every task failed; the first: KeyError:" in done.stderr
+
+
+OBJECTIVE = """
+import parc_mpi
+from parc_mpi import Real
+def f(x):
+    return RETURN
+job = parc_mpi.optimize(f, {"x": Real(-1, 1)}, budget=12, goal="min", optimizer="gp")
+"""
+
+
+@pytest.mark.parametrize("value, message", [
+    ('"text"', "objective returned str, expected a number"),
+    ('float("nan")', "objective returned nan, expected a finite number"),
+    ("None", "objective returned NoneType, expected a number"),
+])
+def test_objective_that_returns_no_number_fails_every_task_with_one_line(
+        tmp_path, write_job, value, message):
+    job = write_job(OBJECTIVE.replace("RETURN", value))
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", tmp_path / "r", "-q",
+                           "--no-monitor"), timeout=60)
+    assert done.returncode == 1 and done.seconds < 30, done
+    assert "failed: 0 ok, 12 failed of 12 tasks" in done.stdout
+    errors = [l for l in done.stderr.splitlines() if l.startswith("error:")]
+    assert errors == [f"error: every task failed; the first: {message}"], done
+
+
+def test_huge_objective_values_are_numbers_and_the_optimizer_survives(tmp_path, write_job):
+    job = write_job(OBJECTIVE.replace("RETURN", "1e308 if x > 0 else x * x"))
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", tmp_path / "r", "-q",
+                           "--no-monitor"), timeout=60)
+    assert done.returncode == 0, done
+    assert "finished: 12 ok, 0 failed of 12 tasks" in done.stdout
+    best = float(done.stdout.split("best ")[1].split()[0])
+    assert 0 <= best < 1
+
+
+def test_stop_file_present_at_start(tmp_path, write_job):
+    job = write_job("import parc_mpi\ndef f(x):\n    return x\njob = parc_mpi.map(f, range(3))\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "STOP").touch()
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir), timeout=60)
+    assert done.returncode == 2 and done.seconds < 10, done
+    assert done.stderr.strip() == (f"error: {run_dir / 'STOP'}: a stop request is already "
+                                   "there at start; remove it to run")
+    assert not (run_dir / "run.sqlite").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 256 KiB tmpfs: a disk that fills up mid-run."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_full_disk_mid_run_ends_every_rank_with_one_line(tmp_path, write_job, tiny_disk):
+    job = write_job("import parc_mpi\ndef f(x):\n    return 'y' * 200\n"
+                    "job = parc_mpi.map(f, range(100000))\n")
+    run_dir = tiny_disk / "run"
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q"),
+                   timeout=60)
+    assert done.returncode != 0 and done.seconds < 15, done
+    errors = [l for l in done.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1, done
+    assert "run.sqlite: cannot write: database or disk is full" in errors[0]
+    assert f"--resume {run_dir}" in errors[0]
+    assert "Traceback" not in done.stderr
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

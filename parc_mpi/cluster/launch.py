@@ -287,23 +287,45 @@ def _run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Ru
         main_loop(comm, sched, workers, nodes, opts.prefetch, watch, liveness)
         stop_monitor(comm, layout.monitor, finalize=not sched.lost)
     except KeyboardInterrupt:
-        finish_run(sched, store, job, status="aborted")
-        comm.Abort(130)
-        raise
+        _try_finish(sched, store, job, "aborted")
+        _abort(comm, 130)
+    except StoreError as exc:
+        # the disk is full or the folder went away: what was committed is intact (SQLite
+        # rolls the open transaction back); end every rank now rather than hang
+        print(f"error: {exc}; results committed before are safe; fix that, then continue "
+              f"with --resume {store.run_dir}", file=sys.stderr, flush=True)
+        _abort(comm, 3)
     except BaseException:
         # workers would wait for rank 0 forever: save what is done, then end them all
         traceback.print_exc()
-        finish_run(sched, store, job, status="crashed")
+        _try_finish(sched, store, job, "crashed")
         print("error: rank 0 crashed (traceback above); results so far are in "
               f"{store.run_dir}", file=sys.stderr, flush=True)
-        comm.Abort(1)
-        raise
+        _abort(comm, 1)
     finally:
         watch.close()
         if sampler is not None:
             sampler.finish()
     summary = finish_run(sched, store, job, quiet=opts.quiet_summary)
     return (1 if summary["status"] == "failed" else 0), summary
+
+
+def _abort(comm: MPI.Comm, code: int) -> None:
+    """End every rank. MPI_Abort may return before the launcher's kill arrives;
+    nothing more may be printed after it (a half traceback is worse than none)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    comm.Abort(code)
+    os._exit(code)
+
+
+def _try_finish(sched, store, job: Job, status: str) -> None:
+    """Save what can be saved on the way down; never stand between rank 0 and Abort."""
+    try:
+        finish_run(sched, store, job, status=status)
+    except Exception as exc:
+        print(f"warning: could not write the end-of-run files: {exc}", file=sys.stderr,
+              flush=True)
 
 
 def stop_monitor(comm: MPI.Comm, monitor: Optional[int], finalize: bool = True) -> None:
