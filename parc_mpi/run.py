@@ -9,6 +9,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from typing import List, Optional
 
 from .runner import RunOptions, run_serial
@@ -139,9 +140,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         if heartbeat.SKIP_FINALIZE:  # a rank was lost: MPI_Finalize could wait forever
             sys.stdout.flush()
             sys.stderr.flush()
+            if comm.rank == 0:
+                _end_without_lost_nodes(comm, status)
             os._exit(status)
         return status
     return _serial(opts, args.ship)
+
+
+def _end_without_lost_nodes(comm, status: int) -> None:
+    """Everything is committed and reported, but the launcher would wait for ever for
+    the processes of a node that is gone (its cable pulled, its power cut). Give the
+    survivors a moment to leave, then end the job through the launcher."""
+    time.sleep(1.0)
+    print("[parc_mpi] ending the MPI job with MPI_Abort: the launcher cannot wait for "
+          "the lost node's processes (everything is saved)", file=sys.stderr, flush=True)
+    time.sleep(0.3)  # let the launcher forward the last lines before the abort
+    comm.Abort(status)
 
 
 def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:

@@ -48,7 +48,13 @@ class RunOptions:
 def open_run(job: Job, opts: RunOptions) -> Store:
     """Create the run directory and its store (raises StoreError naming the path), or
     with ``--resume`` open the old one (NothingToResume when it already ended)."""
-    for folder in filter(None, (opts.resume, opts.run_dir)):
+    if opts.resume and os.path.exists(os.path.join(opts.resume, STOP_FILE)):
+        # the stop request that ended the run being resumed: it has done its work
+        os.remove(os.path.join(opts.resume, STOP_FILE))
+        if not opts.quiet:
+            print(f"[parc_mpi] removed {os.path.join(opts.resume, STOP_FILE)} (the stop "
+                  "request of the run being resumed)", flush=True)
+    for folder in filter(None, (opts.run_dir,)):
         stop = os.path.join(folder, STOP_FILE)
         if os.path.exists(stop):
             from .store import StoreError

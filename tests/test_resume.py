@@ -62,7 +62,7 @@ def no_repeats(run_dir):
     assert twice == [], f"evaluations repeated: {twice}"
 
 
-@pytest.mark.parametrize("optimizer", ["gp", "cmaes"])
+@pytest.mark.parametrize("optimizer", ["gp"])  # cmaes: benchmarks/resume_stress.py --optimizer
 def test_kill_rank0_then_resume_matches_the_uninterrupted_run(tmp_path, write_job, optimizer):
     job = optimize_job(write_job, optimizer)
     whole = tmp_path / "whole"

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 
 from mpi4py import MPI
 
-from .protocol import TAG_HEARTBEAT
+from .protocol import TAG_HEARTBEAT, recv_quietly, wait_quietly
 
 SKIP_FINALIZE = False   # set on every surviving rank once any rank was lost
 
@@ -69,8 +69,20 @@ class WorkerHeartbeat(threading.Thread):
                 os._exit(3)
 
     def finish(self) -> None:
+        """Stop beating; a last "bye" tells rank 0 no beat of ours is still on its way
+        (messages from one sender on one communicator arrive in order)."""
         self.stop.set()
         self.join(timeout=5)
+        wait_quietly([self.comm.isend("bye", dest=0, tag=TAG_HEARTBEAT)], timeout=5)
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Take rank 0's beats up to its "bye", so none is left unreceived at exit."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = recv_quietly(self.comm, source=0, tag=TAG_HEARTBEAT,
+                               timeout=max(0.0, deadline - time.monotonic()))
+            if got is None or got[0] == "bye":
+                return
 
 
 class Liveness:
@@ -111,6 +123,22 @@ class Liveness:
         for w in lost:
             self.last.pop(w, None)
         return lost
+
+    def close(self, alive: List[int], timeout: float = 5.0) -> None:
+        """The last beat: "bye" to every live worker, and take theirs up to their "bye"."""
+        if not self.enabled:
+            return
+        self.sends += [self.comm.isend("bye", dest=w, tag=TAG_HEARTBEAT) for w in alive]
+        waiting = set(alive)
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            got = recv_quietly(self.comm, tag=TAG_HEARTBEAT,
+                               timeout=max(0.0, deadline - time.monotonic()))
+            if got is None:
+                break
+            if got[0] == "bye":
+                waiting.discard(got[1])
+        wait_quietly(self.sends, timeout=max(0.1, deadline - time.monotonic()))
 
     def silence(self, worker: int) -> float:
         return time.monotonic() - self.last.get(worker, time.monotonic())

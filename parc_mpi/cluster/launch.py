@@ -179,13 +179,15 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
         heartbeat = WorkerHeartbeat(hbcomm, opts.heartbeat_timeout)
         heartbeat.start()
     try:
-        worker_loop(comm, job)
+        worker_loop(comm, job, on_stop=heartbeat.finish if heartbeat else None)
     finally:
         if heartbeat is not None:
-            heartbeat.finish()
+            heartbeat.stop.set()  # already stopped on the way out; this covers a raise
         if agent is not None:
             agent.finish()
     await_goodbye(comm, opts.heartbeat_timeout)
+    if heartbeat is not None:
+        heartbeat.drain()
     return 0, None
 
 
@@ -315,6 +317,10 @@ def _abort(comm: MPI.Comm, code: int) -> None:
     nothing more may be printed after it (a half traceback is worse than none)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    # the last lines travel through the launcher's output pipes while the abort goes
+    # by its control socket: give them a moment, or the one line that explains the
+    # exit can be lost (seen under load)
+    time.sleep(0.3)
     comm.Abort(code)
     os._exit(code)
 

@@ -96,6 +96,8 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
     else:
         wait_quietly(sends)
     sched.flush()
+    if liveness is not None:
+        liveness.close([w for w in workers if w not in sched.lost])
     # the last word to every worker still here: is finalizing safe?
     bye = {"finalize": not sched.lost}
     wait_quietly([comm.isend(bye, dest=w, tag=TAG_STOP) for w in workers

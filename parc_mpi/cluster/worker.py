@@ -22,8 +22,9 @@ from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, recv
 log = logging.getLogger(__name__)
 
 
-def worker_loop(comm: MPI.Comm, job: Job) -> None:
-    """Run batches from rank 0 until it says stop."""
+def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
+    """Run batches from rank 0 until it says stop; ``on_stop()`` runs before the
+    worker's DONE goes out (the heartbeat's last word must precede it)."""
     queue: Deque[Tuple[int, List[Task]]] = deque()
     sends: List[MPI.Request] = []
     status = MPI.Status()
@@ -56,6 +57,8 @@ def worker_loop(comm: MPI.Comm, job: Job) -> None:
             continue
         backoff.pause()
     wait_quietly(sends)
+    if on_stop is not None:
+        on_stop()
     # batches that were queued but never started go back to rank 0, with this
     # rank's own account of its time (for the idle-CPU figures and the report)
     done = {"unstarted": list(queue), "busy": busy, "wall": time.monotonic() - wall0,

@@ -1,0 +1,269 @@
+"""A simulated cluster on one Linux machine: each node a network namespace.
+
+    sudo python -m parc_mpi.simcluster run node_list.csv [--profile gigabit|wifi] -- \\
+        mpiexec -f hostfile -n 24 python -m parc_mpi.run job.py
+
+Each node of the node list becomes a namespace with its own network stack, host
+name and private home folder, plugged by a veth pair into a bridge that lives in a
+namespace of its own (the switch). Both ends of every link are shaped with ``tc tbf``
+(``gigabit``: 940 Mbit/s, ``wifi``: 50 Mbit/s). The command runs on the main node;
+MPICH's ``mpiexec`` reaches the other nodes through a launcher script (``-launcher ssh
+-launcher-exec``, added for you) that starts each node's ranks in its namespace, with
+``UCX_TLS=tcp,self`` so ranks on different nodes talk over the shaped links, not shared
+memory. Everything is torn down at the end, also after a failure or Ctrl-C. Needs root
+(or CAP_NET_ADMIN and CAP_SYS_ADMIN), iproute2 and MPICH's Hydra launcher.
+
+Addresses are private to the namespaces made here (10.231.0.0/24 in each cluster's
+own namespaces), so two simulated clusters at once do not collide.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from typing import Dict, List, Optional, Sequence
+
+from .nodes import Node, NodeListError, read_node_list
+
+PROFILES = {"gigabit": "940mbit", "wifi": "50mbit"}
+SUBNET = "10.231.0"
+NETNS_ETC = "/etc/netns"
+
+LAUNCHER = """#!/bin/sh
+# parc_mpi.simcluster launcher: mpiexec calls it as it would call ssh:
+#   SCRIPT [-x] HOST COMMAND...   and it runs COMMAND inside HOST's namespace
+[ "$1" = "-x" ] && shift
+host=$1; shift
+case "$host" in
+{cases}
+  *) echo "simcluster: unknown host $host" >&2; exit 255;;
+esac
+export UCX_TLS=tcp,self
+cd "${PARC_SIM_CWD:-$home}" || exit 255
+unset PARC_SIM_CWD
+# the node's own ~/.cache (where shipped code is unpacked): mpiexec hands every rank
+# the main node's environment, so a private HOME would not survive; a private mount does
+cache=${HOME:-/root}/.cache
+mkdir -p "$home/.cache" "$cache" || exit 255
+exec ip netns exec "$ns" unshare --uts --mount sh -c \
+  'hostname "$0" && mount --bind "$1" "$2" && shift 2 && exec sh -c "$*"' \
+  "$name" "$home/.cache" "$cache" "$@"
+"""
+
+
+class SimClusterError(RuntimeError):
+    pass
+
+
+def available() -> Optional[str]:
+    """None when a simulated cluster can be built here, else the reason it cannot."""
+    if not sys.platform.startswith("linux"):
+        return "network namespaces need Linux"
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    for tool in ("ip", "tc", "unshare"):
+        if shutil.which(tool) is None:
+            return f"'{tool}' is not installed (iproute2, util-linux)"
+    probe = f"parcprobe{uuid.uuid4().hex[:6]}"
+    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
+        return "cannot create a network namespace here"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    from .mpienv import detect_flavour
+    if detect_flavour() != "mpich":
+        return "the launcher script needs MPICH's mpiexec (Hydra)"
+    return None
+
+
+def _ip(*args: str, ns: Optional[str] = None) -> None:
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SimClusterError(f"{' '.join(cmd)}: {done.stderr.strip()}")
+
+
+class SimCluster:
+    """Build with ``up()`` (or ``with SimCluster(...) as c``), tear down with ``down()``."""
+
+    def __init__(self, nodes: Sequence[Node], profile: str = "gigabit",
+                 name: Optional[str] = None, workdir: Optional[str] = None):
+        if profile not in PROFILES:
+            raise SimClusterError(f"unknown profile {profile!r}; use one of "
+                                  f"{', '.join(PROFILES)}")
+        if not 1 <= len(nodes) <= 250:
+            raise SimClusterError("a simulated cluster has 1 to 250 nodes")
+        self.nodes = list(nodes)
+        self.profile = profile
+        self.tag = name or "pc" + uuid.uuid4().hex[:6]   # short: interface names <= 15
+        self.switch = f"{self.tag}-sw"
+        self._own_workdir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix=f"parc-{self.tag}-")
+        self.launcher = os.path.join(self.workdir, "launcher.sh")
+        self.ns: Dict[str, str] = {n.name: f"{self.tag}-{n.name}" for n in self.nodes}
+        self.addr: Dict[str, str] = {n.name: f"{SUBNET}.{i + 1}"
+                                     for i, n in enumerate(self.nodes)}
+        self.made: List[str] = []
+
+    # -- building ------------------------------------------------------------
+    def __enter__(self) -> "SimCluster":
+        self.up()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down()
+
+    def up(self) -> "SimCluster":
+        try:
+            self._netns(self.switch)
+            _ip("ip", "link", "add", "br0", "type", "bridge", ns=self.switch)
+            _ip("ip", "link", "set", "br0", "up", ns=self.switch)
+            rate = PROFILES[self.profile]
+            for i, node in enumerate(self.nodes):
+                ns = self._netns(self.ns[node.name])
+                host, port = f"{self.tag}h{i}", f"{self.tag}s{i}"
+                _ip("ip", "link", "add", host, "type", "veth", "peer", "name", port)
+                _ip("ip", "link", "set", host, "netns", ns)
+                _ip("ip", "link", "set", port, "netns", self.switch)
+                _ip("ip", "link", "set", host, "name", "eth0", ns=ns)
+                _ip("ip", "addr", "add", f"{self.addr[node.name]}/24", "dev", "eth0", ns=ns)
+                for dev, where in (("eth0", ns), (port, self.switch)):
+                    _ip("ip", "link", "set", dev, "up", ns=where)
+                    _ip("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate,
+                        "burst", "128kb", "latency", "20ms", ns=where)
+                _ip("ip", "link", "set", "lo", "up", ns=ns)
+                _ip("ip", "link", "set", port, "master", "br0", ns=self.switch)
+                os.makedirs(self.home(node.name), exist_ok=True)
+            self._hosts_files()
+            self._write_launcher()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def _netns(self, ns: str) -> str:
+        _ip("ip", "netns", "add", ns)
+        self.made.append(ns)
+        return ns
+
+    def _hosts_files(self) -> None:
+        """``ip netns exec`` bind-mounts /etc/netns/NS/hosts over /etc/hosts."""
+        lines = ["127.0.0.1 localhost"]
+        for n in self.nodes:
+            names = " ".join(dict.fromkeys([n.name, n.address]))
+            lines.append(f"{self.addr[n.name]} {names}")
+        for ns in self.ns.values():
+            os.makedirs(os.path.join(NETNS_ETC, ns), exist_ok=True)
+            with open(os.path.join(NETNS_ETC, ns, "hosts"), "w") as fh:
+                fh.write("\n".join(lines) + "\n")
+
+    def _write_launcher(self) -> None:
+        cases = []
+        for n in self.nodes:
+            keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
+            cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
+                         f'home={self.home(n.name)};;')
+        with open(self.launcher, "w") as fh:
+            fh.write(LAUNCHER.replace("{cases}", "\n".join(cases)))
+        os.chmod(self.launcher, 0o755)
+
+    def home(self, node: str) -> str:
+        """The node's private folder: its ``~/.cache`` (where shipped code is unpacked)
+        is ``home/.cache``, and commands other than the main one start in it."""
+        return os.path.join(self.workdir, "nodes", node)
+
+    # -- using -----------------------------------------------------------------
+    @property
+    def main(self) -> Node:
+        return next((n for n in self.nodes if n.role == "main"), self.nodes[0])
+
+    def command(self, argv: Sequence[str], cwd: Optional[str] = None) -> List[str]:
+        """``argv`` run on the main node; an ``mpiexec`` in it reaches the other nodes
+        through the launcher."""
+        argv = list(argv)
+        if argv and os.path.basename(argv[0]) in ("mpiexec", "mpirun", "mpiexec.hydra"):
+            argv[1:1] = ["-launcher", "ssh", "-launcher-exec", self.launcher,
+                         "-genv", "UCX_TLS", "tcp,self"]
+        # any mpiexec the command starts (a script's, a shell's) finds the launcher too
+        return ["env", f"PARC_SIM_CWD={cwd or os.getcwd()}", "HYDRA_LAUNCHER=ssh",
+                f"HYDRA_LAUNCHER_EXEC={self.launcher}", self.launcher, self.main.name,
+                shlex.join(argv)]
+
+    def cut(self, node: str, up: bool = False) -> None:
+        """Pull (or plug back) a node's cable: its link goes down (up)."""
+        _ip("ip", "link", "set", "eth0", "up" if up else "down", ns=self.ns[node])
+
+    def down(self) -> None:
+        """Kill what still runs on the nodes (a launcher waiting for a node whose cable
+        is out, ranks of a failed test), then remove namespaces, hosts files, folders."""
+        for ns in self.made:
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                  text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        for ns in reversed(self.made):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            shutil.rmtree(os.path.join(NETNS_ETC, ns), ignore_errors=True)
+        for ns in self.ns.values():
+            shutil.rmtree(os.path.join(NETNS_ETC, ns), ignore_errors=True)
+        self.made = []
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    p = argparse.ArgumentParser(prog="python -m parc_mpi.simcluster",
+                                description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="verb", required=True)
+    run = sub.add_parser("run", help="build the cluster, run a command on its main node, "
+                                     "tear it down")
+    run.add_argument("node_list", help="node_list.csv (names, roles, cores)")
+    run.add_argument("--profile", choices=sorted(PROFILES), default="gigabit")
+    run.add_argument("command", nargs="*",
+                     help="after --: the command, e.g. mpiexec -f hostfile -n 24 python ...")
+    # everything after the first "--" is the command, untouched by argparse
+    cmd: List[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, cmd = argv[:cut], argv[cut + 1:]
+    args = p.parse_args(argv)
+    cmd = list(args.command) + cmd
+    if not cmd:
+        p.error("give the command to run after --")
+    why = available()
+    if why:
+        print(f"error: cannot build a simulated cluster here: {why}", file=sys.stderr)
+        return 2
+    try:
+        nodes = read_node_list(args.node_list)
+    except NodeListError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cluster = SimCluster(nodes, args.profile)
+    # Ctrl-C or a kill ends the command; the cluster is torn down either way
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        cluster.up()
+        print(f"[simcluster] {len(nodes)} nodes ({args.profile}) as namespaces "
+              f"{cluster.tag}-*; main node {cluster.main.name}", flush=True)
+        return subprocess.call(cluster.command(cmd))
+    except KeyboardInterrupt:
+        return 130
+    except SimClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cluster.down()
+        shutil.rmtree(cluster.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

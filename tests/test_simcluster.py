@@ -1,0 +1,136 @@
+"""A real multi-host cluster on this machine: every node a network namespace with its
+own network stack, host name and home folder, links shaped like a Pi cluster's
+(parc_mpi.simcluster). Skipped, with the reason, where namespaces cannot be made."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, Done, cli_env, python_cmd, run_cmd
+from docs_blocks import blocks, scratch, write_file
+from faults import start, wait_committed
+from parc_mpi.mpienv import find_mpiexec
+from parc_mpi.nodes import read_node_list
+from parc_mpi.simcluster import SimCluster, available
+
+WHY = available()
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(WHY is not None, reason=f"{WHY}")]
+
+
+def meta_of(run_dir):
+    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
+    return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+
+
+def test_the_six_pi_parc_box_runs_the_pi_cluster_guide(tmp_path):
+    """docs "pi-cluster.md", word for word: its files, its hostfile command, and its
+    first run (an optimization with --ship, the monitor and the report) on the
+    simulated six-Pi box: 24 ranks from the node list, each node its own namespace."""
+    where = scratch(tmp_path / "work")
+    env = cli_env()
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    sims = []
+    for b in blocks(ROOT / "docs" / "pi-cluster.md"):
+        if b.kind == "file":
+            write_file(b, where)
+        elif b.kind == "run":
+            done = subprocess.run(["bash", "-e", "-c", b.text], cwd=where, env=env,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, (b, done.stdout, done.stderr)
+        elif b.kind == "sim":
+            sims.append(b)
+    assert len(sims) == 1 and sims[0].arg == "node_list.csv"
+    with SimCluster(read_node_list(str(where / "node_list.csv")), "gigabit") as cluster:
+        proc = subprocess.run(cluster.command(["bash", "-e", "-c", sims[0].text], cwd=str(where)),
+                              env=env, capture_output=True, text=True, timeout=400)
+        done = Done(proc, 0)
+        homes = {n.name: Path(cluster.home(n.name)) for n in cluster.nodes}
+        shipped = {name: sorted(p.name for p in (home / ".cache").rglob("shape.py"))
+                   for name, home in homes.items()}
+    run_dir = where / "runs" / "first"
+    assert done.returncode == 0, done
+    assert "finished: 60 ok, 0 failed of 60 tasks" in done.stdout, done
+    # every node unpacked the shipped project in its own ~/.cache
+    assert all(shipped[n] == ["shape.py"] for n in homes), shipped
+    meta = meta_of(run_dir)
+    assert meta["ranks"] == 24 and meta["nodes"] == [f"pi{i}" for i in range(6)]
+    hosts = meta["rank_nodes"]
+    assert hosts["0"] == hosts["1"] == "pi0" and sum(h == "pi3" for h in hosts.values()) == 4
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    workers_on = {n for (n,) in db.execute("SELECT DISTINCT node FROM results")}
+    assert len(workers_on) >= 4, workers_on
+    # the netbench went over the shaped links: 940 Mbit/s is at most 117.5 MB/s
+    rates = dict(((n, k), r) for n, k, r in db.execute(
+        "SELECT node, kind, MAX(mbps) FROM netbench WHERE node NOT LIKE '%same node%' "
+        "AND kind IN ('upload', 'download') GROUP BY node, kind"))
+    assert {n for n, _k in rates} == {f"pi{i}" for i in range(1, 6)}
+    assert all(60 < r < 120 for r in rates.values()), rates
+    nodes_seen = {n for (n,) in db.execute("SELECT DISTINCT node FROM samples")}
+    assert nodes_seen == {f"pi{i}" for i in range(6)}
+    page = (run_dir / "report.html").read_text()
+    assert all(f">pi{i}<" in page for i in range(6))
+
+
+SLOW = """
+import time, parc_mpi
+def f(x):
+    time.sleep(0.1)
+    return x * 3
+job = parc_mpi.map(f, range(150))
+"""
+
+
+def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_path):
+    """The cable stays out: rank 0 finishes with the other nodes, and the job ends
+    (MPI_Abort after everything is saved) instead of mpiexec waiting for the lost
+    node's processes for ever."""
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text("name,address,role,cores\nn0,n0,main,3\nn1,n1,worker,2\n"
+                         "n2,n2,worker,2\n")
+    hostfile = tmp_path / "hostfile"
+    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
+                              "--format", "mpich")).returncode == 0
+    job = tmp_path / "job.py"
+    job.write_text(SLOW)
+    run_dir = tmp_path / "run"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as cluster:
+        proc = start(cluster.command([find_mpiexec(), "-disable-auto-cleanup", "-f",
+                                      str(hostfile), "-n", "7", sys.executable, "-m",
+                                      "parc_mpi.run", str(job), "--run-dir", str(run_dir),
+                                      "--heartbeat-timeout", "3", "--netbench", "off"]))
+        try:
+            assert wait_committed(run_dir, 20, proc, timeout=120) >= 20
+            cluster.cut("n2")
+            cut_at = time.time()
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, (out, err)
+    assert "finished: 150 ok, 0 failed of 150 tasks" in out, (out, err)
+    assert "ending the MPI job with MPI_Abort" in err, err
+    db = sqlite3.connect(run_dir / "run.sqlite")
+    ok = sorted(t for (t,) in db.execute("SELECT task FROM results WHERE status = 'ok'"))
+    assert ok == list(range(150))
+    lost = meta_of(run_dir)["summary"]["lost_workers"]
+    assert {v["node"] for v in lost.values()} == {"n2"} and len(lost) == 2, lost
+    assert max(v["at"] for v in lost.values()) - cut_at <= 3 + 5
+    assert "n2" in (run_dir / "report.html").read_text()
+
+
+def test_the_simcluster_command_runs_a_command_on_the_main_node_and_tears_down(tmp_path):
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text("name,address,role,cores\nhead,head,main,2\nw1,w1,worker,2\n")
+    done = run_cmd(python_cmd("-m", "parc_mpi.simcluster", "run", nodes_csv, "--profile",
+                              "wifi", "--", "sh", "-c", "hostname; getent hosts w1"))
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    tag = lines[0].split(" as namespaces ")[1].split("-*")[0]
+    assert "(wifi)" in lines[0] and lines[1] == "head" and lines[2].split()[1:] == ["w1"], lines
+    assert tag not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                     text=True).stdout
