@@ -12,9 +12,11 @@ import math
 from typing import Dict, List, Optional
 
 import numpy as np
-from scipy.stats import qmc
 
+from ._lazy import LazyModule
 from .base import Optimizer, Trial
+
+qmc = LazyModule("scipy.stats.qmc")
 
 
 class DifferentialEvolution(Optimizer):

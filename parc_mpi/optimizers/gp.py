@@ -16,12 +16,16 @@ import math
 from typing import Optional, Tuple
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from scipy.optimize import minimize
-from scipy.special import erfc
-from scipy.stats import qmc
 
+from ._lazy import LazyModule, lazy_function
 from .base import Optimizer
+
+cho_factor = lazy_function("scipy.linalg", "cho_factor")
+cho_solve = lazy_function("scipy.linalg", "cho_solve")
+solve_triangular = lazy_function("scipy.linalg", "solve_triangular")
+minimize = lazy_function("scipy.optimize", "minimize")
+erfc = lazy_function("scipy.special", "erfc")
+qmc = LazyModule("scipy.stats.qmc")
 
 SQRT5 = math.sqrt(5.0)
 FIT_MAX = 250

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-from scipy.stats import qmc
 
+from ._lazy import LazyModule
 from .base import Optimizer
+
+qmc = LazyModule("scipy.stats.qmc")
 
 
 class SobolSearch(Optimizer):
