@@ -116,18 +116,11 @@ def _optimize(fn, space, budget, optimizer, seed, goal, run_dir, quiet) -> Optim
                        name="minimize" if goal == "min" else "maximize")
     except JobError as exc:
         raise ValueError(str(exc)) from None
-    comm = _world()
+    from .cluster.world import world
+    comm = world()
     if comm is None:
         return _serial(job)
     return _cluster(comm, job, run_dir, quiet)
-
-
-def _world():
-    try:
-        from mpi4py import MPI
-    except ImportError:
-        return None
-    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
 
 
 def _serial(job) -> OptimizeResult:

@@ -104,17 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _world():
-    """The MPI world communicator, or None for a serial run."""
-    if os.environ.get("PARC_MPI_SERIAL"):
-        return None
-    try:
-        from mpi4py import MPI
-    except ImportError:
-        return None
-    return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -131,7 +120,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: --resume RUN_DIR continues that run in place; drop --run-dir",
               file=sys.stderr)
         return 2
-    comm = _world()
+    from .cluster.world import world
+    comm = world()
     if comm is not None:
         from .cluster import heartbeat
         from .cluster.launch import run_mpi

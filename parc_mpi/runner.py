@@ -48,22 +48,22 @@ class RunOptions:
 def open_run(job: Job, opts: RunOptions) -> Store:
     """Create the run directory and its store (raises StoreError naming the path), or
     with ``--resume`` open the old one (NothingToResume when it already ended)."""
-    if opts.resume and os.path.exists(os.path.join(opts.resume, STOP_FILE)):
-        # the stop request that ended the run being resumed: it has done its work
-        os.remove(os.path.join(opts.resume, STOP_FILE))
-        if not opts.quiet:
-            print(f"[parc_mpi] removed {os.path.join(opts.resume, STOP_FILE)} (the stop "
-                  "request of the run being resumed)", flush=True)
-    for folder in filter(None, (opts.run_dir,)):
-        stop = os.path.join(folder, STOP_FILE)
-        if os.path.exists(stop):
-            from .store import StoreError
-            raise StoreError(f"{stop}: a stop request is already there at start; "
-                             "remove it to run")
+    if opts.run_dir and os.path.exists(os.path.join(opts.run_dir, STOP_FILE)):
+        from .store import StoreError
+        raise StoreError(f"{os.path.join(opts.run_dir, STOP_FILE)}: a stop request is "
+                         "already there at start; remove it to run")
     if opts.resume:
         from .resume import open_for_resume
         store = open_for_resume(job, opts.resume, opts.job_path, opts.sync)
         _check_writable(store.run_dir)
+        stop = os.path.join(opts.resume, STOP_FILE)
+        if os.path.exists(stop):
+            # run.lock is ours, so the run is not going: this is the stop request
+            # that ended it, and it has done its work
+            os.remove(stop)
+            if not opts.quiet:
+                print(f"[parc_mpi] removed {stop} (the stop request of the run being "
+                      "resumed)", flush=True)
         return store
     if isinstance(job, OptimizeJob) and job.seed is None:
         # a run must be replayable by --resume: draw the seed now and record it

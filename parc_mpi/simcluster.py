@@ -262,7 +262,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     finally:
         cluster.down()
-        shutil.rmtree(cluster.workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
