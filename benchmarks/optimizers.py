@@ -2,7 +2,12 @@
 
     python benchmarks/optimizers.py                 # the whole suite (hours here)
     python benchmarks/optimizers.py --quick         # 3 seeds, budget 50 x d, 2-5 D
-    python benchmarks/optimizers.py --seeds 10 --dims 2 5 10 --budgets 50 200
+    python benchmarks/optimizers.py --seeds 10 --dims 2 5 10 --budgets 50 200 --jobs 2
+
+Runs are spread over ``--jobs`` processes and kept in ``--cache`` (a JSON-lines
+file): a peer's run is keyed by the peer's version, one of ours by a hash of the
+optimizer code (comments and docstrings left out), so after a change to ours only
+ours run again.
 
 Suite: Rastrigin, Rosenbrock, Ackley, Levy, Styblinski-Tang in each dimension,
 Branin, Hartmann 3 and 6; minimising; budget = factor x dimension. Methods: ours
@@ -16,15 +21,22 @@ the async slow-down in evaluations-to-target, and ask() cost at 1,000 observatio
 in 10 D.
 """
 import argparse
+import ast
+import hashlib
+import json
 import math
+import multiprocessing
 import os
 import sys
 import time
 import warnings
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")   # --jobs processes share the cores
+import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 from parc_mpi import Real  # noqa: E402
 from parc_mpi.optimizers import make_optimizer  # noqa: E402
 
@@ -92,6 +104,9 @@ def suite(dims):
             ("hartmann3", hartmann, 0.0, 1.0, 3, -3.86278),
             ("hartmann6", hartmann, 0.0, 1.0, 6, -3.32237)]
     return out
+
+
+PROBLEMS = {p[0]: p for p in suite([2, 5, 10, 20])}
 
 
 def space_for(name, low, high, d):
@@ -162,20 +177,70 @@ def evals_to_target(trace, target):
 
 
 def ask_cost(method, n_obs=1000, d=10):
-    """Seconds for one ask() after ``n_obs`` told observations (injected directly, so
-    that filling a GP does not take a thousand GP asks)."""
-    from parc_mpi.optimizers.base import Trial
+    """Seconds for one ask() after ``n_obs`` told observations. The first ``n_obs``
+    asks go through the optimizer's own ask/tell; the model-based ones are made
+    cheap by stretching their initial space-filling design to ``n_obs`` points, so
+    the timed ask is the first that fits a model on all of them."""
     space = {f"x{i}": Real(0, 1) for i in range(d)}
     opt = make_optimizer(method, space, seed=0, budget=n_obs + 10)
-    rng = np.random.default_rng(0)
+    model = getattr(opt, "gp", opt)           # auto: its GP phase
+    if hasattr(model, "n_init"):
+        model.n_init = n_obs
     for _ in range(n_obs):
-        u = rng.random(d)
-        t = Trial(id=len(opt.trials), params=opt.space.from_unit(u), u=u)
-        opt.trials.append(t)
-        opt.tell(t, float(np.sum((u - 0.3) ** 2)))
+        t = opt.ask(1)[0]
+        opt.tell(t, float(np.sum((t.u - 0.3) ** 2)))
     t0 = time.perf_counter()
     opt.ask(1)
     return time.perf_counter() - t0
+
+
+SOURCES = [os.path.join(ROOT, "parc_mpi", "space.py")] + sorted(
+    os.path.join(ROOT, "parc_mpi", "optimizers", f)
+    for f in os.listdir(os.path.join(ROOT, "parc_mpi", "optimizers")) if f.endswith(".py"))
+
+
+def version(method):
+    """What a cached run depends on: our sources, or the peer library's version."""
+    if method in PEERS:
+        mod = {"optuna-tpe": "optuna", "optuna-cmaes": "optuna", "pycma": "cma",
+               "scipy-de": "scipy"}[method]
+        return f"{mod}-{__import__(mod).__version__}"
+    h = hashlib.sha1()
+    for path in SOURCES:   # the code, not its comments or docstrings
+        with open(path) as fh:
+            tree = ast.parse(fh.read())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                    isinstance(getattr(body[0], "value", None), ast.Constant) and \
+                    isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        h.update(ast.dump(tree).encode())
+    return h.hexdigest()[:12]
+
+
+def run_task(task):
+    """One run: (method, problem, factor, mode, seed) -> (task, regret trace, seconds)."""
+    method, name, factor, mode, seed = task
+    _, f, low, high, d, fmin = PROBLEMS[name]
+    t0 = time.perf_counter()
+    tr = run_method(method, f, space_for(name, low, high, d), factor * d, seed,
+                    {"seq": 1, "async8": 8}[mode])
+    return task, (None if tr is None else [float(v - fmin) for v in tr]), \
+        time.perf_counter() - t0
+
+
+def load_cache(path):
+    out = {}
+    if path and os.path.exists(path):
+        with open(path) as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue   # a line cut short by an interrupted run
+                out[tuple(rec["key"])] = rec
+    return out
 
 
 def main():
@@ -185,37 +250,76 @@ def main():
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10])
     ap.add_argument("--budgets", type=int, nargs="+", default=[50, 200])
     ap.add_argument("--methods", nargs="+", default=METHODS_OURS + PEERS)
+    ap.add_argument("--modes", nargs="+", default=["seq", "async8"],
+                    choices=["seq", "async8"])
+    ap.add_argument("--problems", nargs="+", help="only these problems (names as printed)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--cache", default=os.path.join(ROOT, "benchmarks", "results",
+                                                    "optimizers.jsonl"),
+                    help="JSON-lines file of finished runs ('' for none)")
+    ap.add_argument("--no-ask-cost", action="store_true")
     args = ap.parse_args()
     if args.quick:
         args.seeds, args.dims, args.budgets = 3, [2, 5], [50]
-    problems = suite(args.dims)
-    print(f"# {len(problems)} problems, budgets {args.budgets} x d, {args.seeds} seeds; "
-          f"median regret [quartiles]", flush=True)
+    problems = [p for p in suite(args.dims) if not args.problems or p[0] in args.problems]
+    vers = {m: version(m) for m in args.methods}
+    cache = load_cache(args.cache)
+    tasks = [(m, p[0], factor, mode, seed) for factor in args.budgets for p in problems
+             for m in args.methods for mode in args.modes for seed in range(args.seeds)
+             if not (m == "scipy-de" and mode != "seq")]
+    todo = [t for t in tasks if (vers[t[0]],) + t not in cache]
+    print(f"# {len(problems)} problems, budgets {args.budgets} x d, {args.seeds} seeds, "
+          f"{len(tasks)} runs ({len(tasks) - len(todo)} cached), {args.jobs} processes",
+          flush=True)
+    if todo:
+        if args.cache:
+            os.makedirs(os.path.dirname(os.path.abspath(args.cache)), exist_ok=True)
+        out = open(args.cache, "a") if args.cache else None
+        # the slowest runs first, so that the pool does not end on one long run
+        todo.sort(key=lambda t: -(t[2] * PROBLEMS[t[1]][4] * (8 if t[0] in ("gp", "auto")
+                                                              else 1)))
+        t0 = time.time()
+        with multiprocessing.Pool(args.jobs) as pool:
+            for i, (task, trace, secs) in enumerate(pool.imap_unordered(run_task, todo), 1):
+                rec = {"key": [vers[task[0]], *task], "trace": trace, "seconds": secs}
+                cache[tuple(rec["key"])] = rec
+                if out:
+                    out.write(json.dumps(rec) + "\n")
+                    out.flush()
+                if i % max(1, len(todo) // 20) == 0 or i == len(todo):
+                    el = time.time() - t0
+                    print(f"  {i}/{len(todo)} runs, {el:.0f} s, about "
+                          f"{el / i * (len(todo) - i):.0f} s to go", flush=True)
+        if out:
+            out.close()
     for factor in args.budgets:
-        results = {}   # (problem, method, mode) -> list of traces
+        results, seconds = {}, {}
+        print(f"\n# budget {factor} x d: median regret [quartiles], sequential "
+              "| async8 median")
         for name, f, low, high, d, fmin in problems:
-            space = space_for(name, low, high, d)
-            budget = factor * d
             line = [f"{name:<13}"]
-            for method in args.methods:
-                for mode, pending in (("seq", 1), ("async8", 8)):
-                    traces = []
-                    for seed in range(args.seeds):
-                        tr = run_method(method, f, space, budget, seed, pending)
-                        if tr is None:
-                            break
-                        traces.append(np.array(tr) - fmin)
-                    if traces:
-                        results[(name, method, mode)] = traces
-                finals = [t[-1] for t in results.get((name, method, "seq"), [])]
+            for m in args.methods:
+                for mode in args.modes:
+                    recs = [cache.get((vers[m], m, name, factor, mode, s))
+                            for s in range(args.seeds)]
+                    if all(r and r["trace"] for r in recs):
+                        results[(name, m, mode)] = [np.array(r["trace"]) for r in recs]
+                        seconds.setdefault(m, []).extend(r["seconds"] for r in recs)
+                finals = [t[-1] for t in results.get((name, m, "seq"), [])]
                 if finals:
                     q1, q2, q3 = np.percentile(finals, [25, 50, 75])
-                    line.append(f"{method}={q2:.3g}[{q1:.2g},{q3:.2g}]")
+                    cell = f"{m}={q2:.3g}[{q1:.2g},{q3:.2g}]"
+                    if (name, m, "async8") in results:
+                        cell += f"|{np.median([t[-1] for t in results[(name, m, 'async8')]]):.3g}"
+                    line.append(cell)
             print(" ".join(line), flush=True)
         report(results, problems, args.methods, factor)
-    print("\n# ask() cost at 1,000 observations in 10 D")
-    for method in ("random", "sobol", "cmaes", "de", "gp"):
-        print(f"{method:>8}: {ask_cost(method) * 1000:8.1f} ms", flush=True)
+        print("  median seconds per run: " + ", ".join(
+            f"{m} {np.median(v):.2f}" for m, v in seconds.items()))
+    if not args.no_ask_cost:
+        print("\n# ask() cost at 1,000 observations in 10 D")
+        for method in ("random", "sobol", "lhs", "cmaes", "de", "gp", "turbo", "auto"):
+            print(f"{method:>8}: {ask_cost(method) * 1000:8.1f} ms", flush=True)
 
 
 def report(results, problems, methods, factor):
@@ -226,6 +330,8 @@ def report(results, problems, methods, factor):
     for name, *_ in problems:
         med = {m: np.median([t[-1] for t in results[(name, m, "seq")]])
                for m in methods if (name, m, "seq") in results}
+        if not med:
+            continue
         top = min(med.values())
         best_methods = [m for m, v in med.items() if v <= top * (1 + 1e-9) + 1e-12]
         for m in best_methods:
@@ -235,9 +341,13 @@ def report(results, problems, methods, factor):
             auto_ok += med["auto"] <= min(peers) * (1 + 1e-9) + 1e-12
         if "auto" in med and "random" in med:
             auto_vs_random += med["auto"] <= med["random"]
-    n = len(problems)
+    n = len({p for p, m, mode in results})
+    if not n:
+        return
     print("  " + "  ".join(f"{m} {w / n:.0%}" for m, w in sorted(wins.items(),
                                                                  key=lambda kv: -kv[1])))
+    if not any(m == "auto" for _, m, _ in results):
+        return
     print(f"  auto no worse than the best peer: {auto_ok}/{n} = {auto_ok / n:.0%} "
           "(target >= 80%)")
     print(f"  auto no worse than random: {auto_vs_random}/{n} (target: all)")

@@ -33,10 +33,10 @@ def run(opt, f, budget, pending=1, rng=None, order="fifo"):
     return opt
 
 
-@pytest.mark.parametrize("name", ["cmaes", "de", "gp", "auto"])
+@pytest.mark.parametrize("name", ["cmaes", "de", "gp", "turbo", "auto"])
 def test_converges_on_a_convex_quadratic(name):
     space = {f"x{i}": Real(-1, 1) for i in range(3)}
-    budget = 80 if name in ("gp", "auto") else 400
+    budget = 80 if name in ("gp", "turbo", "auto") else 400
     opt = run(make_optimizer(name, space, seed=3, budget=budget), quadratic, budget)
     assert opt.best.value < 1e-3, f"{name}: {opt.best.value}"
 
@@ -93,6 +93,49 @@ def test_pending_points_are_not_proposed_again(name):
     dist = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1))
     np.fill_diagonal(dist, np.inf)
     assert dist[:8].min() > 1e-6
+
+
+def test_gp_likelihood_gradient_matches_finite_differences():
+    from scipy.optimize import approx_fprime
+    from parc_mpi.optimizers.gp import neg_log_likelihood
+    rng = np.random.default_rng(1)
+    X, y = rng.random((40, 4)), rng.standard_normal(40)
+    theta = np.log([0.2, 0.5, 1.0, 0.3, 1.5, 1e-3])
+    analytic = neg_log_likelihood(theta, X, y)[1]
+    numeric = approx_fprime(theta, lambda t: neg_log_likelihood(t, X, y)[0], 1e-6)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-4)
+
+
+def test_trust_region_grows_on_success_shrinks_on_failure_and_restarts():
+    space = {f"x{i}": Real(0, 1) for i in range(2)}
+    opt = make_optimizer("turbo", space, seed=0)
+    n_init, limit = opt.n_init, opt.fail_limit
+    # successes: every value better than the last by far
+    value = 100.0
+    for _ in range(n_init + 3):
+        value /= 2
+        opt.tell(opt.ask(1)[0], value)
+    assert opt.length == 2 * opt.L_INIT
+    # failures from now on: the box halves every `limit` of them ...
+    for _ in range(limit):
+        opt.tell(opt.ask(1)[0], 1e6)
+    assert opt.length == opt.L_INIT
+    # ... until it is smaller than L_MIN, then the search restarts with a fresh design
+    for _ in range(limit * 7):
+        opt.tell(opt.ask(1)[0], 1e6)
+    assert opt.restarts == 1 and opt.length == opt.L_INIT and not opt._rx
+    assert opt.best.value == value                  # the best point survives a restart
+    assert opt.state()["restarts"] == 1
+
+
+def test_trust_region_keeps_proposals_near_the_best_point():
+    space = {f"x{i}": Real(0, 1) for i in range(3)}
+    opt = make_optimizer("turbo", space, seed=2)
+    run(opt, quadratic, 60)
+    opt.length = 0.05
+    u = opt.ask(1)[0].u
+    # the box is 0.05 of the range times length-scale weights (at most 10x apart)
+    assert np.abs(u - opt.best.u).max() < 0.05 * 10
 
 
 def test_gp_batch_points_spread_out():

@@ -246,3 +246,25 @@ def test_install_deps_from_shipped_requirements(tmp_path, write_job, requirement
             "error: requirements.txt"), done
         assert "requirements.txt: pip install failed" in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done
+
+
+def test_ranks_default_to_one_blas_thread_unless_the_user_chose(tmp_path):
+    """Under mpiexec every core runs a rank: numpy's BLAS must not start a thread per
+    core on each of them (a 7x slow-down measured on a busy box)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import os, parc_mpi\n"
+                     "print(os.environ.get('OPENBLAS_NUM_THREADS'), "
+                     "os.environ.get('OMP_NUM_THREADS'))\n")
+    env = cli_env()
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.pop(var, None)
+    done = run_cmd(mpi_cmd(2, probe), env=env)
+    assert done.returncode == 0, done
+    assert done.stdout.split() == ["1", "1"] * 2, done
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    done = run_cmd(mpi_cmd(2, probe), env=env)
+    assert done.stdout.split() == ["3", "1"] * 2, done
+    # outside a launcher (a notebook, a plain script) nothing is changed
+    env.pop("OPENBLAS_NUM_THREADS")
+    done = run_cmd(python_cmd(probe), env=env)
+    assert done.stdout.split() == ["None", "None"], done

@@ -12,7 +12,7 @@ from .auto import Auto
 from .base import Optimizer, Trial, as_objective_value, check_goal
 from .cmaes import CMAES
 from .de import DifferentialEvolution
-from .gp import GPBO
+from .gp import GPBO, TrustRegionBO
 from .qmc import LatinHypercube, SobolSearch
 from .random import RandomSearch
 
@@ -23,6 +23,7 @@ OPTIMIZERS = {
     "cmaes": CMAES,
     "de": DifferentialEvolution,
     "gp": GPBO,
+    "turbo": TrustRegionBO,
 }
 ADAPTERS = ("optuna-tpe", "optuna-cmaes", "pycma", "nevergrad")
 
@@ -35,8 +36,8 @@ def make_optimizer(name, space: Mapping | Space, goal: str = "min",
     Parameters
     ----------
     name : str or Optimizer
-        ``"auto"`` (default choice: GP-BO then CMA-ES, from budget and dimension),
-        ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"de"``, ``"gp"``, or an
+        ``"auto"`` (default: trust-region GP-BO, then CMA-ES for large budgets),
+        ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"de"``, ``"gp"``, ``"turbo"``, or an
         adapter: ``"optuna-tpe"``, ``"optuna-cmaes"``, ``"pycma"``, ``"nevergrad"``.
         An Optimizer instance is used as it is.
     """
@@ -63,5 +64,5 @@ def make_optimizer(name, space: Mapping | Space, goal: str = "min",
 
 
 __all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",
-           "CMAES", "DifferentialEvolution", "GPBO", "make_optimizer", "OPTIMIZERS",
+           "CMAES", "DifferentialEvolution", "GPBO", "TrustRegionBO", "make_optimizer", "OPTIMIZERS",
            "ADAPTERS", "as_objective_value", "check_goal"]
