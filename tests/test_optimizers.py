@@ -128,6 +128,24 @@ def test_trust_region_grows_on_success_shrinks_on_failure_and_restarts():
     assert opt.state()["restarts"] == 1
 
 
+def test_trust_region_ignores_failures_of_points_asked_before_it_moved():
+    """With trials in flight, points asked before the box moved to a new best are
+    not the box's failures; only those asked from the box as it stands count."""
+    space = {f"x{i}": Real(0, 1) for i in range(2)}
+    opt = make_optimizer("turbo", space, seed=0)
+    for i in range(opt.n_init):
+        opt.tell(opt.ask(1)[0], 100.0 - i)
+    stale = opt.ask(opt.fail_limit + 1)
+    opt.tell(stale[0], 1.0)                 # a success: the box moves
+    for t in stale[1:]:
+        opt.tell(t, 1e6)                    # asked before the move: not counted
+    assert opt.fail == 0 and opt.length == opt.L_INIT
+    fresh = opt.ask(opt.fail_limit)
+    for t in fresh:
+        opt.tell(t, 1e6)                    # asked from the moved box: counted
+    assert opt.length == opt.L_INIT / 2
+
+
 def test_trust_region_keeps_proposals_near_the_best_point():
     space = {f"x{i}": Real(0, 1) for i in range(3)}
     opt = make_optimizer("turbo", space, seed=2)

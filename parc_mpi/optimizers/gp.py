@@ -126,7 +126,8 @@ class GPBO(Optimizer):
         Search a box around the best point instead of the whole space (TuRBO-1,
         Eriksson et al. 2019, arXiv:1910.01739): the box's sides follow the GP's
         length scales; it doubles after 3 successes in a row and halves after
-        ``max(4, d)`` failures; once it has shrunk below ``0.5**7`` the search
+        ``max(4, d)`` failures (with trials in flight, only failures of points
+        asked from the box as it stands count); once it has shrunk below ``0.5**7`` the search
         restarts from a fresh design (the best point is kept). Much better than a
         global GP from about 4 dimensions on.
     """
@@ -148,7 +149,8 @@ class GPBO(Optimizer):
         self.succ = self.fail = 0
         self.fail_limit = max(4, d)
         self.restarts = 0
-        self._restart_of: dict = {}   # trial id -> restart it was asked in
+        self._restart_of: dict = {}   # trial id -> (restart, box version) at its ask
+        self._version = 0             # changes whenever the box moves or resizes
         self._asked_in_restart = 0
         self._rx: list = []           # told points of the current restart
         self._ry: list = []
@@ -168,14 +170,14 @@ class GPBO(Optimizer):
     def ask(self, n: int = 1):
         trials = super().ask(n)
         for t in trials:
-            self._restart_of[t.id] = self.restarts
+            self._restart_of[t.id] = (self.restarts, self._version)
         return trials
 
     def _propose(self, n: int) -> np.ndarray:
         out = []
         X, y = self._data()
         pending = [t.u for t in self.trials
-                   if t.pending and self._restart_of.get(t.id) == self.restarts]
+                   if t.pending and self._restart_of.get(t.id, (-1,))[0] == self.restarts]
         for _ in range(n):
             self._asked_in_restart += 1
             if self._asked_in_restart <= self.n_init or len(X) < 2 or \
@@ -186,19 +188,26 @@ class GPBO(Optimizer):
         return np.array(out)
 
     def _observe(self, trial: Trial, y: float) -> None:
-        if not self.trust_region or self._restart_of.pop(trial.id, -1) != self.restarts:
+        restart, version = self._restart_of.pop(trial.id, (-1, -1))
+        if not self.trust_region or restart != self.restarts:
             return
         finite = [v for v in self._ry if not math.isnan(v)]
         if len(self._ry) >= self.n_init and finite:
             best = min(finite)
             if not math.isnan(y) and y < best - 1e-3 * abs(best):
                 self.succ, self.fail = self.succ + 1, 0
-            else:
+                self._version += 1            # the box moved to the new best
+            elif version == self._version:
+                # a failure counts only for a point asked from the box as it stands:
+                # with trials in flight, those asked before the last move would
+                # otherwise shrink the new box for nothing (in sequence, all count)
                 self.succ, self.fail = 0, self.fail + 1
             if self.succ >= self.SUCC:
                 self.length, self.succ = min(2.0 * self.length, self.L_MAX), 0
+                self._version += 1
             elif self.fail >= self.fail_limit:
                 self.length, self.fail = self.length / 2.0, 0
+                self._version += 1
         self._rx.append(trial.u)
         self._ry.append(y)
         if self.length < self.L_MIN:        # converged here: start afresh elsewhere
