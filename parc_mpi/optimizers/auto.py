@@ -8,10 +8,11 @@ small step, which scales to large budgets and many workers. With no budget given
 or high dimension (where a GP needs too many points), CMA-ES from the start.
 
 Why: on benchmarks/optimizers.py at 50 x d (18 problems, 10 seeds) this has the best
-median on 15 of 18 problems against Optuna's TPE and CMA-ES, pycma and scipy's DE;
-Optuna's CMA-ES wins 5-d and 10-d Ackley and 10-d Levy. A GP ask costs tens of
-milliseconds at a few hundred points (0.45 s at 1,000 in 10-d), nothing beside an
-objective worth a cluster.
+median on 16 of 18 problems against Optuna's TPE and CMA-ES, pycma and scipy's DE
+(Optuna's CMA-ES wins 5-d and 10-d Levy), and with 8 trials in flight it needs
+0.96-1.28x the evaluations of a sequential run. A GP ask costs tens of milliseconds
+at a few hundred points (about 0.4 s at 1,000 in 10-d), nothing beside an objective
+worth a cluster.
 """
 from __future__ import annotations
 

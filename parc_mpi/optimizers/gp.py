@@ -8,7 +8,9 @@
   model's own mean at that point, so the next point goes elsewhere.
 * Acquisition: expected improvement, maximised over a cloud of random and local
   candidates, then polished with finer clouds around the winner.
-* ``trust_region=True``: TuRBO-1's trust region (see ``GPBO``).
+* ``trust_region=True``: TuRBO-1's trust region (see ``GPBO``) with Thompson
+  sampling: the point where one joint draw of the posterior over 500 candidates
+  in the box is lowest.
 * Starts with a scrambled Sobol design of ``n_init`` points.
 """
 from __future__ import annotations
@@ -127,9 +129,10 @@ class GPBO(Optimizer):
         Eriksson et al. 2019, arXiv:1910.01739): the box's sides follow the GP's
         length scales; it doubles after 3 successes in a row and halves after
         ``max(4, d)`` failures (with trials in flight, only failures of points
-        asked from the box as it stands count); once it has shrunk below ``0.5**7`` the search
-        restarts from a fresh design (the best point is kept). Much better than a
-        global GP from about 4 dimensions on.
+        asked from the box as it stands count); once it has shrunk below
+        ``0.5**7`` the search restarts from a fresh design (the best point is
+        kept). Each ask minimises one joint posterior draw over candidates in the
+        box (Thompson sampling) instead of maximising expected improvement.
     """
 
     name = "gp"
@@ -259,6 +262,7 @@ class GPBO(Optimizer):
             gp = GP(np.vstack([X, P]), np.concatenate([ys, mu_p]), self.theta)
         best = ys.min()
         order = np.argsort(ys)
+        known = np.vstack([X] + ([np.array(pending)] if pending else []))
         if self.trust_region:
             centre = X[order[0]]
             w = gp.ls / np.exp(np.mean(np.log(gp.ls)))
@@ -266,27 +270,45 @@ class GPBO(Optimizer):
             half = 0.5 * self.length * w / np.exp(np.mean(np.log(w)))
             lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
             span = hi - lo
-            cand = np.vstack([
-                lo + span * self.rng.random((1500, d)),
-                np.clip(centre + self.rng.normal(0, 1, (300, d)) * 0.1 * span, lo, hi)])
-        else:
-            lo, hi, span = np.zeros(d), np.ones(d), np.ones(d)
-            incumbents = X[order[:5]]
-            cand = np.vstack([
-                self.rng.random((1000, d)),
-                np.clip(incumbents[self.rng.integers(len(incumbents), size=500)]
-                        + self.rng.normal(0, 0.05, (500, d)), 0, 1),
-                np.clip(incumbents[0] + self.rng.normal(0, 0.01, (200, d)), 0, 1)])
-        known = np.vstack([X] + ([np.array(pending)] if pending else []))
+            # Thompson sampling, as TuRBO does: each ask minimises its own draw of the
+            # posterior, so points asked while others are in flight spread by
+            # themselves (and the kriging believer above keeps them off the pending)
+            cand = np.vstack([   # 500: a joint draw costs a Cholesky of this size
+                lo + span * self.rng.random((400, d)),
+                np.clip(centre + self.rng.normal(0, 1, (100, d)) * 0.1 * span, lo, hi)])
+            x = self._thompson(gp, cand, known)
+            return x if x is not None else lo + span * self.rng.random(d)
+        incumbents = X[order[:5]]
+        cand = np.vstack([
+            self.rng.random((1000, d)),
+            np.clip(incumbents[self.rng.integers(len(incumbents), size=500)]
+                    + self.rng.normal(0, 0.05, (500, d)), 0, 1),
+            np.clip(incumbents[0] + self.rng.normal(0, 0.01, (200, d)), 0, 1)])
         x = self._best_ei(gp, cand, best, known)
         if x is None:
-            return lo + span * self.rng.random(d)
+            return self.rng.random(d)
         for scale in (0.05, 0.01):  # polish: a finer cloud around the winner
-            local = np.clip(x + self.rng.normal(0, scale, (200, d)) * span, lo, hi)
+            local = np.clip(x + self.rng.normal(0, scale, (200, d)), 0, 1)
             x2 = self._best_ei(gp, np.vstack([x[None, :], local]), best, known)
             if x2 is not None:
                 x = x2
         return np.clip(x, 0, 1)
+
+    def _thompson(self, gp, cand, known):
+        """The candidate where one joint sample of the GP posterior is lowest."""
+        Ks = matern52(cand, gp.X, gp.ls, gp.s2)
+        mu = Ks @ gp.alpha
+        v = solve_triangular(gp.L, Ks.T, lower=True, check_finite=False)
+        C = matern52(cand, cand, gp.ls, gp.s2) - v.T @ v
+        z = self.rng.standard_normal(len(cand))
+        try:
+            f = mu + np.linalg.cholesky(C + 1e-6 * gp.s2 * np.eye(len(cand))) @ z
+        except np.linalg.LinAlgError:   # numerically not positive: independent draws
+            f = mu + np.sqrt(np.maximum(np.diag(C), 0.0)) * z
+        f[_too_close(cand, known)] = np.inf
+        if not np.isfinite(f).any():
+            return None
+        return cand[int(np.argmin(f))]
 
     @staticmethod
     def _best_ei(gp, cand, best, known):
