@@ -123,10 +123,14 @@ class Optimizer:
     def observations(self) -> tuple:
         """(X, y): told points in the unit cube and values to minimise, failures
         replaced by the worst value seen (a failed point is a bad point)."""
-        if not self._X:
+        return self._as_arrays(self._X, self._Y)
+
+    def _as_arrays(self, xs: List[np.ndarray], ys: List[float]) -> tuple:
+        """Points and values as arrays, failures (nan) replaced by the worst value."""
+        if not xs:
             return np.empty((0, self.space.dim)), np.empty(0)
-        X = np.array(self._X)
-        y = np.array(self._Y, dtype=float)
+        X = np.array(xs)
+        y = np.array(ys, dtype=float)
         bad = np.isnan(y)
         if bad.any():
             y[bad] = np.nanmax(y) if (~bad).any() else 0.0

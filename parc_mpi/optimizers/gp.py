@@ -162,13 +162,7 @@ class GPBO(Optimizer):
     def _data(self):
         if not self.trust_region:
             return self.observations()
-        if not self._rx:
-            return np.empty((0, self.space.dim)), np.empty(0)
-        X, y = np.array(self._rx), np.array(self._ry, dtype=float)
-        bad = np.isnan(y)
-        if bad.any():
-            y[bad] = np.nanmax(y) if (~bad).any() else 0.0
-        return X, y
+        return self._as_arrays(self._rx, self._ry)
 
     def ask(self, n: int = 1):
         trials = super().ask(n)
