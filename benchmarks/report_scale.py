@@ -1,15 +1,21 @@
-"""How long the report takes on a big run store, against the 10 s budget of issue 6.
+"""What a report costs in CPU seconds, against the floor of importing matplotlib.
 
-    python benchmarks/report_scale.py [--results 100000] [--samples 10000]
+    python benchmarks/report_scale.py [--results 100000] [--samples 10000] [--profile]
 
-Builds a synthetic optimize run (the results spread over 24 workers on six nodes, the
-health samples over the six nodes, one network benchmark), then renders it twice
-side by side: the full store and a 1/100 store, printed as a ratio so the growth with
-size is visible next to the absolute figure.
+Builds synthetic optimize runs (results spread over 24 workers on six nodes, health
+samples over the six nodes, a quick network benchmark and the pair matrix), then times
+``python -m parc_mpi.report RUN_DIR`` as a whole process in CPU seconds (user + sys,
+steadier than wall time on a shared machine), beside ``python -c "import
+matplotlib.pyplot"`` measured in the same run as the floor. Targets (issue 20): a
+10-task run's report within 1.0 CPU s of the floor; 100,000 results and 10,000 samples
+within 2.5 CPU s.
 """
 import argparse
 import os
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from parc_mpi.monitor.health import HealthStore  # noqa: E402
-from parc_mpi.monitor.report import build_report  # noqa: E402
-from parc_mpi.store import Store, rows_for  # noqa: E402
+from parc_mpi.execute import Outcome  # noqa: E402
+from parc_mpi.store import HealthWriter, Store, rows_for  # noqa: E402
 
 NODES = [f"pi{i}" for i in range(6)]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def make_store(run_dir: str, n_results: int, n_samples: int) -> None:
@@ -41,15 +47,17 @@ def make_store(run_dir: str, n_results: int, n_samples: int) -> None:
             ok = rng.random() > 0.01
             begin = t0 + (i // per_worker) * step
             tasks.append((i, 0, {"x": float(x), "y": float(y)}))
-            outcomes.append((i, 0, ok, float(x * x + y * y) if ok else "Traceback\nValueError",
-                             begin, begin + step * 0.9))
+            outcomes.append(Outcome(i, 0, "ok" if ok else "failed",
+                                    float(x * x + y * y) if ok else None,
+                                    None if ok else "Traceback\nValueError",
+                                    begin, begin + step * 0.9))
         for w in range(per_worker):
             mine = [k for k in range(len(tasks)) if tasks[k][0] % per_worker == w]
             store.add_rows(rows_for([tasks[k] for k in mine], [outcomes[k] for k in mine],
                                     2 + w, NODES[w % 6]))
         store.flush()
     store.close()
-    health = HealthStore(os.path.join(run_dir, "run.sqlite"))
+    health = HealthWriter(os.path.join(run_dir, "run.sqlite"))
     per_node = max(2, n_samples // len(NODES))
     for node in NODES:
         for j in range(per_node):
@@ -64,33 +72,74 @@ def make_store(run_dir: str, n_results: int, n_samples: int) -> None:
     health.close()
 
 
-def timed(n_results: int, n_samples: int) -> float:
-    tmp = tempfile.mkdtemp(prefix="parc-report-scale-")
-    try:
-        t = time.perf_counter()
-        make_store(tmp, n_results, n_samples)
-        made = time.perf_counter() - t
-        t = time.perf_counter()
-        build_report(tmp)
-        took = time.perf_counter() - t
-        size = sum(os.path.getsize(os.path.join(tmp, "plots", f))
-                   for f in os.listdir(os.path.join(tmp, "plots")))
-        print(f"{n_results:>8} results {n_samples:>6} samples: store built in {made:5.1f} s, "
-              f"report rendered in {took:5.2f} s, plots {size / 1e6:.1f} MB")
-        return took
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+def add_netbench(run_dir: str, nodes) -> None:
+    """A quick-mode network benchmark to every node and the pair matrix, as a run
+    with a monitor stores them (the network figure is the costly one to draw)."""
+    health = HealthWriter(os.path.join(run_dir, "run.sqlite"))
+    rows = []
+    for k, node in enumerate(nodes):
+        name = node if k else f"{node} (same node)"
+        for size in (1, 1024, 65536):
+            rows.append({"node": name, "peer_rank": k, "kind": "latency", "size": size,
+                         "p50": 30.0 + size / 2e3, "p90": 35.0, "p99": 60.0, "min": 25.0,
+                         "mean": 31.0, "iterations": 1000, "seconds": 0.1, "nic": "eth0",
+                         "link_mbit": 1000})
+        for kind in ("upload", "download"):
+            for size in (65536, 1 << 20, 4 << 20):
+                rows.append({"node": name, "peer_rank": k, "kind": kind, "size": size,
+                             "mbps": 80.0 + size / 1e6, "iterations": 100, "seconds": 0.5,
+                             "nic": "eth0", "link_mbit": 1000})
+    health.add_netbench(rows)
+    health.add_pairs([(a, b, 40.0 + i, 80.0) for i, (a, b) in enumerate(
+        (a, b) for x, a in enumerate(nodes) for b in nodes[x + 1:])])
+    health.close()
+
+
+def cpu_of(cmd) -> float:
+    """User + system CPU seconds of a child process, from the kernel's accounting."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def median_cpu(cmd, repeat: int) -> float:
+    return statistics.median(cpu_of(cmd) for _ in range(repeat))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=int, default=100_000)
     ap.add_argument("--samples", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case (median)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print the per-figure CPU seconds of each case")
     a = ap.parse_args()
-    small = timed(max(1, a.results // 100), max(12, a.samples // 100))
-    big = timed(a.results, a.samples)
-    print(f"# render time: {big:.2f} s for the full store (target < 10 s: "
-          f"{big / 10:.0%} of the budget); {big / small:.1f}x the 1/100 store")
+    floor = median_cpu([sys.executable, "-c", "import matplotlib.pyplot"], a.repeat)
+    cases = [("10 tasks", 10, 30, 1.0), ("1,000 results", 1000, 300, None),
+             (f"{a.results:,} results, {a.samples:,} samples", a.results, a.samples, 2.5)]
+    print(f"floor: python -c 'import matplotlib.pyplot' = {floor:.2f} CPU s (same run)")
+    print(f"{'case':<36}{'CPU s':>8}{'above floor':>13}{'target':>9}  met")
+    for label, n_results, n_samples, target in cases:
+        tmp = tempfile.mkdtemp(prefix="parc-report-scale-")
+        try:
+            make_store(tmp, n_results, n_samples)
+            add_netbench(tmp, NODES)
+            cmd = [sys.executable, "-m", "parc_mpi.report", tmp]
+            cpu = median_cpu(cmd, a.repeat)
+            above = cpu - floor
+            goal = f"{target:.1f}" if target else "-"
+            met = "" if target is None else ("yes" if above <= target else "NO")
+            print(f"{label:<36}{cpu:>8.2f}{above:>13.2f}{goal:>9}  {met}", flush=True)
+            if a.profile:
+                out = subprocess.run(cmd + ["--profile"], capture_output=True, text=True,
+                                     cwd=ROOT).stdout
+                steps = out.split("\n   ")[0].splitlines()[1:]
+                print("\n".join("    " + line for line in steps if line.strip()))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

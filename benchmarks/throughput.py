@@ -16,7 +16,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(HERE, "jobs"))
 
 from parc_mpi.mpienv import mpiexec_command  # noqa: E402
+from parc_mpi.store import RunReader  # noqa: E402
 
 JOB = os.path.join(HERE, "jobs", "tasks.py")
 PEER = os.path.join(HERE, "jobs", "futures_peer.py")
@@ -52,8 +52,8 @@ def ours(workers, *args, ranks=None, **kw):
         proc = subprocess.run(cmd, env=env(**kw), capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0:
             raise SystemExit(f"parc_mpi run failed:\n{proc.stdout}\n{proc.stderr}")
-        db = sqlite3.connect(os.path.join(run_dir, "run.sqlite"))
-        return json.loads(db.execute("SELECT value FROM meta WHERE key='summary'").fetchone()[0])
+        with RunReader(run_dir) as reader:
+            return reader.meta()["summary"]
 
 
 def futures(workers, chunksize, **kw):

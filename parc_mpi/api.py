@@ -1,6 +1,7 @@
 """``minimize()`` and ``maximize()``: the optimizers without a job file.
 
-Run in a plain script they evaluate serially in-process; run the same script under
+Run in a plain script they evaluate serially in-process, through the same scheduler
+and run store as ``python -m parc_mpi.run`` in serial mode; run the same script under
 ``mpiexec -n N`` and rank 0 schedules the evaluations over the other ranks, which
 take no other part in the script's call (every rank gets the same result back).
 """
@@ -11,15 +12,12 @@ import os
 import shutil
 import sys
 import tempfile
-import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import numpy as np
 
 from .job import JobError, optimize
-from .store import decode
 
 __all__ = ["OptimizeResult", "minimize", "maximize"]
 
@@ -43,8 +41,9 @@ class OptimizeResult:
     message : str
     history : dict of numpy arrays
         One entry per evaluation in the order they finished: every parameter by
-        name, ``value`` (nan for a failure), ``ok``, ``seconds`` (since the start),
-        and ``worker``; ``pandas.DataFrame(result.history)`` loads it.
+        name, ``value`` (nan for a failure), ``ok``, ``seconds`` (from the first
+        evaluation's start to this one's end, on the worker's clock) and ``worker``
+        (the MPI rank; 0 in a serial run); ``pandas.DataFrame(result.history)`` loads it.
     run_dir : str or None
         Where the run store is, when one was kept.
     """
@@ -79,8 +78,9 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
         See :func:`parc_mpi.optimizers.make_optimizer`.
     seed : int, default 0
     run_dir : str, optional
-        Keep the run store (every evaluation, with times) here. Under mpiexec a
-        temporary one is used and removed otherwise.
+        Keep the run directory here (the store with every evaluation and its times,
+        results.csv, best.json, report.html), serially and under mpiexec alike;
+        otherwise a temporary one is used and removed.
     quiet : bool, default True
         Under mpiexec, no progress lines.
 
@@ -119,33 +119,38 @@ def _optimize(fn, space, budget, optimizer, seed, goal, run_dir, quiet) -> Optim
     from .cluster.world import world
     comm = world()
     if comm is None:
-        return _serial(job)
+        return _serial(job, run_dir, quiet)
     return _cluster(comm, job, run_dir, quiet)
 
 
-def _serial(job) -> OptimizeResult:
-    opt = job.make_optimizer()
-    names = opt.space.names
-    hist: Dict[str, List[Any]] = {n: [] for n in names}
-    hist.update(value=[], ok=[], seconds=[], worker=[])
-    t0 = time.monotonic()
-    last_error = None
-    for _ in range(job.budget):
-        trial = opt.ask(1)[0]
+def _options(run_dir: Optional[str], quiet: bool):
+    from .runner import RunOptions
+    label = os.path.basename(sys.argv[0] or "script")
+    keep = run_dir is not None
+    # a kept run gets its report like any run; a temporary one is not drawn for nothing
+    return RunOptions(job_path=label, run_dir=run_dir, quiet=quiet, monitor=False,
+                      netbench="off", quiet_summary=True, report=keep), keep
+
+
+def _serial(job, run_dir: Optional[str], quiet: bool) -> OptimizeResult:
+    """No launcher: the same scheduler and store as ``python -m parc_mpi.run`` in
+    serial mode, so retries, timeouts, the objective check and ``run_dir`` mean the
+    same everywhere."""
+    from .runner import open_run, run_serial
+    from .store import StoreError
+    opts, keep = _options(run_dir, quiet)
+    if not keep:
+        opts.run_dir = tempfile.mkdtemp(prefix="parc-minimize-")
+    try:
         try:
-            value = job.fn(**trial.params)
-        except Exception as exc:  # the objective's failure is data, not a crash
-            last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            value = math.nan
-        opt.tell(trial, value)
-        for n in names:
-            hist[n].append(trial.params[n])
-        hist["value"].append(trial.value)
-        hist["ok"].append(not math.isnan(trial.value))
-        hist["seconds"].append(time.monotonic() - t0)
-        hist["worker"].append(0)
-    return _result(opt.best.params if opt.best else {},
-                   opt.best.value if opt.best else math.nan, hist, job.goal, None, last_error)
+            store = open_run(job, opts)
+        except StoreError as exc:
+            raise ValueError(str(exc)) from None
+        run_serial(job, opts, store)
+        return _from_store(opts.run_dir, job, keep)
+    finally:
+        if not keep:
+            shutil.rmtree(opts.run_dir, ignore_errors=True)
 
 
 def _result(x, fun, hist, goal, run_dir, last_error) -> OptimizeResult:
@@ -162,12 +167,9 @@ def _result(x, fun, hist, goal, run_dir, last_error) -> OptimizeResult:
 def _cluster(comm, job, run_dir, quiet) -> OptimizeResult:
     from .cluster.launch import agree_and_run
     from .cluster.protocol import bcast_quietly
-    from .runner import RunOptions, open_run
-    from .store import StoreError, open_existing
-    label = os.path.basename(sys.argv[0] or "script")
-    keep = run_dir is not None
-    opts = RunOptions(job_path=label, run_dir=run_dir, quiet=quiet, monitor=False,
-                      netbench="off", quiet_summary=True)
+    from .runner import open_run
+    from .store import StoreError
+    opts, keep = _options(run_dir, quiet)
     store, err = None, None
     if comm.rank == 0:
         if not keep:
@@ -181,7 +183,7 @@ def _cluster(comm, job, run_dir, quiet) -> OptimizeResult:
         raise ValueError(summary["error"])  # the same message on every rank
     result = None
     if comm.rank == 0 and status in (0, 1):
-        result = _from_store(open_existing(opts.run_dir), job, keep)
+        result = _from_store(opts.run_dir, job, keep)
         if not keep:
             shutil.rmtree(opts.run_dir, ignore_errors=True)
     result = bcast_quietly(comm, result)
@@ -190,27 +192,28 @@ def _cluster(comm, job, run_dir, quiet) -> OptimizeResult:
     return result
 
 
-def _from_store(store, job, keep) -> OptimizeResult:
+def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
+    """The result from the run store: one entry per evaluation in commit order;
+    ``seconds`` counts from the first evaluation's start to this one's end."""
+    from .store import RunReader
     names = job.space.names
     hist: Dict[str, List[Any]] = {n: [] for n in names}
     hist.update(value=[], ok=[], seconds=[], worker=[])
-    rows = store.db.execute("SELECT params, status, value, error, worker, t_end FROM results "
-                            "ORDER BY seq").fetchall()
-    t0 = min((r[5] for r in rows), default=0.0)
+    with RunReader(run_dir) as reader:
+        rows = reader.results()
+    t0 = min((r.t_start for r in rows if r.t_start is not None), default=0.0)
     best_x, best, last_error = {}, math.nan, None
     sign = -1.0 if job.goal == "max" else 1.0
-    for params, status, value, error, worker, t_end in rows:
-        p = decode(params)
-        ok = status == "ok" and value is not None and math.isfinite(value)
+    for r in rows:
+        ok = r.ok and r.value is not None and math.isfinite(r.value)
         for n in names:
-            hist[n].append(p[n])
-        hist["value"].append(value if ok else math.nan)
+            hist[n].append(r.params[n])
+        hist["value"].append(r.value if ok else math.nan)
         hist["ok"].append(ok)
-        hist["seconds"].append(t_end - t0)
-        hist["worker"].append(worker)
-        if ok and (math.isnan(best) or sign * value < sign * best):
-            best, best_x = value, p
-        if not ok and error:
-            last_error = error.strip().splitlines()[-1]
-    store.db.close()
-    return _result(best_x, best, hist, job.goal, store.run_dir if keep else None, last_error)
+        hist["seconds"].append(r.t_end - t0)
+        hist["worker"].append(r.worker)
+        if ok and (math.isnan(best) or sign * r.value < sign * best):
+            best, best_x = r.value, r.params
+        if not ok and r.error:
+            last_error = r.error_line
+    return _result(best_x, best, hist, job.goal, run_dir if keep else None, last_error)

@@ -1,6 +1,10 @@
-"""The scheduler's brain, with no transport in it: batching, retries, the store,
-commit-before-count and progress. The MPI main loop (``cluster/main.py``) and the
-serial runner (``serial.py``) move batches; this class decides what they hold.
+"""The scheduling policy, with no transport in it.
+
+:class:`Scheduler` decides everything: how big a batch is, which worker gets the
+next one, the retry rule, what happens to a lost worker's batches, when results are
+committed and counted (commit before count), and when the run is over. The MPI main
+loop (``cluster/main.py``) and the serial runner (``runner.run_serial``) only move
+messages and call its methods; nothing outside writes its fields.
 """
 from __future__ import annotations
 
@@ -11,14 +15,15 @@ import resource
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 from .execute import Task
 from .job import Job
 from .sources import OptimizeSource, Source, objective_problem
-from .store import ROW_STATUS, STATUS_FAILED, STATUS_OK, Store
+from .store import STATUS_FAILED, STATUS_OK, ResultRow, Store
 
 log = logging.getLogger(__name__)
+
 
 TARGET_BATCH_SECONDS = 0.02   # work per message: message cost stays a small fraction
 MAX_BATCH = 100_000
@@ -26,6 +31,7 @@ GROWTH = 4                     # a batch is at most GROWTH times the previous on
 FLUSH_SECONDS_MAP = 0.5        # map jobs: a commit every half second at most
 FLUSH_SECONDS_ADAPTIVE = 0.02  # adaptive jobs: results feed new tasks, commit soon
 FLUSH_ROWS = 20_000
+RESULT_STATUS = ResultRow._fields.index("status")  # rows arrive as plain tuples (hot path)
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Scheduler:
         self.workers = max(1, workers)
         self.retry: Deque[Task] = deque()
         self.in_flight: Dict[int, List[Task]] = {}  # batch id -> its tasks
+        self.held: Dict[int, Set[int]] = {}         # worker -> the batch ids it holds
         self.batch_id = 0
         self.uncounted: List[Tuple[int, bool, Any]] = []  # adaptive jobs: fed to the source
         self.uncounted_ok = 0      # map jobs: only counted
@@ -101,7 +108,62 @@ class Scheduler:
             size = min(size, max(1, math.ceil(left / (2 * self.workers))))
         return size
 
-    def next_batch(self) -> Optional[Tuple[int, List[Task]]]:
+    # -- the policy's decisions, as methods --------------------------------
+    def start_clock(self) -> None:
+        """Rates and CPU count from now (an MPI run: after the network benchmark)."""
+        self.t0, self.cpu0 = time.time(), time.process_time()
+
+    def request_stop(self, reason: str) -> None:
+        """A soft stop: no new tasks; tasks out now finish and are stored."""
+        if not self.stopping:
+            log.debug("stop requested (%s): %d batch(es) out", reason, len(self.in_flight))
+            self.stopping = True
+            self.stop_reason = reason
+
+    def restore(self, *, done: int, failed: int, attempts_failed: int, taken: int,
+                told: int, rerun: Iterable[Task]) -> None:
+        """Stand where a stored run stood (``--resume``): counts, and the tasks to
+        run again first."""
+        self.done = self.done_before = done
+        self.failed = failed
+        self.attempts_failed = attempts_failed
+        self.taken = taken
+        self.told = told
+        self.retry.extend(rerun)
+
+    def assign(self, free: Dict[int, int]) -> List[Tuple[int, Tuple[int, List[Task]]]]:
+        """Batches for workers with free slots (``{worker: slots}``), as
+        ``[(worker, (batch id, tasks)), ...]``: each worker in rank order is topped
+        up to its slots before the next, so a fast worker's freed slot is refilled
+        as soon as its result arrives."""
+        out = []
+        for w in sorted(free):
+            for _ in range(free[w]):
+                batch = self.next_batch(w)
+                if batch is None:
+                    return out
+                out.append((w, batch))
+        return out
+
+    def holding(self, worker: int) -> int:
+        """How many batches ``worker`` holds."""
+        return len(self.held.get(worker, ()))
+
+    @property
+    def drained(self) -> bool:
+        """Nothing to hand out and nothing coming back: workers can be told to stop.
+        (Results still to be counted may make an adaptive source produce more; the
+        caller commits them first.)"""
+        return (not self.in_flight and not self.retry and not self.has_uncounted
+                and self.source.exhausted)
+
+    @property
+    def has_uncounted(self) -> bool:
+        """Results received but not yet committed and counted."""
+        return bool(self.uncounted or self.uncounted_ok or self.uncounted_failed
+                    or self.store.pending_rows)
+
+    def next_batch(self, worker: Optional[int] = None) -> Optional[Tuple[int, List[Task]]]:
         """The next batch for a free worker as (batch id, tasks), or None."""
         if self.stopping:
             return None
@@ -125,10 +187,14 @@ class Scheduler:
         self.batch = max(self.batch, len(out))
         self.batch_id += 1
         self.in_flight[self.batch_id] = out
+        if worker is not None:
+            self.held.setdefault(worker, set()).add(self.batch_id)
         return self.batch_id, out
 
-    def give_back(self, batch_id: int) -> None:
+    def give_back(self, batch_id: int, worker: Optional[int] = None) -> None:
         """A batch sent out but never run (a soft stop, a lost worker) goes back in line."""
+        if worker is not None:
+            self.held.get(worker, set()).discard(batch_id)
         tasks = self.in_flight.pop(batch_id, None)
         if tasks:
             self.retry.extend(tasks)
@@ -136,8 +202,10 @@ class Scheduler:
     # -- taking results -----------------------------------------------------
     def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
                 compute: float, node: str = "?") -> None:
-        """Take a batch's store rows (``rows_for``) and, for adaptive jobs, the raw
+        """Take a batch's store rows (plain tuples in ResultRow order, made by
+        ``store.rows_for``) and, for adaptive jobs, the raw
         results; they are counted at the next commit."""
+        self.held.get(worker, set()).discard(batch_id)
         tasks = self.in_flight.pop(batch_id, None)
         if tasks is None:  # a duplicate (a worker thought lost came back)
             return
@@ -151,14 +219,15 @@ class Scheduler:
             per = compute / len(rows)
             self.t_task = per if self.t_task is None else 0.7 * self.t_task + 0.3 * per
         if self.single:
-            rows = [self._check_objective(row, r) for row, r in zip(rows, raw)]
-        clean = all(row[ROW_STATUS] == STATUS_OK for row in rows)
+            rows = [self._check_objective(ResultRow._make(row), r) for row, r in zip(rows, raw)]
+        status = RESULT_STATUS
+        clean = all(row[status] == STATUS_OK for row in rows)
         self.store.add_rows(rows)
         if clean and not self.source.adaptive:
             self.uncounted_ok += len(rows)
             return
         for i, row in enumerate(rows):
-            ok = row[ROW_STATUS] == STATUS_OK
+            ok = row[status] == STATUS_OK
             if not ok:
                 self.attempts_failed += 1
                 task, attempt, arg = tasks[i]
@@ -166,24 +235,33 @@ class Scheduler:
                     self.retry.append((task, attempt + 1, arg))
                     continue
             if self.source.adaptive:
-                self.uncounted.append((row[0], ok, raw[i] if ok else None))
+                self.uncounted.append((tasks[i][0], ok, raw[i] if ok else None))
             elif ok:
                 self.uncounted_ok += 1
             else:
                 self.uncounted_failed += 1
 
     @staticmethod
-    def _check_objective(row: Tuple, result: Any) -> Tuple:
+    def _check_objective(row: ResultRow, result: Any) -> ResultRow:
         """An optimize task that returned no usable number is a failed task."""
-        if row[ROW_STATUS] != STATUS_OK:
+        if row.status != STATUS_OK:
             return row
         problem = objective_problem(result)
         if problem is None:
             return row
-        return row[:ROW_STATUS] + (STATUS_FAILED, None, row[5], problem) + row[7:]
+        return row._replace(status=STATUS_FAILED, value=None, error=problem)
 
-    def worker_lost(self, worker: int, node: str, tasks: int) -> None:
+    def worker_lost(self, worker: int, node: str) -> int:
+        """A worker gone silent: every batch it held goes back in line for the
+        others, and whatever it sends later is ignored. Returns the tasks requeued."""
+        batches = sorted(self.held.pop(worker, set()))
+        tasks = sum(len(self.in_flight.get(b, ())) for b in batches)
+        for bid in batches:
+            self.give_back(bid)
         self.lost[worker] = {"node": node, "at": time.time(), "tasks_requeued": tasks}
+        log.debug("worker %d on %s lost: %d batch(es), %d task(s) requeued", worker, node,
+                  len(batches), tasks)
+        return tasks
 
     def worker_finished(self, worker: int, cpu: float, wall: float, node: str = "?") -> None:
         st = self.stats.setdefault(worker, WorkerStats(node=node))
@@ -198,7 +276,11 @@ class Scheduler:
 
     def flush(self) -> None:
         """Commit queued rows, then count them (and feed them to the job)."""
-        self.store.flush()
+        n = self.store.flush()
+        if n and log.isEnabledFor(logging.DEBUG):
+            log.debug("committed %d row(s); %d done, %d batch(es) out, %d to retry", n,
+                      self.done + len(self.uncounted) + self.uncounted_ok +
+                      self.uncounted_failed, len(self.in_flight), len(self.retry))
         self.last_flush = time.monotonic()
         self.done += self.uncounted_ok + self.uncounted_failed
         self.failed += self.uncounted_failed
@@ -214,8 +296,7 @@ class Scheduler:
     @property
     def finished(self) -> bool:
         """No task in flight, nothing to commit, and no task will come."""
-        if (self.in_flight or self.uncounted or self.uncounted_ok or self.uncounted_failed
-                or self.store.pending_rows):
+        if self.in_flight or self.has_uncounted:
             return False
         return self.stopping or (not self.retry and self.source.exhausted)
 
@@ -271,7 +352,7 @@ def _hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def check_picklable(job: Job, first: Any, label: str) -> None:
+def check_picklable(first: Any, label: str) -> None:
     """Raise ValueError naming the culprit when a task argument cannot be sent."""
     try:
         pickle.dumps(first, protocol=pickle.HIGHEST_PROTOCOL)

@@ -1,7 +1,7 @@
 """Running a batch of tasks on a worker (or in-process for a serial run).
 
 A batch is a list of ``(task, attempt, arg)``; the answer is a list of
-``(task, attempt, ok, result_or_traceback, t_start, t_end)`` in the same order.
+:class:`Outcome` in the same order, each with an explicit status.
 """
 from __future__ import annotations
 
@@ -9,10 +9,23 @@ import signal
 import threading
 import time
 import traceback
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+
+from .store.schema import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT
 
 Task = Tuple[int, int, Any]
-Outcome = Tuple[int, int, bool, Any, float, float]
+
+
+class Outcome(NamedTuple):
+    """What running one task gave."""
+
+    task: int
+    attempt: int
+    status: str                # ok | failed | timeout
+    result: Any                # the return value (None unless ok)
+    error: Optional[str]       # the formatted traceback (None when ok)
+    t_start: float
+    t_end: float
 
 
 class TaskTimeout(Exception):
@@ -27,10 +40,10 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
                   timeout: Optional[float] = None) -> Tuple[List[Outcome], float]:
     """Run every task of ``batch``; return the outcomes and the compute seconds.
 
-    A task that raises gives ``ok=False`` and its formatted traceback; the batch
+    A task that raises gives status ``failed`` and its formatted traceback; the batch
     goes on. With ``timeout``, a task is interrupted (where Python can interrupt
     it: between bytecodes, not inside a long C call) after that many seconds and
-    raises :class:`TaskTimeout`.
+    raises :class:`TaskTimeout`: status ``timeout``.
     """
     if timeout is not None and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGALRM, _on_alarm)
@@ -59,11 +72,28 @@ def _run(fn: Callable, call: str, batch: List[Task],
             finally:
                 if timeout is not None:
                     signal.setitimer(signal.ITIMER_REAL, 0)
-            ok = True
+            append(Outcome(task, attempt, STATUS_OK, result, None, t0, clock()))
         except BaseException as exc:  # the user's code: record anything it raises
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            result = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            ok = False
-        append((task, attempt, ok, result, t0, clock()))
+            error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            status = STATUS_TIMEOUT if isinstance(exc, TaskTimeout) else STATUS_FAILED
+            append(Outcome(task, attempt, status, None, error, t0, clock()))
     return out, time.perf_counter() - t_begin
+
+
+class BatchResult(NamedTuple):
+    """A batch's store rows, raw results (adaptive jobs only) and compute seconds."""
+
+    rows: List[tuple]
+    raw: Optional[List[Any]]
+    compute: float
+
+
+def run_batch(job, batch: List[Task], worker: int, node: str) -> BatchResult:
+    """Run a batch of ``job``'s tasks and make its store rows: the one path a batch
+    takes, on an MPI worker and in a serial run alike."""
+    from .store import rows_for
+    outcomes, compute = execute_batch(job.fn, job.call, batch, job.timeout)
+    raw = [o.result for o in outcomes] if job.kind != "map" else None
+    return BatchResult(rows_for(batch, outcomes, worker, node), raw, compute)

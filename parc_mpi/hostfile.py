@@ -77,10 +77,10 @@ def _positive_int(text: str) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m parc_mpi.hostfile",
-        description="Write an MPI hostfile from a node list (CSV: name,address,role,cores[,user]).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import make_parser
+    parser = make_parser(
+        "hostfile", "Write an MPI hostfile from a node list (CSV: name,address,role,cores"
+        "[,user]).", EPILOG, script="parc-hostfile")
     parser.add_argument("node_list", help="the node list CSV file")
     parser.add_argument("-o", "--output", help="write the hostfile here (default: stdout)")
     parser.add_argument("--format", choices=FORMATS,
@@ -103,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except OSError as exc:
             print(f"error: {args.output}: cannot write: {exc.strerror}", file=sys.stderr)
             return 2
-        print(f"wrote {args.output}: {len(nodes)} nodes, "
+        print(f"wrote {args.output}: {len(nodes)} node{'s' if len(nodes) != 1 else ''}, "
               f"{total_slots(nodes, args.main_slots)} slots ({fmt} format)")
     else:
         sys.stdout.write(text)

@@ -16,7 +16,7 @@ import importlib.util
 import os
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from .optimizers import Optimizer, check_goal, make_optimizer
@@ -68,6 +68,12 @@ class Job:
 class MapJob(Job):
     items: Iterable = ()
     kind = "map"
+
+    def describe(self) -> dict:
+        out = super().describe()
+        if hasattr(self.items, "__len__"):
+            out["total"] = len(self.items)  # type: ignore[arg-type]
+        return out
 
 
 @dataclass
@@ -270,6 +276,10 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
         raise JobError(f"{where}: {type(exc).__name__} while importing the job file: "
                        f"{_first_line(exc)}") from None
     if not hasattr(module, "job"):
+        if _job_under_main_guard(source):
+            raise JobError(f"{label}: 'job' is defined only under "
+                           "'if __name__ == \"__main__\":'; parc_mpi imports the file (it "
+                           "does not run it as __main__): define 'job' at the top level")
         raise JobError(f"{label}: defines no 'job'; end the file with e.g. "
                        "'job = parc_mpi.map(fn, items)'")
     job = module.job
@@ -279,6 +289,24 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
     if job.name is None:
         job.name = os.path.splitext(os.path.basename(label))[0]
     return job
+
+
+def _job_under_main_guard(source: bytes) -> bool:
+    """True when ``job`` is assigned inside an ``if __name__ == "__main__":`` block."""
+    import ast
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__name__" in ast.unparse(node.test) \
+                and "__main__" in ast.unparse(node.test):
+            for sub in ast.walk(node):
+                if isinstance(sub, (ast.Assign, ast.AnnAssign)):
+                    targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                    if any(isinstance(t, ast.Name) and t.id == "job" for t in targets):
+                        return True
+    return False
 
 
 def _first_line(exc: BaseException) -> str:

@@ -63,3 +63,56 @@ def mpiexec_command(n: int, hostfile: Optional[str] = None,
         cmd += ["-f", hostfile]
     cmd += ["-n", str(n)]
     return cmd + list(extra or [])
+
+
+def auto_cleanup_disabled() -> bool:
+    """True when this process was started by an MPICH mpiexec given
+    ``-disable-auto-cleanup`` (read from the parent processes' command lines:
+    rank <- hydra_pmi_proxy <- mpiexec)."""
+    pid = os.getppid()
+    for _ in range(4):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if any(a.lstrip(b"-") in (b"disable-auto-cleanup", b"disable_auto_cleanup")
+               for a in args):
+            return True
+        if any(b"mpiexec" in a or b"mpirun" in a for a in args[:1]):
+            return False
+        pid = ppid
+    return False
+
+
+def launcher_hostfile_text() -> Optional[str]:
+    """The hostfile the launcher used, when it says which (MPICH, Open MPI, Slurm)."""
+    for var in ("PARC_MPI_HOSTFILE", "HYDRA_HOST_FILE", "OMPI_MCA_orte_default_hostfile",
+                "OMPI_MCA_rmaps_base_hostfile"):
+        path = os.environ.get(var)
+        if path and os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    return fh.read()[:65536]
+            except OSError:
+                return None
+    return None
+
+
+RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "MPI_LOCALRANKID_WORLD",
+             "SLURM_PROCID")
+
+
+def launcher_rank() -> Optional[int]:
+    """This process's rank as the launcher set it in the environment (MPICH's Hydra,
+    Open MPI, PMIx, Slurm), or None outside a launcher; no MPI initialisation."""
+    for var in RANK_VARS:
+        value = os.environ.get(var)
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -6,7 +6,6 @@ JSON; with several nodes it also measures the node-pair latency matrix.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -20,10 +19,9 @@ examples:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m parc_mpi.netbench", epilog=EPILOG,
-                                 description="MPI latency and bandwidth from rank 0 to every "
-                                             "node, OSU style (MB = 10^6 bytes).",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import make_parser
+    ap = make_parser("netbench", "MPI latency and bandwidth from rank 0 to every node, OSU "
+                     "style (MB = 10^6 bytes).", EPILOG)
     ap.add_argument("--mode", choices=("quick", "full"), default="full",
                     help="quick: 3 sizes each; full: 1 B to 4 MiB (default)")
     ap.add_argument("--csv", metavar="FILE", help="write the rows as CSV")
@@ -31,7 +29,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     from mpi4py import MPI
-    from .monitor.netbench import Leader, serve, warnings_for
+    from .cluster.netbench import Leader, serve
+    from .monitor.network import warnings_for
     comm = MPI.COMM_WORLD.Dup()
     if comm.size < 2:
         print("error: netbench needs at least 2 ranks: mpiexec -n 2 python -m parc_mpi.netbench",

@@ -1,33 +1,53 @@
 """``python -m parc_mpi.report RUN_DIR``: rebuild a run's HTML report from its store."""
 from __future__ import annotations
 
-import argparse
 import sys
+import time
 from typing import List, Optional
+
 
 EPILOG = """\
 examples:
   python -m parc_mpi.report runs/pi_montecarlo-20261125-101500
   python -m parc_mpi.report runs/my-run --self-contained   # one file to mail or archive
+  python -m parc_mpi.report runs/my-run --profile          # where the CPU time goes
 """
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m parc_mpi.report", epilog=EPILOG,
-                                 description="Write report.html and plots/*.png for a run "
-                                             "directory, from its run.sqlite alone.",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .cli import make_parser
+    ap = make_parser("report", "Write report.html and plots/*.png for a run directory, from "
+                     "its run.sqlite alone.", EPILOG)
     ap.add_argument("run_dir", help="a run directory (holds run.sqlite)")
     ap.add_argument("--self-contained", action="store_true",
                     help="embed the plots in the HTML (base64) so it is one file")
+    ap.add_argument("--profile", action="store_true",
+                    help="print the CPU seconds of each step (reading, each figure, the "
+                         "HTML) and the functions that cost most")
     args = ap.parse_args(argv)
-    from .monitor.report import build_report
+    cpu0 = time.process_time()
+    from .monitor.report import Reporter
+    reporter = Reporter(args.run_dir)
+    prof = None
+    if args.profile:
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
     try:
-        path = build_report(args.run_dir, self_contained=args.self_contained)
+        path = reporter.render(self_contained=args.self_contained)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path}")
+    if prof is not None:
+        prof.disable()
+        total = time.process_time() - cpu0
+        print(f"{'step':<28}{'CPU s':>8}")
+        for step, secs in reporter.cpu.items():
+            print(f"{step:<28}{secs:>8.3f}")
+        print(f"{'total (with imports)':<28}{total:>8.3f}")
+        import pstats
+        pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(12)
     return 0
 
 

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import List, Optional
 
+from .cli import make_parser
+from .mpienv import launcher_rank
 from .runner import RunOptions, run_serial
 
 EPILOG = """\
@@ -55,9 +57,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m parc_mpi.run", description="Run a parc_mpi job file.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = make_parser("run", "Run a parc_mpi job file.", EPILOG, script="parc-run")
     p.add_argument("job", help="a Python file that defines a module-level 'job'")
     p.add_argument("--run-dir", metavar="DIR",
                    help="the run directory (default: runs/<name>-<timestamp>)")
@@ -100,15 +100,33 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a worker silent this long is declared lost and its tasks run "
                         "elsewhere (default: 30; with MPICH start mpiexec with "
                         "-disable-auto-cleanup so a lost rank does not end the job)")
-    p.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
+    p.add_argument("--log-level", default="warning", type=str.lower,
+                   choices=("debug", "info", "warning", "error"),
+                   help="parc_mpi's own log lines, each with rank and host: debug shows "
+                        "roles, state changes, messages, heartbeats and commits "
+                        "(default: warning; other libraries stay at warning)")
     return p
+
+
+def setup_logging(level: str) -> None:
+    """parc_mpi's loggers at ``level``, with rank and host on each line; every other
+    library's (matplotlib's font manager, say) stays at WARNING."""
+    rank = launcher_rank()
+    host = os.uname().nodename
+    fmt = (f"%(asctime)s [rank {rank if rank is not None else 0} {host}] "
+           "%(name)s %(levelname)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("parc_mpi").setLevel(level.upper())
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(name)s: %(message)s")
+    setup_logging(args.log_level)
     opts = RunOptions(job_path=args.job, run_dir=args.run_dir, runs_base=args.runs,
                       name=args.name, prefetch=args.prefetch, retries=args.retries,
                       progress=args.progress, quiet=args.quiet, sync=args.sync,

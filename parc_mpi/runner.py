@@ -13,10 +13,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 from . import __version__
 from .engine import Scheduler
-from .execute import execute_batch
+from .execute import run_batch
 from .job import Job, OptimizeJob
 from .sources import make_source
-from .store import Store, make_run_dir, rows_for
+from .store import HealthWriter, Store, lock_run, make_run_dir
 
 STOP_FILE = "STOP"
 
@@ -42,6 +42,7 @@ class RunOptions:
     resume: Optional[str] = None  # a run directory to continue
     heartbeat_timeout: float = 30.0
     quiet_summary: bool = False  # minimize(): the caller prints what it wants
+    report: bool = True          # draw report.html at the end
     argv: List[str] = field(default_factory=list)
 
 
@@ -83,7 +84,6 @@ def open_run(job: Job, opts: RunOptions) -> Store:
         run_dir = make_run_dir(opts.runs_base, name)
     _check_writable(run_dir)
     store = Store(run_dir, sync=opts.sync)
-    from .resume import lock_run
     store.lock = lock_run(run_dir)
     return store
 
@@ -136,6 +136,7 @@ class Watch:
         self.live_workers = live_workers
         self.next_check = 0.0
         self.next_progress = time.monotonic() + progress
+        self.first_shown = False  # the first line comes with the first results
         self._old = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -146,8 +147,7 @@ class Watch:
     def _on_signal(self, signum, frame):
         if self.sched.stopping:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
-        self.sched.stopping = True
-        self.sched.stop_reason = signal.Signals(signum).name
+        self.sched.request_stop(signal.Signals(signum).name)
         print(f"[parc_mpi] {self.sched.stop_reason}: soft stop, waiting for running tasks "
               "(again to abort)", flush=True)
 
@@ -158,11 +158,12 @@ class Watch:
             return
         self.next_check = now + 0.5
         if not self.sched.stopping and os.path.exists(self.stop_path):
-            self.sched.stopping = True
-            self.sched.stop_reason = "STOP file"
+            self.sched.request_stop("STOP file")
             print(f"[parc_mpi] found {self.stop_path}: soft stop, waiting for running tasks",
                   flush=True)
-        if not self.quiet and now >= self.next_progress:
+        first = not self.first_shown and self.sched.done > self.sched.done_before
+        if not self.quiet and (now >= self.next_progress or first):
+            self.first_shown = True
             self.next_progress = now + self.progress
             print("[parc_mpi] " + self.sched.progress_line(self.live_workers()), flush=True)
 
@@ -172,7 +173,8 @@ class Watch:
 
 
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
-               extra: Optional[Dict[str, Any]] = None, quiet: bool = False) -> Dict[str, Any]:
+               extra: Optional[Dict[str, Any]] = None, quiet: bool = False,
+               report: bool = True) -> Dict[str, Any]:
     """Commit everything, write results.csv and best.json, print the summary."""
     sched.flush()
     summary = sched.summary()
@@ -197,19 +199,19 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             "failed": summary["failed"]})
     store.set_meta(status=status, finished=time.time(), summary=summary)
     from .monitor.health import health_lines
-    health = health_lines(store.db)
-    first_error = None
-    if status == "failed":
-        first = store.results("failed")[:1] or store.results("timeout")[:1]
-        if first:
-            first_error = first[0]["error"].strip().splitlines()[-1]
+    store.flush()
+    with store.reader() as reader:
+        health = health_lines(reader)
+        first_error = None
+        if status == "failed":
+            first = reader.failures(limit=1)
+            if first:
+                first_error = first[0].error_line
     store.close()
-    report = write_report(store.run_dir)
+    report = write_report(store.run_dir) if report else None
     if quiet:
         return summary
-    line = (f"[parc_mpi] {status}: {summary['ok']} ok, {summary['failed']} failed of "
-            f"{summary['tasks']} tasks in {summary['seconds']:.1f} s "
-            f"({summary['tasks_per_second'] or 0:,.1f} tasks/s)")
+    line = f"[parc_mpi] {summary_line(summary, sched.source.total, sched.done_before)}"
     if "best" in summary:
         line += f"; best {summary['best']['value']:.6g} at {summary['best']['params']}"
     print(line, flush=True)
@@ -228,6 +230,22 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     return summary
 
 
+def summary_line(summary: Dict[str, Any], total: Optional[int], done_before: int) -> str:
+    """``finished: 78 ok, 2 failed of 80 tasks in 3.1 s (25.8 tasks/s)``; a run that
+    stopped short says what was planned, a resumed one what this session did."""
+    line = f"{summary['status']}: {summary['ok']} ok, {summary['failed']} failed of " \
+           f"{summary['tasks']} tasks"
+    if total is not None and summary["tasks"] < total:
+        line += f" (of {total} planned)"
+    rate = f"{summary['tasks_per_second'] or 0:,.1f} tasks/s"
+    if done_before:
+        line += (f"; this session {summary['tasks'] - done_before} in "
+                 f"{summary['seconds']:.1f} s ({rate}), {done_before} done before")
+    else:
+        line += f" in {summary['seconds']:.1f} s ({rate})"
+    return line
+
+
 def write_report(run_dir: str) -> Optional[str]:
     """The final report; a failure to draw it is reported, never fatal to the run."""
     try:
@@ -242,7 +260,8 @@ def write_report(run_dir: str) -> Optional[str]:
 def _job_summary(job: Job, store: Store) -> Optional[str]:
     """The job's own summary line; its failure is reported, never fatal."""
     try:
-        text = job.summary(store.iter_ok_results(), store.run_dir)
+        with store.reader() as reader:
+            text = job.summary(reader.iter_ok(), store.run_dir)
     except Exception as exc:  # the user's code
         print(f"warning: the job's summary function raised {type(exc).__name__}: {exc}",
               file=sys.stderr, flush=True)
@@ -250,9 +269,11 @@ def _job_summary(job: Job, store: Store) -> Optional[str]:
     return None if text is None else str(text)
 
 
-def run_serial(job: Job, opts: RunOptions) -> int:
-    """One rank, no cluster: run the job in-process with the same scheduler."""
-    store = open_run(job, opts)
+def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int:
+    """One rank, no cluster: run the job in-process with the same scheduler (and
+    the store ``open_run`` made, when the caller opened it already)."""
+    if store is None:
+        store = open_run(job, opts)
     record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
                                     "nodes": [platform.node()]})
     sched = start_scheduler(job, store, opts, workers=1)
@@ -260,20 +281,17 @@ def run_serial(job: Job, opts: RunOptions) -> int:
     node = platform.node()
     sampler = None
     if opts.monitor:  # the main rank samples its own node
-        from .monitor.health import HealthStore, LocalSampler
-        sampler = LocalSampler(HealthStore(store.path), node, [0], opts.monitor_interval)
+        from .monitor.health import LocalSampler
+        sampler = LocalSampler(HealthWriter(store.path), node, [0], opts.monitor_interval)
         sampler.start()
-    keep_raw = job.kind != "map"
     status = None
     try:
         while not sched.finished:
             batch = sched.next_batch()
             if batch:
                 batch_id, tasks = batch
-                outcomes, compute = execute_batch(job.fn, job.call, tasks, job.timeout)
-                raw = [o[3] for o in outcomes] if keep_raw else None
-                sched.receive(batch_id, 0, rows_for(tasks, outcomes, 0, node), raw, compute,
-                              node)
+                out = run_batch(job, tasks, 0, node)
+                sched.receive(batch_id, 0, out.rows, out.raw, out.compute, node)
             if sched.flush_due() or not batch:
                 sched.flush()
             watch.tick()
@@ -283,5 +301,6 @@ def run_serial(job: Job, opts: RunOptions) -> int:
         watch.close()
         if sampler is not None:
             sampler.finish()
-    summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary)
+    summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary,
+                         report=opts.report)
     return 1 if summary["status"] == "failed" else 0

@@ -18,7 +18,6 @@ own namespaces), so two simulated clusters at once do not collide.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import shutil
@@ -220,8 +219,8 @@ class SimCluster:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m parc_mpi.simcluster",
-                                description=__doc__.split("\n\n")[0])
+    from .cli import make_parser
+    p = make_parser("simcluster", __doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("run", help="build the cluster, run a command on its main node, "
                                      "tear it down")
@@ -252,7 +251,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         cluster.up()
-        print(f"[simcluster] {len(nodes)} nodes ({args.profile}) as namespaces "
+        print(f"[simcluster] {len(nodes)} node{'s' if len(nodes) != 1 else ''} ({args.profile}) as namespaces "
               f"{cluster.tag}-*; main node {cluster.main.name}", flush=True)
         return subprocess.call(cluster.command(cmd))
     except KeyboardInterrupt:

@@ -25,6 +25,14 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def pytest_collection_modifyitems(config, items):
+    """The quick subset (-m "not slow") is the unit tests: every test that starts
+    the real tools (e2e), an MPI world or a browser is slow."""
+    for item in items:
+        if item.get_closest_marker("e2e") or item.path.name == "test_mpi_suite.py":
+            item.add_marker(pytest.mark.slow)
+
+
 def cli_env(**extra):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

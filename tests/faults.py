@@ -2,13 +2,13 @@
 MPI rank, kill it at a chosen moment, and read a run store without writing to it."""
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from conftest import ROOT, cli_env
+from parc_mpi.store import RunReader, StoreError
 
 
 def rank_pids(marker: str) -> Dict[int, int]:
@@ -35,13 +35,9 @@ def rank_pids(marker: str) -> Dict[int, int]:
 def committed(run_dir) -> int:
     """Result rows committed in a run store (0 while it does not exist yet)."""
     try:
-        db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True,
-                             timeout=5)
-        try:
-            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
+        with RunReader(str(run_dir)) as reader:
+            return reader.attempts()
+    except StoreError:
         return 0
 
 
@@ -79,9 +75,6 @@ def kill_rank_when(proc: subprocess.Popen, run_dir, rank: int, results: int,
 
 def ok_points(run_dir) -> List[Tuple]:
     """(task, params, result) of every successful evaluation, in task order."""
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT task, params, result FROM results WHERE status = 'ok' "
-                          "ORDER BY task, seq").fetchall()
-    finally:
-        db.close()
+    with RunReader(str(run_dir)) as reader:
+        rows = reader.results(status="ok")
+    return sorted(((r.task, r.params, r.result) for r in rows), key=lambda x: x[0])

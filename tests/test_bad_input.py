@@ -1,12 +1,12 @@
 """Bad input stops the run before work starts: one line from rank 0, a non-zero exit on
 every rank within seconds, no traceback wall, and no run store left behind."""
 import os
-import sqlite3
 import subprocess
 
 import pytest
 
 from conftest import mpi_cmd, python_cmd, run_cmd
+from parc_mpi.store import RunReader
 
 pytestmark = pytest.mark.e2e
 
@@ -170,5 +170,5 @@ def test_full_disk_mid_run_ends_every_rank_with_one_line(tmp_path, write_job, ti
     assert "run.sqlite: cannot write: database or disk is full" in errors[0]
     assert f"--resume {run_dir}" in errors[0]
     assert "Traceback" not in done.stderr
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with RunReader(str(run_dir)) as reader:
+        reader.check_intact()

@@ -25,7 +25,7 @@ def run_batch(sched, batch, worker=1, compute=None):
     batch_id, tasks = batch
     outcomes, seconds = execute_batch(sched.job.fn, sched.job.call, tasks, sched.job.timeout)
     sched.receive(batch_id, worker, rows_for(tasks, outcomes, worker, "node"),
-                  [o[3] for o in outcomes], seconds if compute is None else compute, "node")
+                  [o.result for o in outcomes], seconds if compute is None else compute, "node")
     return tasks
 
 
@@ -72,7 +72,7 @@ def test_results_are_counted_only_after_commit(tmp_path):
     assert sched.done == 0 and seen == [] and store.pending_rows == 2
     sched.flush()
     assert sched.done == 1 and seen == [4]
-    assert store.counts() == {"ok": 1}
+    assert store.reader().counts() == {"ok": 1}
 
 
 def test_map_source_pulls_lazily_from_an_endless_iterator(tmp_path):
@@ -98,7 +98,7 @@ def test_failed_attempts_are_retried_then_counted_once(tmp_path):
     sched, store = make(job, tmp_path)
     drain(sched)
     assert sched.done == 3 and sched.failed == 0 and sched.attempts_failed == 6
-    assert store.counts() == {"ok": 3, "failed": 6}
+    assert store.reader().counts() == {"ok": 3, "failed": 6}
 
 
 def test_optimize_non_numbers_are_failures_and_optimizer_survives(tmp_path):
@@ -108,7 +108,7 @@ def test_optimize_non_numbers_are_failures_and_optimizer_survives(tmp_path):
     job = parc_mpi.optimize(objective, {"x": parc_mpi.Real(0, 1)}, budget=8, goal="min")
     sched, store = make(job, tmp_path)
     drain(sched)
-    errors = [r["error"] for r in store.results("failed")]
+    errors = [r.error for r in store.reader().results(status="failed")]
     assert errors == ["objective returned str, expected a number",
                       "objective returned nan, expected a finite number",
                       "objective returned NoneType, expected a number"]
@@ -127,5 +127,5 @@ def test_timeout_interrupts_a_task(tmp_path):
     t0 = time.monotonic()
     drain(sched)
     assert time.monotonic() - t0 < 3
-    assert [r["task"] for r in store.results("timeout")] == [1]
-    assert store.counts() == {"ok": 2, "timeout": 1}
+    assert [r.task for r in store.reader().results(status="timeout")] == [1]
+    assert store.reader().counts() == {"ok": 2, "timeout": 1}

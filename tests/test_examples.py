@@ -4,12 +4,12 @@ import json
 import math
 import re
 import shlex
-import sqlite3
 import sys
 
 import pytest
 
 from conftest import ROOT, mpi_cmd, run_cmd
+from parc_mpi.store import RunReader
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +26,8 @@ def test_sweep_covers_the_grid_and_draws_the_heat_map(tmp_path):
     done, run_dir = run_example(tmp_path, "sweep_epidemic")
     assert "finished: 121 ok, 0 failed of 121 tasks" in done.stdout
     assert (run_dir / "plots" / "sweep.png").stat().st_size > 5000
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    peaks = {tuple(json.loads(p).values()): json.loads(r)["peak"]
-             for p, r in db.execute("SELECT params, result FROM results")}
+    with RunReader(str(run_dir)) as reader:
+        peaks = {tuple(r.params.values()): r.result["peak"] for r in reader.results()}
     assert peaks[(0.6, 0.05)] > 0.6        # R0 = 12: most are ill at once
     assert peaks[(0.1, 0.3)] < 0.002       # R0 < 1: the outbreak dies out
 
@@ -36,8 +35,8 @@ def test_sweep_covers_the_grid_and_draws_the_heat_map(tmp_path):
 def test_optimization_example_spends_budget_and_beats_the_median(tmp_path):
     done, run_dir = run_example(tmp_path, "optimize_rastrigin")
     best = json.loads((run_dir / "best.json").read_text())
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    values = sorted(v for (v,) in db.execute("SELECT value FROM results"))
+    with RunReader(str(run_dir)) as reader:
+        values = sorted(reader.columns(["value"])["value"])
     assert len(values) == 300 and best["evaluations"] == 300
     assert best["value"] == values[0] < values[len(values) // 2]
 

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import sys
 import time
 
@@ -15,6 +14,7 @@ import pytest
 from conftest import run_cmd
 from faults import committed, kill_rank_when, rank_pids, start, wait_committed
 from parc_mpi.mpienv import detect_flavour, find_mpiexec, mpiexec_command
+from parc_mpi.store import RunReader, Store
 
 pytestmark = pytest.mark.e2e
 
@@ -44,19 +44,13 @@ def tolerant(n, *args):
 
 
 def store_rows(run_dir):
-    db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return db.execute("SELECT task, status, result FROM results").fetchall()
-    finally:
-        db.close()
+    with RunReader(str(run_dir)) as reader:
+        return [(r.task, r.status, r.result) for r in reader.results()]
 
 
 def meta_of(run_dir):
-    db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
-    try:
-        return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-    finally:
-        db.close()
+    with RunReader(str(run_dir)) as reader:
+        return reader.meta()
 
 
 def exactly_once(run_dir, n):
@@ -166,9 +160,11 @@ def test_power_loss_during_a_burst_keeps_every_counted_result(tmp_path, write_jo
     out, _err = proc.communicate(timeout=60)
     counted = [int(m) for m in re.findall(r"\] (\d+)/3000000", out)]
     assert counted, out[-2000:]
-    db = sqlite3.connect(run_dir / "run.sqlite")  # opening it replays the WAL
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    rows = db.execute("SELECT COUNT(*), COUNT(DISTINCT task) FROM results").fetchone()
-    assert rows[0] == rows[1] >= max(counted), (rows, max(counted))
-    bad = db.execute("SELECT COUNT(*) FROM results WHERE result != task * 3").fetchone()[0]
+    Store(str(run_dir)).close()  # a writer's open replays the WAL the kill left
+    with RunReader(str(run_dir)) as reader:
+        reader.check_intact()
+        cols = reader.columns(["task", "value"])
+    tasks = cols["task"]
+    assert len(tasks) == len(set(tasks)) >= max(counted), (len(tasks), max(counted))
+    bad = sum(1 for t, v in zip(tasks, cols["value"]) if v != t * 3)
     assert bad == 0

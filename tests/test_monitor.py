@@ -2,15 +2,15 @@
 import csv
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from conftest import ROOT, mpi_cmd, python_cmd, run_cmd
-from parc_mpi.cluster.launch import Layout
+from parc_mpi.layout import Layout
 from parc_mpi.mpienv import detect_flavour, mpiexec_command
+from parc_mpi.store import RunReader
 
 ASNODE = str(ROOT / "tests" / "tools" / "asnode.sh")
 JOB = "jobs/pi_montecarlo.py"
@@ -33,7 +33,7 @@ needs_hosts = pytest.mark.skipif(not can_fake_hosts(),
 
 
 def db(run_dir):
-    return sqlite3.connect(run_dir / "run.sqlite")
+    return RunReader(str(run_dir))
 
 
 def test_layout_puts_monitor_on_main_node_and_one_agent_per_other_node():
@@ -60,22 +60,21 @@ def test_three_hosts_store_health_from_every_node_and_netbench(tmp_path):
     done = run_cmd(cmd, timeout=180)
     assert done.returncode == 0, done
     con = db(run_dir)
-    assert dict(con.execute("SELECT node, ranks FROM nodes")) == {
-        "nodeA": "[0, 1, 2]", "nodeB": "[3, 4]", "nodeC": "[5, 6]"}
-    assert {n for (n,) in con.execute("SELECT DISTINCT node FROM samples")} == {
-        "nodeA", "nodeB", "nodeC"}
+    assert {n: i.ranks for n, i in con.nodes().items()} == {
+        "nodeA": [0, 1, 2], "nodeB": [3, 4], "nodeC": [5, 6]}
+    assert {s.node for s in con.samples()} == {"nodeA", "nodeB", "nodeC"}
     kinds = {}
-    for node, kind, size in con.execute("SELECT node, kind, size FROM netbench"):
-        kinds.setdefault(node, set()).add((kind, size))
+    for f in con.netbench():
+        kinds.setdefault(f.node, set()).add((f.kind, f.size))
     assert set(kinds) == {"nodeA (same node)", "nodeB", "nodeC"}
     for node, got in kinds.items():
         assert ("latency", 1) in got and ("upload", 4 << 20) in got and (
             "download", 4 << 20) in got
-    pairs = {(a, b) for a, b in con.execute("SELECT a, b FROM pairs")}
+    pairs = {(p.a, p.b) for p in con.pairs()}
     assert {frozenset(p) for p in pairs} == {frozenset(("nodeA", "nodeB")),
                                               frozenset(("nodeA", "nodeC")),
                                               frozenset(("nodeB", "nodeC"))}
-    workers = {w for (w,) in con.execute("SELECT DISTINCT worker FROM results")}
+    workers = {r.worker for r in con.results()}
     assert 1 not in workers and workers <= {2, 3, 4, 5, 6}
     assert "health nodeB:" in done.stdout
 
@@ -87,8 +86,8 @@ def test_no_monitor_gives_rank_1_work_and_stores_no_samples(tmp_path):
                            "-q"))
     assert done.returncode == 0, done
     con = db(run_dir)
-    assert con.execute("SELECT COUNT(*) FROM samples").fetchone()[0] == 0
-    assert {w for (w,) in con.execute("SELECT DISTINCT worker FROM results")} == {1, 2}
+    assert con.samples() == []
+    assert {r.worker for r in con.results()} == {1, 2}
     assert "network benchmark" not in done.stdout
 
 
@@ -102,7 +101,7 @@ def test_serial_run_samples_its_own_node_and_says_what_it_lacks(tmp_path):
                               "--monitor-interval", "0.5", "-q"))
     assert done.returncode == 0, done
     con = db(run_dir)
-    samples = [json.loads(d) for (d,) in con.execute("SELECT data FROM samples")]
+    samples = [s.data for s in con.samples()]
     assert len(samples) >= 2
     line = [l for l in done.stdout.splitlines() if "health" in l][0]
     if all(s["cpu_temp_c"] is None for s in samples):

@@ -11,7 +11,7 @@ import parc_mpi
 from parc_mpi import Choice, Integer, Real
 from parc_mpi.optimizers import ADAPTERS, OPTIMIZERS, make_optimizer
 
-CORE = sorted(OPTIMIZERS) + ["auto"]
+CORE = sorted(OPTIMIZERS)
 MODEL_FREE_BUDGET = {"random": None, "sobol": None, "lhs": None}
 
 
@@ -69,13 +69,13 @@ def test_out_of_order_tells_and_failures_are_survived(name):
     space = {"x": Real(-1, 1), "y": Real(-1, 1)}
     opt = make_optimizer(name, space, seed=5, budget=60)
     rng = np.random.default_rng(1)
-    bad = [math.nan, math.inf, -math.inf, None, "text"]
+    bad = [math.nan, math.inf, -math.inf, None]  # failures; a string is refused (TypeError)
     flight = []
     for i in range(60):
         flight += opt.ask(2 if i % 3 == 0 else 1)
         while len(flight) > 6:
             t = flight.pop(int(rng.integers(len(flight))))
-            opt.tell(t, bad[t.id % 5] if t.id % 4 == 0 else quadratic(t.params))
+            opt.tell(t, bad[(t.id // 4) % 4] if t.id % 4 == 0 else quadratic(t.params))
     for t in flight:
         opt.tell(t, quadratic(t.params))
     assert opt.best is not None and math.isfinite(opt.best.value)
@@ -244,3 +244,63 @@ def test_minimize_with_every_evaluation_failing_says_so():
 def test_minimize_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         parc_mpi.minimize(lambda x: x, {"x": Real(0, 1)}, **kwargs)
+
+
+def test_minimize_without_a_launcher_keeps_run_dir_like_a_cluster_run(tmp_path):
+    """The serial path goes through the scheduler and store: run_dir is honoured,
+    the report rebuilds from it, and the columns are a cluster run's."""
+    import csv
+    import subprocess
+    import sys
+    from conftest import ROOT, cli_env
+    from parc_mpi.store import RunReader
+
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        if x > 0.9:
+            raise ValueError("too far")
+        return (x - 0.3) ** 2
+
+    run_dir = tmp_path / "kept"
+    res = parc_mpi.minimize(f, {"x": Real(0, 1)}, budget=25, seed=3, run_dir=str(run_dir))
+    assert res.run_dir == str(run_dir) and res.nfev == 25 == len(calls)
+    with RunReader(str(run_dir)) as reader:
+        rows = reader.results()
+        meta = reader.meta()
+    assert meta["status"] == "finished" and meta["job"]["kind"] == "optimize"
+    assert [r.params["x"] for r in rows] == calls          # one row per evaluation
+    assert {r.worker for r in rows} == {0} and all(r.node for r in rows)
+    assert [r.ok for r in rows] == list(res.history["ok"])
+    # seconds: from the first evaluation's start, never negative, non-decreasing
+    secs = res.history["seconds"]
+    assert (secs >= 0).all() and (np.diff(secs) >= 0).all()
+    with open(run_dir / "results.csv", newline="") as fh:
+        head = next(csv.reader(fh))
+    assert head == ["task", "status", "attempts", "x", "result", "worker", "node", "seconds",
+                    "error"]
+    done = subprocess.run([sys.executable, "-m", "parc_mpi.report", str(run_dir)], cwd=ROOT,
+                          env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Optimization" in (run_dir / "report.html").read_text()
+
+
+def test_minimize_without_run_dir_leaves_nothing_behind(tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    res = parc_mpi.minimize(lambda x: x * x, {"x": Real(-1, 1)}, budget=8, seed=0)
+    assert res.run_dir is None and res.nfev == 8
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tell_refuses_a_value_that_is_not_a_number():
+    opt = make_optimizer("random", {"x": Real(0, 1)}, seed=0)
+    a, b, c = opt.ask(3)
+    with pytest.raises(TypeError, match=r"trial 0: the value must be a number .* str 'abc'"):
+        opt.tell(a, "abc")
+    assert a.pending  # refused, not taken as a failure
+    opt.tell(a, None)                 # a failure, as documented
+    opt.tell(b, float("inf"))         # a failure too
+    opt.tell(c, np.float32(0.5))
+    assert math.isnan(a.value) and math.isnan(b.value) and opt.best is c

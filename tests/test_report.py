@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, mpi_cmd, python_cmd, run_cmd
-from parc_mpi.monitor.health import HealthStore
+from parc_mpi.execute import Outcome
 from parc_mpi.monitor.report import build_report
-from parc_mpi.store import Store, rows_for
+from parc_mpi.store import HealthWriter, Store, rows_for
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -37,11 +37,13 @@ def make_run(tmp_path, results=(), nodes=None, kind="map", status="finished"):
                    summary={"workers": {}})
     if results:
         tasks = [(i, 0, arg) for i, (arg, _ok, _r) in enumerate(results)]
-        outcomes = [(i, 0, ok, r, t0 + i, t0 + i + 0.5) for i, (_a, ok, r) in enumerate(results)]
+        outcomes = [Outcome(i, 0, "ok" if ok else "failed", r if ok else None,
+                            None if ok else r, t0 + i, t0 + i + 0.5)
+                    for i, (_a, ok, r) in enumerate(results)]
         store.add_rows(rows_for(tasks, outcomes, 2, "pi0"))
         store.flush()
     store.close()
-    health = HealthStore(str(run_dir / "run.sqlite"))
+    health = HealthWriter(str(run_dir / "run.sqlite"))
     for node, (baseline, samples) in (nodes or {}).items():
         health.node_hello(node, [0, 1], {"links": {"eth0": {"up": True, "speed_mbit": 1000}}},
                           samples[0])
@@ -100,7 +102,7 @@ def test_under_voltage_is_called_a_power_problem_first(tmp_path):
 def test_optimize_run_shows_convergence_and_top_ten(tmp_path):
     res = [({"x": i / 10}, True, (i - 7) ** 2) for i in range(15)]
     page = html_of(make_run(tmp_path, results=res, kind="optimize"))
-    assert "Optimisation" in page and "Top 10" in page
+    assert "Optimization" in page and "Top 10" in page
     assert (tmp_path / "run" / "plots" / "convergence.png").exists()
     top = re.search(r"<h3>Top 10</h3><table>(.*?)</table>", page, re.S).group(1)
     assert "<td>1</td><td>7</td>" in top  # trial 7 is best (value 0)

@@ -3,14 +3,15 @@ points the uninterrupted run would have, repeats no finished evaluation, and ref
 what it cannot continue (an ended run exits 0; a changed job, a damaged store or a
 run still going are one-line errors)."""
 import json
+from collections import Counter
 import os
 import random
-import sqlite3
 
 import pytest
 
 from conftest import mpi_cmd, python_cmd, run_cmd
 from faults import committed, kill_rank_when, ok_points, start, wait_committed
+from parc_mpi.store import RunReader
 
 pytestmark = pytest.mark.e2e
 
@@ -55,10 +56,15 @@ def one_worker(run_args):
     return mpi_cmd(2, "-m", "parc_mpi.run", *run_args, "-q", "--no-monitor", "--prefetch", "1")
 
 
+def meta_of(run_dir):
+    with RunReader(str(run_dir)) as reader:
+        return reader.meta()
+
+
 def no_repeats(run_dir):
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    twice = db.execute("SELECT task, COUNT(*) FROM results WHERE status = 'ok' "
-                       "GROUP BY task HAVING COUNT(*) > 1").fetchall()
+    with RunReader(str(run_dir)) as reader:
+        ok = Counter(r.task for r in reader.results(status="ok"))
+    twice = [(t, n) for t, n in ok.items() if n > 1]
     assert twice == [], f"evaluations repeated: {twice}"
 
 
@@ -84,9 +90,9 @@ def test_kill_rank0_then_resume_matches_the_uninterrupted_run(tmp_path, write_jo
         no_repeats(run_dir)
         best = json.loads((run_dir / "best.json").read_text())
         assert best["evaluations"] == 40
-        meta = dict(sqlite3.connect(run_dir / "run.sqlite").execute("SELECT * FROM meta"))
-        assert json.loads(meta["status"]) == "finished"
-        assert len(json.loads(meta["resumed"])) == 1
+        meta = meta_of(run_dir)
+        assert meta["status"] == "finished"
+        assert len(meta["resumed"]) == 1
 
 
 def test_map_resume_skips_what_is_done_and_reruns_the_rest(tmp_path, write_job):
@@ -104,12 +110,11 @@ def test_map_resume_skips_what_is_done_and_reruns_the_rest(tmp_path, write_job):
     assert done.returncode == 0, done
     assert "finished: 277 ok, 23 failed of 300 tasks" in done.stdout, done
     no_repeats(run_dir)
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    tasks = [t for (t,) in db.execute("SELECT DISTINCT task FROM results ORDER BY task")]
-    assert tasks == list(range(300))
+    with RunReader(str(run_dir)) as reader:
+        rows = reader.results()
+    assert sorted({r.task for r in rows}) == list(range(300))
     # a failed task is tried twice in all (--retries 1), across the two sessions
-    attempts = dict(db.execute("SELECT task, COUNT(*) FROM results WHERE task % 13 = 5 "
-                               "GROUP BY task"))
+    attempts = Counter(r.task for r in rows if r.task % 13 == 5)
     assert set(attempts.values()) == {2}, attempts
     csv_lines = (run_dir / "results.csv").read_text().splitlines()
     assert len(csv_lines) == 301
@@ -177,8 +182,7 @@ def test_resume_refuses_a_changed_space_or_job_file(tmp_path, write_job):
     edited = write_job(job.read_text() + "\n# an edit\n", "edited.py")
     refused([edited, "--resume", run_dir], "the job file changed since the run started")
     assert committed(run_dir) == before
-    meta = dict(sqlite3.connect(run_dir / "run.sqlite").execute("SELECT * FROM meta"))
-    assert json.loads(meta["status"]) == "stopped"
+    assert meta_of(run_dir)["status"] == "stopped"
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
@@ -212,4 +216,4 @@ def test_resume_refuses_a_run_that_is_still_going(tmp_path, write_job):
 
 def test_resume_of_a_missing_run_dir(tmp_path, write_job):
     job = optimize_job(write_job, "random", budget=5)
-    refused([job, "--resume", tmp_path / "nope"], "no run.sqlite here")
+    refused([job, "--resume", tmp_path / "nope"], "no such run directory")

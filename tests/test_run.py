@@ -3,7 +3,6 @@ import csv
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import time
 import pytest
 
 from conftest import ROOT, cli_env, mpi_cmd, python_cmd, run_cmd
+from parc_mpi.store import RunReader, StoreError
 
 pytestmark = pytest.mark.e2e
 
@@ -43,9 +43,8 @@ job = parc_mpi.generate(double, [1, 3], refine)
 
 
 def rows(run_dir):
-    db = sqlite3.connect(os.path.join(run_dir, "run.sqlite"))
-    return db.execute("SELECT task, attempt, status, params, result, error, worker, node, "
-                      "t_start, t_end FROM results ORDER BY seq").fetchall()
+    with RunReader(str(run_dir)) as reader:
+        return reader.results()
 
 
 def run_job(tmp_path, write_job, source, ranks=None, extra=(), timeout=120):
@@ -58,9 +57,9 @@ def run_job(tmp_path, write_job, source, ranks=None, extra=(), timeout=120):
 
 def committed(run_dir):
     try:
-        db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True, timeout=5)
-        return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-    except sqlite3.Error:
+        with RunReader(str(run_dir)) as reader:
+            return reader.attempts()
+    except StoreError:
         return 0
 
 
@@ -80,16 +79,16 @@ def test_failing_tasks_are_stored_with_traceback_and_run_goes_on(tmp_path, write
     assert done.returncode == 0, done
     assert "finished: 43 ok, 7 failed of 50 tasks" in done.stdout
     got = rows(run_dir)
-    assert sorted(r[0] for r in got) == list(range(50))
-    failed = [r for r in got if r[2] == "failed"]
-    assert sorted(r[0] for r in failed) == [x for x in range(50) if x % 7 == 3]
+    assert sorted(r.task for r in got) == list(range(50))
+    failed = [r for r in got if r.status == "failed"]
+    assert sorted(r.task for r in failed) == [x for x in range(50) if x % 7 == 3]
     for r in failed:
-        assert "Traceback" in r[5] and f"ValueError: bad item {r[0]}" in r[5]
-        assert r[6] is not None and r[7]  # worker rank and node
-    ok = {r[0]: r[4] for r in got if r[2] == "ok"}
+        assert "Traceback" in r.error and f"ValueError: bad item {r.task}" in r.error
+        assert r.worker is not None and r.node  # worker rank and node
+    ok = {r.task: r.result for r in got if r.status == "ok"}
     assert all(ok[x] == x * x for x in ok)
     if ranks:
-        assert {r[6] for r in got} <= {1, 2, 3}
+        assert {r.worker for r in got} <= {1, 2, 3}
     with open(run_dir / "results.csv") as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == 50 and table[3]["status"] == "failed"
@@ -112,7 +111,7 @@ job = parc_mpi.map(flaky, range(6))
     done, run_dir = run_job(tmp_path, write_job, source, 3, extra=("--retries", "1"))
     assert done.returncode == 0, done
     got = rows(run_dir)
-    assert sorted((r[0], r[1], r[2]) for r in got) == sorted(
+    assert sorted((r.task, r.attempt, r.status) for r in got) == sorted(
         [(x, 0, "failed") for x in range(6)] + [(x, 1, "ok") for x in range(6)])
     assert "finished: 6 ok, 0 failed of 6 tasks" in done.stdout
 
@@ -122,12 +121,12 @@ def test_optimize_job_spends_its_budget_and_writes_best(tmp_path, write_job, ran
     done, run_dir = run_job(tmp_path, write_job, OPTIMIZE, ranks)
     assert done.returncode == 0, done
     got = rows(run_dir)
-    assert len(got) == 40 and {r[2] for r in got} == {"ok"}
+    assert len(got) == 40 and {r.status for r in got} == {"ok"}
     best = json.loads((run_dir / "best.json").read_text())
-    values = [r[4] for r in got]
+    values = [r.result for r in got]
     assert best["value"] == max(values) and best["goal"] == "max"
     assert best["evaluations"] == 40
-    params = json.loads([r[3] for r in got if r[4] == best["value"]][0])
+    params = [r.params for r in got if r.result == best["value"]][0]
     assert params == best["params"]
     assert -(params["x"] - 1.0) ** 2 + params["n"] == pytest.approx(best["value"])
 
@@ -136,7 +135,7 @@ def test_optimize_job_spends_its_budget_and_writes_best(tmp_path, write_job, ran
 def test_generate_job_follows_on_result(tmp_path, write_job, ranks):
     done, run_dir = run_job(tmp_path, write_job, GENERATE, ranks)
     assert done.returncode == 0, done
-    items = sorted(json.loads(r[3]) if isinstance(r[3], str) else r[3] for r in rows(run_dir))
+    items = sorted(r.params for r in rows(run_dir))
     # 1 -> 2 -> 4 -> ... -> 128 stops; 3 -> 6 -> ... -> 192 stops
     assert items == sorted([1, 2, 4, 8, 16, 32, 64, 3, 6, 12, 24, 48, 96])
 
@@ -162,7 +161,7 @@ job = parc_mpi.map(f, (i for i in range(2000)))
 """
     done, run_dir = run_job(tmp_path, write_job, source, 3)
     assert done.returncode == 0, done
-    assert sorted(r[4] for r in rows(run_dir)) == list(range(1, 2001))
+    assert sorted(r.result for r in rows(run_dir)) == list(range(1, 2001))
 
 
 def test_stop_file_stops_softly_and_keeps_results(tmp_path, write_job):
@@ -176,10 +175,10 @@ def test_stop_file_stops_softly_and_keeps_results(tmp_path, write_job):
     assert proc.returncode == 0, (out, err)
     assert "stopped:" in out
     got = rows(run_dir)
-    assert 0 < len(got) < 400 and {r[2] for r in got} == {"ok"}
-    assert len({r[0] for r in got}) == len(got)  # nothing twice
-    meta = dict(sqlite3.connect(run_dir / "run.sqlite").execute("SELECT key, value FROM meta"))
-    assert json.loads(meta["status"]) == "stopped"
+    assert 0 < len(got) < 400 and {r.status for r in got} == {"ok"}
+    assert len({r.task for r in got}) == len(got)  # nothing twice
+    with RunReader(str(run_dir)) as reader:
+        assert reader.meta()["status"] == "stopped"
 
 
 def test_sigint_to_serial_run_stops_softly(tmp_path, write_job):
@@ -208,7 +207,7 @@ def test_shipped_folder_reaches_workers_through_mpi(tmp_path, write_job):
     done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--ship", project, "--run-dir",
                            tmp_path / "run", "--cache", cache, "-q"))
     assert done.returncode == 0, done
-    assert sorted(r[4] for r in rows(tmp_path / "run")) == [3 * x for x in range(20)]
+    assert sorted(r.result for r in rows(tmp_path / "run")) == [3 * x for x in range(20)]
     unpacked = [p for p in cache.iterdir() if not p.name.startswith(".")]
     assert len(unpacked) == 1 and (unpacked[0] / "project" / "helper.py").exists()
 
@@ -225,7 +224,7 @@ def test_signal_to_mpiexec_stops_softly_on_every_rank(tmp_path, write_job, sig):
     assert proc.returncode == 0, (out, err)
     assert f"{sig.name}: soft stop" in out and "stopped:" in out
     got = rows(run_dir)
-    assert 0 < len(got) < 1000 and {r[2] for r in got} == {"ok"}
+    assert 0 < len(got) < 1000 and {r.status for r in got} == {"ok"}
 
 
 @pytest.mark.parametrize("requirement, ok", [("numpy", True), ("./no-such-project-here", False)])

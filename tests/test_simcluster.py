@@ -3,7 +3,6 @@ own network stack, host name and home folder, links shaped like a Pi cluster's
 (parc_mpi.simcluster). Skipped, with the reason, where namespaces cannot be made."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,14 +16,15 @@ from faults import start, wait_committed
 from parc_mpi.mpienv import find_mpiexec
 from parc_mpi.nodes import read_node_list
 from parc_mpi.simcluster import SimCluster, available
+from parc_mpi.store import RunReader
 
 WHY = available()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(WHY is not None, reason=f"{WHY}")]
 
 
 def meta_of(run_dir):
-    db = sqlite3.connect(f"file:{Path(run_dir) / 'run.sqlite'}?mode=ro", uri=True)
-    return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+    with RunReader(str(run_dir)) as reader:
+        return reader.meta()
 
 
 def test_the_six_pi_parc_box_runs_the_pi_cluster_guide(tmp_path):
@@ -61,16 +61,17 @@ def test_the_six_pi_parc_box_runs_the_pi_cluster_guide(tmp_path):
     assert meta["ranks"] == 24 and meta["nodes"] == [f"pi{i}" for i in range(6)]
     hosts = meta["rank_nodes"]
     assert hosts["0"] == hosts["1"] == "pi0" and sum(h == "pi3" for h in hosts.values()) == 4
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    workers_on = {n for (n,) in db.execute("SELECT DISTINCT node FROM results")}
+    db = RunReader(str(run_dir))
+    workers_on = set(db.columns(["node"])["node"])
     assert len(workers_on) >= 4, workers_on
     # the netbench went over the shaped links: 940 Mbit/s is at most 117.5 MB/s
-    rates = dict(((n, k), r) for n, k, r in db.execute(
-        "SELECT node, kind, MAX(mbps) FROM netbench WHERE node NOT LIKE '%same node%' "
-        "AND kind IN ('upload', 'download') GROUP BY node, kind"))
+    rates = {}
+    for f in db.netbench():
+        if "same node" not in f.node and f.kind in ("upload", "download"):
+            rates[f.node, f.kind] = max(rates.get((f.node, f.kind), 0.0), f.mbps)
     assert {n for n, _k in rates} == {f"pi{i}" for i in range(1, 6)}
     assert all(60 < r < 120 for r in rates.values()), rates
-    nodes_seen = {n for (n,) in db.execute("SELECT DISTINCT node FROM samples")}
+    nodes_seen = {s.node for s in db.samples()}
     assert nodes_seen == {f"pi{i}" for i in range(6)}
     page = (run_dir / "report.html").read_text()
     assert all(f">pi{i}<" in page for i in range(6))
@@ -114,8 +115,8 @@ def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_p
     assert proc.returncode == 0, (out, err)
     assert "finished: 150 ok, 0 failed of 150 tasks" in out, (out, err)
     assert "ending the MPI job with MPI_Abort" in err, err
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    ok = sorted(t for (t,) in db.execute("SELECT task FROM results WHERE status = 'ok'"))
+    with RunReader(str(run_dir)) as reader:
+        ok = sorted(r.task for r in reader.results(status="ok"))
     assert ok == list(range(150))
     lost = meta_of(run_dir)["summary"]["lost_workers"]
     assert {v["node"] for v in lost.values()} == {"n2"} and len(lost) == 2, lost

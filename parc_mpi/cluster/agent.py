@@ -6,7 +6,6 @@ is sampled by nobody and the report says so.
 """
 from __future__ import annotations
 
-import logging
 import threading
 from typing import List, Optional
 
@@ -15,7 +14,6 @@ from mpi4py import MPI
 from ..monitor.sensors import Sensors, node_facts
 from .protocol import TAG_SAMPLE, wait_quietly
 
-log = logging.getLogger(__name__)
 
 
 def threads_ok() -> bool:

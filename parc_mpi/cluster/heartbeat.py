@@ -12,6 +12,7 @@ leaves without finalizing; :data:`SKIP_FINALIZE` tells ``parc_mpi.run`` to.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -21,6 +22,8 @@ from typing import Dict, List, Optional
 from mpi4py import MPI
 
 from .protocol import TAG_HEARTBEAT, recv_quietly, wait_quietly
+
+log = logging.getLogger(__name__)
 
 SKIP_FINALIZE = False   # set on every surviving rank once any rank was lost
 
@@ -119,6 +122,11 @@ class Liveness:
             self.sends = [r for r in self.sends if not r.Test()]
             for w in running:
                 self.sends.append(self.comm.isend(None, dest=w, tag=TAG_HEARTBEAT))
+            if log.isEnabledFor(logging.DEBUG):
+                quiet = {w: round(now - self.last.get(w, now), 1) for w in running
+                         if now - self.last.get(w, now) > self.interval * 2}
+                log.debug("heartbeat to %d worker(s)%s", len(running),
+                          f"; silent for s: {quiet}" if quiet else "")
         lost = [w for w in running if now - self.last.get(w, now) > self.timeout]
         for w in lost:
             self.last.pop(w, None)
@@ -139,6 +147,3 @@ class Liveness:
             if got[0] == "bye":
                 waiting.discard(got[1])
         wait_quietly(self.sends, timeout=max(0.1, deadline - time.monotonic()))
-
-    def silence(self, worker: int) -> float:
-        return time.monotonic() - self.last.get(worker, time.monotonic())

@@ -1,4 +1,4 @@
-"""Message tags, and waiting for messages without spinning.
+"""Message tags and types, and waiting for messages without spinning.
 
 MPICH's and Open MPI's blocking receives poll at 100% of a core; on a 4-core Pi
 that is a worker's core stolen. Every wait here is ``Iprobe`` plus a sleep that
@@ -8,19 +8,57 @@ a few hundred times a second for a few microseconds each.
 from __future__ import annotations
 
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 from mpi4py import MPI
 
-TAG_CONTROL = 1   # start-up handshake, both ways
-TAG_TASKS = 2     # main -> worker: (batch id, [(task, attempt, arg), ...])
-TAG_RESULTS = 3   # worker -> main: (batch id, outcomes, compute seconds); asks for more
-TAG_STOP = 4      # main -> worker: no more work; finish the running batch. After the
-                  # worker's DONE, a second one: {"finalize": bool} (False after a loss)
-TAG_DONE = 5      # worker -> main: [(batch id, tasks), ...] never started; then exit
-TAG_SAMPLE = 6    # agent -> monitor: ("hello", node, ranks, facts, sample) | ("sample", ...)
-TAG_MONITOR = 7   # main <-> monitor: ("stop", finalize), and the monitor's "done"
-TAG_HEARTBEAT = 8  # both ways, on a communicator of their own (cluster/heartbeat.py)
+# Every tag of the protocol. Heartbeats and netbench run on communicators of their
+# own (comm.Dup()), so their tags cannot be confused with the scheduling ones.
+TAG_CONTROL = 1   # start-up handshake, both ways (bcast_quietly / gather_quietly)
+TAG_TASKS = 2     # main -> worker: Tasks
+TAG_RESULTS = 3   # worker -> main: Results; each one also asks for more work
+TAG_STOP = 4      # main -> worker: None = no more work, finish the running batch. After
+                  # the worker's Done, a second one: Goodbye
+TAG_DONE = 5      # worker -> main: Done; then the worker waits for Goodbye and exits
+TAG_SAMPLE = 6    # agent -> monitor: ("hello", node, ranks, facts, sample) |
+                  # ("sample", node, sample) | ("bye", node)
+TAG_MONITOR = 7   # main -> monitor: ("stop", finalize); monitor -> main: "done"
+TAG_HEARTBEAT = 8  # both ways on the heartbeat communicator: None (a beat) | "bye"
+TAG_NET_CMD = 41   # netbench communicator: monitor -> peer, a command (cluster/netbench.py)
+TAG_NET_DATA = 42  # netbench communicator: the timed payload, both ways
+TAG_NET_REPLY = 43  # netbench communicator: acks and figures back to the monitor
+
+
+class Tasks(NamedTuple):
+    """A batch for a worker: ``[(task, attempt, arg), ...]``."""
+
+    batch_id: int
+    tasks: List[Tuple[int, int, Any]]
+
+
+class Results(NamedTuple):
+    """A batch's outcome: store rows as plain tuples in ``store.ResultRow`` order,
+    the raw return values for adaptive jobs (else None), and compute seconds."""
+
+    batch_id: int
+    rows: List[tuple]
+    raw: Optional[List[Any]]
+    compute: float
+
+
+class Done(NamedTuple):
+    """A stopping worker's account: batches it never started, and its own times."""
+
+    unstarted: List[Tasks]
+    busy: float
+    wall: float
+    cpu: float
+
+
+class Goodbye(NamedTuple):
+    """Rank 0's last word to a worker: whether MPI_Finalize is safe (no rank lost)."""
+
+    finalize: bool
 
 MAX_SLEEP = 0.002     # an idle rank answers within ~2 ms
 SPIN_FIRST = 50       # probes without sleeping right after activity

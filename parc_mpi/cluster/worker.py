@@ -8,31 +8,31 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Deque, List, Tuple
+from typing import Deque, List
 
 from mpi4py import MPI
 
-from ..execute import Task, execute_batch
+from ..execute import run_batch
 from ..job import Job
-from ..store import rows_for
 from .heartbeat import skip_finalize
-from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, recv_quietly,
-                       wait_quietly)
+from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, Done, Results,
+                       Tasks, recv_quietly, wait_quietly)
 
 log = logging.getLogger(__name__)
+
 
 
 def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
     """Run batches from rank 0 until it says stop; ``on_stop()`` runs before the
     worker's DONE goes out (the heartbeat's last word must precede it)."""
-    queue: Deque[Tuple[int, List[Task]]] = deque()
+    queue: Deque[Tasks] = deque()
     sends: List[MPI.Request] = []
     status = MPI.Status()
     backoff = Backoff()
     stop = False
     busy = 0.0
+    batches = 0
     me, node = comm.rank, MPI.Get_processor_name()
-    keep_raw = job.kind != "map"  # adaptive jobs feed raw results back to the job
     wall0, cpu0 = time.monotonic(), time.process_time()
     while True:
         while comm.Iprobe(source=0, tag=MPI.ANY_TAG, status=status):
@@ -42,16 +42,16 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
                 queue.append(msg)
             elif tag == TAG_STOP:
                 stop = True
+                log.debug("stop received; %d batch(es) queued, not started", len(queue))
         if stop:
             break
         if queue:
             backoff.reset()
             batch_id, tasks = queue.popleft()
-            outcomes, compute = execute_batch(job.fn, job.call, tasks, job.timeout)
-            busy += compute
-            rows = rows_for(tasks, outcomes, me, node)
-            raw = [o[3] for o in outcomes] if keep_raw else None
-            sends.append(comm.isend((batch_id, rows, raw, compute), dest=0, tag=TAG_RESULTS))
+            out = run_batch(job, tasks, me, node)
+            batches += 1
+            busy += out.compute
+            sends.append(comm.isend(Results(batch_id, *out), dest=0, tag=TAG_RESULTS))
             if len(sends) > 4:
                 sends[:] = [r for r in sends if not r.Test()]
             continue
@@ -61,8 +61,8 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
         on_stop()
     # batches that were queued but never started go back to rank 0, with this
     # rank's own account of its time (for the idle-CPU figures and the report)
-    done = {"unstarted": list(queue), "busy": busy, "wall": time.monotonic() - wall0,
-            "cpu": time.process_time() - cpu0}
+    done = Done(list(queue), busy, time.monotonic() - wall0, time.process_time() - cpu0)
+    log.debug("done: %d batch(es) run, %.3f s busy of %.3f s", batches, busy, done.wall)
     wait_quietly([comm.isend(done, dest=0, tag=TAG_DONE)])
 
 
@@ -70,5 +70,5 @@ def await_goodbye(comm: MPI.Comm, timeout: float) -> None:
     """Rank 0's last word after this worker's DONE: whether finalizing is safe (no
     rank was lost). No word in ``timeout`` seconds: leave without finalizing."""
     got = recv_quietly(comm, source=0, tag=TAG_STOP, timeout=timeout)
-    if got is None or not got[0] or not got[0].get("finalize", False):
+    if got is None or not got[0] or not got[0].finalize:
         skip_finalize()

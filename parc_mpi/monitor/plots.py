@@ -7,24 +7,63 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 DPI = 80
 MAX_BARS = 20_000  # timeline bars drawn at most; beyond, tasks are sampled evenly
 
 
 def _png(fig: Figure) -> bytes:
+    """One draw: the constrained layout already fits the figure, so no
+    ``bbox_inches="tight"`` (it lays everything out a second time)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI)
     return buf.getvalue()
 
 
-def _grid(n: int, width: float = 4.0, height: float = 2.4):
+def size_label(n: float, _pos: Any = None) -> str:
+    """1 B, 512 B, 1 KiB, 64 KiB, 4 MiB: message sizes as people read them."""
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            v = n / scale
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def plain_label(v: float, _pos: Any = None) -> str:
+    """10, 100, 1000, 0.5: no mathtext (``3x10^1`` is slow to lay out and to read)."""
+    if v == 0:
+        return "0"
+    if abs(v) >= 1e6 or abs(v) < 1e-3:
+        return f"{v:.0e}"
+    return f"{v:g}"
+
+
+def _plain_log(ax, axis: str = "y") -> None:
+    """A log axis with plain labels on 1-2-5 steps, and no minor labels."""
+    which = ax.yaxis if axis == "y" else ax.xaxis
+    which.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    which.set_major_formatter(FuncFormatter(plain_label))
+    which.set_minor_formatter(NullFormatter())
+
+
+def _size_axis(ax, sizes) -> None:
+    """Message sizes on a log-2 axis, labelled at every other power of 4 or so."""
+    lo, hi = max(1, min(sizes)), max(sizes)
+    exps = range(int(math.floor(math.log2(lo))), int(math.ceil(math.log2(hi))) + 1)
+    step = max(1, math.ceil(len(exps) / 8))
+    ax.xaxis.set_major_locator(FixedLocator([2.0 ** e for e in exps][::step]))
+    ax.xaxis.set_major_formatter(FuncFormatter(size_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _grid(n: int, width: float = 4.4, height: float = 2.8):
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
@@ -32,11 +71,23 @@ def _grid(n: int, width: float = 4.0, height: float = 2.4):
     return fig, axes
 
 
-def _series(s: List[dict], t0: float, *fields: str):
-    """Minutes since t0, then one float array per field (None becomes nan)."""
-    t = np.array([(x["t"] - t0) / 60 for x in s])
+def time_unit(samples: Dict[str, List[dict]], t0: float):
+    """(divisor, label): seconds for runs under five minutes, else minutes."""
+    end = max((x["t"] for s in samples.values() for x in s), default=t0)
+    return (1.0, "seconds since start") if end - t0 < 300 else (60.0, "minutes since start")
+
+
+def _series(s: List[dict], t0: float, *fields: str, unit: float = 60.0):
+    """Time since t0 (in ``unit`` seconds, never negative), then one float array per
+    field (None becomes nan)."""
+    t = np.array([max(0.0, x["t"] - t0) / unit for x in s])
     return (t,) + tuple(np.array([np.nan if x.get(f) is None else float(x[f]) for x in s])
                         for f in fields)
+
+
+def _style(n_points: int) -> Dict[str, Any]:
+    """Lines, with visible markers when there are few points (one sample is a dot)."""
+    return {"lw": 1.2, "marker": "o", "ms": 3} if n_points < 20 else {"lw": 1.2}
 
 
 def temperatures(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
@@ -47,23 +98,26 @@ def temperatures(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
     if not nodes:
         return None
     fig, axes = _grid(len(nodes))
+    unit, xlabel = time_unit(samples, t0)
     for ax, node in zip(axes, nodes):
         s = samples[node]
-        t, cpu, gpu = _series(s, t0, "cpu_temp_c", "gpu_temp_c")
+        t, cpu, gpu = _series(s, t0, "cpu_temp_c", "gpu_temp_c", unit=unit)
         for i in range(len(s) - 1):
             mask = s[i].get("throttled") or 0
             if mask & 0x1:
                 ax.axvspan(t[i], t[i + 1], color="#f4a3a3", lw=0)
             elif mask & 0xE:
                 ax.axvspan(t[i], t[i + 1], color="#f6d58e", lw=0)
-        ax.plot(t, cpu, color="#c0392b", lw=1.2, label="CPU (kernel thermal zone)")
+        ax.plot(t, cpu, color="#c0392b", label="CPU (kernel thermal zone)", **_style(len(t)))
         if not np.all(np.isnan(gpu)):
             ax.plot(t, gpu, ".", color="#2c3e50", ms=3, label="firmware (vcgencmd)")
-        for level in (80, 85):
+        for level, what in ((80, "80 °C: throttling starts"), (85, "85 °C: hard limit")):
             ax.axhline(level, color="grey", ls="--", lw=0.8)
+            ax.text(0.01, level, what, transform=ax.get_yaxis_transform(), fontsize=6,
+                    va="bottom", color="grey")
         ax.set_ylim(min(30, np.nanmin(cpu) - 2 if not np.all(np.isnan(cpu)) else 30), 90)
         ax.set_title(node, fontsize=9)
-        ax.set_xlabel("minutes", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel("°C", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=6, loc="lower right")
@@ -76,21 +130,28 @@ def load_memory(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
     if not nodes:
         return None
     fig, axes = _grid(len(nodes))
+    unit, xlabel = time_unit(samples, t0)
     for ax, node in zip(axes, nodes):
         s = samples[node]
-        t, cpu, load, mem = _series(s, t0, "cpu_percent", "load1", "mem_percent")
+        t, cpu, load, mem = _series(s, t0, "cpu_percent", "load1", "mem_percent", unit=unit)
         load = 100 * load / (s[-1].get("cores") or 1)
-        ax.plot(t, cpu, lw=1, label="CPU %")
-        ax.plot(t, load, lw=1, label="load1 / cores %")
-        ax.plot(t, mem, lw=1, label="memory %")
+        style = _style(len(t))
+        ax.plot(t, cpu, label="CPU %", **style)
+        ax.plot(t, load, label="load1 / cores %", **style)
+        ax.plot(t, mem, label="memory %", **style)
         ax.axhline(100, color="grey", lw=0.6)
+        ax.text(0.01, 100, "all cores busy", transform=ax.get_yaxis_transform(), fontsize=6,
+                va="bottom", color="grey")
         ax.axhline(90, color="grey", ls="--", lw=0.6)
+        ax.text(0.01, 90, "memory alert", transform=ax.get_yaxis_transform(), fontsize=6,
+                va="top", color="grey")
         ax.set_ylim(0, max(110, float(np.nanmax(load)) + 5 if len(load) and
                            not np.all(np.isnan(load)) else 110))
         ax.set_title(node, fontsize=9)
-        ax.set_xlabel("minutes", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel("%", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0].legend(fontsize=6, loc="upper left")
+    axes[0].legend(fontsize=7, loc="lower left", framealpha=0.8)
     fig.suptitle("CPU, load and memory", fontsize=10)
     return _png(fig)
 
@@ -129,17 +190,15 @@ def timeline(tasks: np.ndarray, lanes: List[tuple], t0: float) -> Optional[bytes
     return _png(fig)
 
 
-def throughput(ends: np.ndarray, t0: float) -> Optional[bytes]:
-    if len(ends) < 2:
+def throughput(hist) -> Optional[bytes]:
+    """Tasks finished per second over the run; ``hist``: (bin centres in seconds since
+    the start, tasks/s), aggregated by the store."""
+    if hist is None:
         return None
-    t = ends - t0
-    span = max(float(t.max()), 1e-3)
-    bins = max(10, min(200, int(len(t) / 5)))
-    counts, edges = np.histogram(t, bins=bins, range=(0, span))
-    width = edges[1] - edges[0]
+    centres, rate = hist
     fig = Figure(figsize=(11, 2.2), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(edges[:-1] + width / 2, counts / width, lw=1.2)
+    ax.plot(centres, rate, lw=1.2)
     ax.set_xlabel("seconds since start", fontsize=8)
     ax.set_ylabel("tasks/s", fontsize=8)
     ax.set_title("Throughput", fontsize=10)
@@ -169,35 +228,38 @@ def convergence(values: np.ndarray, times: np.ndarray, goal: str, t0: float) -> 
     if len(finite) and np.all(finite > 0) and finite.max() / max(finite.min(), 1e-300) > 1e3:
         for a in (a1, a2, a3):
             a.set_yscale("log")
+            _plain_log(a)
     for a in (a1, a2, a3):
         a.tick_params(labelsize=7)
-    fig.suptitle(f"Optimisation ({'highest' if goal == 'max' else 'lowest'} is best)",
+    fig.suptitle(f"Optimization ({'highest' if goal == 'max' else 'lowest'} is best)",
                  fontsize=10)
     return _png(fig)
 
 
-def network(rows: List[dict]) -> Optional[bytes]:
-    """Latency and bandwidth against message size, one line per node (OSU style)."""
+def network(rows: List[Any]) -> Optional[bytes]:
+    """Latency and bandwidth against message size, one line per node (OSU style);
+    ``rows`` are store.NetFigure records."""
     if not rows:
         return None
-    nodes = sorted({r["node"] for r in rows})
+    nodes = sorted({r.node for r in rows})
     fig = Figure(figsize=(11, 3.2), layout="constrained")
     a1, a2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for node in nodes:
-        lat = sorted((r["size"], r["p50"]) for r in rows
-                     if r["node"] == node and r["kind"] == "latency")
+        lat = sorted((r.size, r.p50) for r in rows if r.node == node and r.kind == "latency")
         if lat:
             a1.plot(*zip(*lat), marker="o", ms=3, label=node)
         for kind, style in (("upload", "-"), ("download", "--")):
-            bw = sorted((r["size"], r["mbps"]) for r in rows
-                        if r["node"] == node and r["kind"] == kind)
+            bw = sorted((r.size, r.mbps) for r in rows if r.node == node and r.kind == kind)
             if bw:
                 a2.plot(*zip(*bw), style, marker="o", ms=3, label=f"{node} {kind}")
     a2.axhline(117, color="grey", ls=":", lw=0.8, label="gigabit payload (117 MB/s)")
+    sizes = [r.size for r in rows]
     for a, title, unit in ((a1, "latency p50 (one way)", "µs"), (a2, "bandwidth", "MB/s")):
         a.set_xscale("log", base=2)
         a.set_yscale("log")
-        a.set_xlabel("message size (bytes)", fontsize=8)
+        _size_axis(a, sizes)
+        _plain_log(a)
+        a.set_xlabel("message size", fontsize=8)
         a.set_ylabel(unit, fontsize=8)
         a.set_title(title, fontsize=9)
         a.tick_params(labelsize=7)

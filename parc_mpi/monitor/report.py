@@ -14,14 +14,15 @@ import hashlib
 import html
 import json
 import os
-import sqlite3
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from ..store import NodeInfo, RunReader, StoreError
 from . import plots
-from .sensors import decode_throttled, new_throttle_bits, throttle_cause
+from .alerts import LOAD_PCT, MEMORY_PCT, TEMP_C, Threshold, node_alerts
+from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttle_cause
 
 TOP = 10
 MAX_FAILURES = 20
@@ -31,6 +32,13 @@ def esc(value: Any) -> str:
     return html.escape("n/a" if value is None else str(value), quote=True)
 
 
+def num(value: Any) -> str:
+    """A table cell: floats to 6 significant digits (the CSV keeps full precision)."""
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return f"{float(value):.6g}"
+    return "n/a" if value is None else str(value)
+
+
 def _fmt(value: Optional[float], unit: str = "", digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
@@ -38,66 +46,84 @@ def _fmt(value: Optional[float], unit: str = "", digits: int = 1) -> str:
 
 
 class RunData:
-    """Everything the report shows, read from ``run.sqlite`` (read-only)."""
+    """Everything the report shows, read through the store's read-only reader. Its
+    size does not grow with the number of results beyond what a reader can see: the
+    timeline is a sample, throughput a histogram, counts are aggregated in SQL."""
 
     def __init__(self, run_dir: str):
-        path = os.path.join(run_dir, "run.sqlite")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{run_dir}: no run.sqlite here; is it a parc_mpi run "
-                                    "directory?")
         self.run_dir = run_dir
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
-            self.meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-            self.results = db.execute(
-                "SELECT seq, task, attempt, status, params, value, result, error, worker, "
-                "node, t_start, t_end FROM results ORDER BY seq").fetchall()
-            self.nodes = {n: {"ranks": json.loads(r), "facts": json.loads(f), "baseline": b,
-                              "first": t0, "last": t1}
-                          for n, r, f, b, t0, t1 in db.execute(
-                              "SELECT node, ranks, facts, baseline_throttled, first_seen, "
-                              "last_seen FROM nodes ORDER BY node")}
-            self.samples: Dict[str, List[dict]] = {}
-            for node, data in db.execute("SELECT node, data FROM samples ORDER BY t"):
-                self.samples.setdefault(node, []).append(json.loads(data))
-            cols = ("node", "peer_rank", "kind", "size", "p50", "p90", "p99", "min", "mean",
-                    "mbps", "iterations", "seconds", "nic", "link_mbit")
-            self.netbench = [dict(zip(cols, r)) for r in db.execute(
-                f"SELECT {', '.join(cols)} FROM netbench")]
-            self.pairs = db.execute("SELECT a, b, p50, p99 FROM pairs").fetchall()
-        finally:
-            db.close()
-        job = self.meta.get("job", {})
-        self.kind = job.get("kind", "?")
-        self.goal = job.get("goal", "min")
-        starts = [r[10] for r in self.results if r[10] is not None]
-        self.t0 = min([self.meta.get("started", time.time())] + starts)
+            reader = RunReader(run_dir)
+        except StoreError as exc:
+            raise FileNotFoundError(str(exc)) from None
+        with reader:
+            self.meta = reader.meta()
+            job = self.meta.get("job", {})
+            self.kind = job.get("kind", "?")
+            self.goal = job.get("goal", "min")
+            span = reader.span()
+            self.n_attempts = span["attempts"]
+            self.last_end = span["last_end"]
+            self.t0 = min(x for x in (self.meta.get("started", time.time()),
+                                      span["first_start"]) if x is not None)
+            self.task_status = reader.task_counts()
+            self.per_node_tasks = reader.attempts_by_node()
+            self._lanes = reader.lanes()
+            self._timeline = reader.timeline(plots.MAX_BARS)
+            self._hist = self._histogram(reader)
+            self._values = reader.values() if self.kind == "optimize" else None
+            self.nodes = reader.nodes()
+            samples = reader.samples_by_node()
+            self.netbench = reader.netbench()
+            self.pairs = reader.pairs()
+            self.top = reader.best(TOP, self.goal) if self.kind == "optimize" else []
+            self.failed = reader.failed_attempts(limit=MAX_FAILURES)
+            self.n_failed_attempts = sum(n for st, n in reader.counts().items() if st != "ok")
+        # nodes in the order of their ranks (the main node first, as in the node list)
+        self.samples: Dict[str, List[dict]] = {
+            n: samples[n] for n in sorted(samples, key=self.node_order)}
+        first_sample = min((s[0]["t"] for s in samples.values() if s), default=None)
+        if first_sample is not None:  # the monitor samples from before the start line
+            self.t0 = min(self.t0, first_sample)
+
+    def node_order(self, node: Optional[str]) -> tuple:
+        info = self.nodes.get(node)
+        return (min(info.ranks) if info and info.ranks else 1 << 30, node or "")
+
+    def _histogram(self, reader: RunReader):
+        """Attempts ended per time bin: (bin centres in seconds since t0, tasks/s)."""
+        if self.n_attempts < 2 or self.last_end is None:
+            return None
+        span = max(self.last_end - self.t0, 1e-3)
+        bins = max(10, min(200, self.n_attempts // 5))
+        width = span / bins
+        rate = np.zeros(bins)
+        for b, n in reader.end_histogram(self.t0, width):
+            rate[min(max(int(b), 0), bins - 1)] += n
+        return (np.arange(bins) + 0.5) * width, rate / width
 
     # -- derived --------------------------------------------------------------
     def counts(self) -> Dict[str, int]:
-        final: Dict[int, str] = {}
-        for r in self.results:
-            final[r[1]] = r[3]
-        ok = sum(1 for s in final.values() if s == "ok")
-        return {"tasks": len(final), "ok": ok, "failed": len(final) - ok,
-                "attempts": len(self.results)}
+        ok = self.task_status.get("ok", 0)
+        tasks = sum(self.task_status.values())
+        return {"tasks": tasks, "ok": ok, "failed": tasks - ok, "attempts": self.n_attempts}
 
     def task_rows(self) -> np.ndarray:
-        rows = [(r[8], r[10], r[11], r[3] == "ok") for r in self.results
-                if r[10] is not None and r[8] is not None]
-        return np.array(rows, dtype=float) if rows else np.empty((0, 4))
+        """worker, t_start, t_end, ok of the sampled attempts."""
+        return (np.array(self._timeline, dtype=float) if self._timeline
+                else np.empty((0, 4)))
 
     def lanes(self) -> List[tuple]:
-        ranks = {}
-        for r in self.results:
-            if r[8] is not None:
-                ranks[r[8]] = r[9]
-        return sorted(ranks.items(), key=lambda kv: (kv[1], kv[0]))
+        return sorted(self._lanes, key=lambda kv: (kv[1] or "", kv[0]))
+
+    def throughput(self):
+        return self._hist
 
     def values(self):
-        vals = np.array([np.nan if (r[3] != "ok" or r[5] is None) else r[5]
-                         for r in self.results], dtype=float)
-        times = np.array([r[11] or self.t0 for r in self.results], dtype=float)
+        c = self._values or {"status": [], "value": [], "t_end": []}
+        vals = np.array([np.nan if (st != "ok" or v is None) else v
+                         for st, v in zip(c["status"], c["value"])], dtype=float)
+        times = np.array([t or self.t0 for t in c["t_end"]], dtype=float)
         return vals, times
 
 
@@ -109,30 +135,14 @@ def alerts(data: RunData) -> List[tuple]:
     now = data.meta.get("finished") or time.time()
     for node, info in data.nodes.items():
         s = data.samples.get(node, [])
-        new = 0
-        for x in s:
-            new |= new_throttle_bits(info["baseline"], x.get("throttled"))
-        if new & 0x10001:
-            out.append((0, f"{node}: under-voltage during the run: check the power supply "
-                           "(not heat)"))
-        elif new:
-            out.append((1, f"{node}: throttled during the run; cause: {throttle_cause(new)}"))
-        temps = [x["cpu_temp_c"] for x in s if x.get("cpu_temp_c") is not None]
-        if temps and max(temps) >= 80:
-            out.append((1, f"{node}: temperature reached {max(temps):.0f} °C "
-                           "(the Pi throttles from 80 °C)"))
+        out += [(a.level, f"{node}: {a.text}") for a in node_alerts(s, info.baseline_throttled)]
         interval = data.meta.get("monitor_interval") or 2.0
-        if status == "running" and info["last"] and now - info["last"] > max(5 * interval, 15):
-            out.append((1, f"{node}: no health sample for {now - info['last']:.0f} s "
+        last = info.last_seen
+        if status == "running" and last and now - last > max(5 * interval, 15):
+            out.append((1, f"{node}: no health sample for {now - last:.0f} s "
                            "(stale; last seen at "
-                           f"{time.strftime('%H:%M:%S', time.localtime(info['last']))})"))
-        mem = [x["mem_percent"] for x in s if x.get("mem_percent") is not None]
-        if mem and max(mem) >= 90:
-            out.append((2, f"{node}: memory reached {max(mem):.0f}%"))
-        swap = [x["swap_used_mb"] for x in s if x.get("swap_used_mb")]
-        if swap and max(swap) > 0:
-            out.append((3, f"{node}: swap in use ({max(swap):.0f} MB)"))
-    from .netbench import warnings_for
+                           f"{time.strftime('%H:%M:%S', time.localtime(last))})"))
+    from .network import warnings_for
     for text in warnings_for(data.netbench):
         out.append((2, text))
     lost = (data.meta.get("summary") or {}).get("lost_workers") or {}
@@ -147,34 +157,31 @@ def alerts(data: RunData) -> List[tuple]:
     return sorted(out)
 
 
-def _cell(value: Optional[float], amber: float, red: float, text: str) -> str:
-    if value is None:
-        return f'<td class="na">{esc(text)}</td>'
-    cls = "red" if value >= red else "amber" if value >= amber else "green"
-    return f'<td class="{cls}">{esc(text)}</td>'
+def _cell(value: Optional[float], limits: Threshold, text: str) -> str:
+    return f'<td class="{limits.colour(value)}">{esc(text)}</td>'
 
 
 def nodes_table(data: RunData) -> str:
     head = ("<tr><th>node</th><th>link</th><th>ranks</th><th>CPU °C now / max</th>"
             "<th>firmware °C now / max</th><th>ARM MHz (min)</th><th>throttle now</th>"
-            "<th>since start</th><th>load / cores</th><th>memory</th><th>processes</th>"
+            "<th>since start</th><th>load / cores now (max)</th><th>memory now / max</th>"
+            "<th>processes</th>"
             "<th>latency p50 / p99 µs</th><th>upload MB/s</th><th>download MB/s</th>"
             "<th>tasks</th><th>busy</th><th>last seen</th></tr>")
     workers = (data.meta.get("summary") or {}).get("workers", {})
-    per_node_tasks: Dict[str, int] = {}
-    for r in data.results:
-        per_node_tasks[r[9]] = per_node_tasks.get(r[9], 0) + 1
+    per_node_tasks = data.per_node_tasks
     rows = []
-    names = sorted(set(data.nodes) | {n for n in per_node_tasks if n})
+    names = sorted(set(data.nodes) | {n for n in per_node_tasks if n}, key=data.node_order)
     for node in names:
-        info = data.nodes.get(node, {"ranks": [], "facts": {}, "baseline": None, "last": None})
+        info = data.nodes.get(node) or NodeInfo(node, [], {}, None, None, None)
         s = data.samples.get(node, [])
         last = s[-1] if s else {}
         temps = [x["cpu_temp_c"] for x in s if x.get("cpu_temp_c") is not None]
         fw = [x["gpu_temp_c"] for x in s if x.get("gpu_temp_c") is not None]
         clocks = [x["arm_mhz"] for x in s if x.get("arm_mhz") is not None]
-        links = info["facts"].get("links", {}) if info.get("facts") else {}
-        link = ", ".join(f"{k} {v.get('speed_mbit') or '?'} Mbit/s" for k, v in links.items()
+        links = info.facts.get("links", {}) if info.facts else {}
+        link = ", ".join(f"{k} {v['speed_mbit']} Mbit/s" if v.get("speed_mbit") else
+                         f"{k} (speed n/a)" for k, v in links.items()
                          if v.get("up")) or "n/a"
         mask = last.get("throttled")
         flags_now = decode_throttled(mask) if mask is not None else None
@@ -182,42 +189,48 @@ def nodes_table(data: RunData) -> str:
             k for k, v in flags_now.items() if v and not k.endswith("occurred")) or "none")
         new = 0
         for x in s:
-            new |= new_throttle_bits(info.get("baseline"), x.get("throttled"))
+            new |= new_throttle_bits(info.baseline_throttled, x.get("throttled"))
         since_txt = "n/a" if mask is None else (throttle_cause(new) or "none")
         cores = last.get("cores") or 1
         load = last.get("load1")
-        net = {r["kind"]: r for r in data.netbench if r["node"].split(" (")[0] == node
-               and r["size"] == min((x["size"] for x in data.netbench
-                                     if x["node"] == r["node"] and x["kind"] == r["kind"]),
-                                    default=0)}
-        big = {r["kind"]: r for r in data.netbench if r["node"].split(" (")[0] == node
-               and r["kind"] != "latency" and r["size"] == max(
-                   (x["size"] for x in data.netbench if x["node"] == r["node"]
-                    and x["kind"] == r["kind"]), default=0)}
+        # cells are coloured by the run's worst value, as the alerts are
+        loads = [100.0 * x["load1"] / x["cores"] for x in s
+                 if x.get("load1") is not None and x.get("cores")]
+        mems = [x["mem_percent"] for x in s if x.get("mem_percent") is not None]
+        net = {r.kind: r for r in data.netbench if r.node.split(" (")[0] == node
+               and r.size == min((x.size for x in data.netbench
+                                  if x.node == r.node and x.kind == r.kind), default=0)}
+        big = {r.kind: r for r in data.netbench if r.node.split(" (")[0] == node
+               and r.kind != "latency" and r.size == max(
+                   (x.size for x in data.netbench if x.node == r.node
+                    and x.kind == r.kind), default=0)}
         lat = net.get("latency")
         busy = [w.get("busy_fraction") for w in workers.values()
                 if w.get("node") == node and w.get("busy_fraction") is not None]
-        seen = info.get("last")
+        seen = info.last_seen
         rows.append(
             "<tr>" + f"<td>{esc(node)}</td><td>{esc(link)}</td>"
-            f"<td>{esc(', '.join(map(str, info.get('ranks') or [])) or 'n/a')}</td>"
-            + _cell(max(temps) if temps else None, 75, 80,
+            f"<td>{esc(', '.join(map(str, info.ranks or [])) or 'n/a')}</td>"
+            + _cell(max(temps) if temps else None, TEMP_C,
                     f"{_fmt(temps[-1] if temps else None)} / {_fmt(max(temps) if temps else None)}")
-            + _cell(max(fw) if fw else None, 75, 80,
+            + _cell(max(fw) if fw else None, TEMP_C,
                     f"{_fmt(fw[-1] if fw else None)} / {_fmt(max(fw) if fw else None)}")
             + f"<td>{esc(_fmt(min(clocks) if clocks else None, digits=0))}</td>"
             + (f'<td class="{"red" if flags_now and any(flags_now[k] for k in ("under_voltage", "throttled")) else "green"}">'
                f"{esc(now_txt)}</td>" if flags_now is not None else '<td class="na">n/a</td>')
-            + (f'<td class="{"red" if new & 0x10001 else "amber" if new else "green"}">'
+            + (f'<td class="{"red" if new & UNDER_VOLTAGE else "amber" if new else "green"}">'
                f"{esc(since_txt)}</td>" if mask is not None else '<td class="na">n/a</td>')
-            + _cell(None if load is None else 100 * load / cores, 85, 95,
-                    "n/a" if load is None else f"{load:.2f} / {cores}")
-            + _cell(last.get("mem_percent"), 80, 90, _fmt(last.get("mem_percent"), "%", 0))
+            + _cell(max(loads) if loads else None, LOAD_PCT,
+                    "n/a" if load is None else
+                    f"{load:.2f} / {cores} (max {max(loads) * cores / 100:.2f})")
+            + _cell(max(mems) if mems else None, MEMORY_PCT,
+                    f"{_fmt(last.get('mem_percent'), '%', 0)} / "
+                    f"{_fmt(max(mems) if mems else None, '%', 0)}")
             + f"<td>{esc(last.get('processes', 'n/a'))}</td>"
-            + f"<td>{esc(_fmt(lat['p50'] if lat else None, digits=1))} / "
-              f"{esc(_fmt(lat['p99'] if lat else None, digits=1))}</td>"
-            + f"<td>{esc(_fmt(big['upload']['mbps'] if 'upload' in big else None))}</td>"
-            + f"<td>{esc(_fmt(big['download']['mbps'] if 'download' in big else None))}</td>"
+            + f"<td>{esc(_fmt(lat.p50 if lat else None, digits=1))} / "
+              f"{esc(_fmt(lat.p99 if lat else None, digits=1))}</td>"
+            + f"<td>{esc(_fmt(big['upload'].mbps if 'upload' in big else None))}</td>"
+            + f"<td>{esc(_fmt(big['download'].mbps if 'download' in big else None))}</td>"
             + f"<td>{per_node_tasks.get(node, 0)}</td>"
             + f"<td>{esc(_fmt(100 * sum(busy) / len(busy), '%', 0) if busy else 'n/a')}</td>"
             + f"<td>{esc(time.strftime('%H:%M:%S', time.localtime(seen)) if seen else 'n/a')}"
@@ -254,44 +267,36 @@ class Reporter:
         self.run_dir = run_dir
         self.out_dir = out_dir or run_dir
         self._hashes: Dict[str, str] = {}
+        self.cpu: Dict[str, float] = {}  # CPU seconds of the last render, by step
 
     def render(self, live: bool = False, refresh: float = 10.0,
                self_contained: bool = False) -> str:
+        self.cpu = {}
+        t = time.process_time()
         data = RunData(self.run_dir)
+        self.cpu["read the store"] = time.process_time() - t
         pngs = self._plots(data)
+        t = time.process_time()
         body = self._html(data, pngs, live, refresh, self_contained)
         path = os.path.join(self.out_dir, "report.html")
         _atomic_write(path, body.encode("utf-8"))
+        self.cpu["html"] = time.process_time() - t
         return path
 
     def _plots(self, data: RunData) -> Dict[str, Optional[bytes]]:
-        vals, times = data.values()
-        makers = {
-            "temperature": lambda: plots.temperatures(data.samples, data.t0),
-            "load_memory": lambda: plots.load_memory(data.samples, data.t0),
-            "timeline": lambda: plots.timeline(data.task_rows(), data.lanes(), data.t0),
-            "throughput": lambda: plots.throughput(
-                np.array([r[11] for r in data.results if r[11] is not None]), data.t0),
-            "convergence": lambda: (plots.convergence(vals, times, data.goal, data.t0)
-                                    if data.kind == "optimize" else None),
-            "network": lambda: plots.network(data.netbench),
-            "pairs": lambda: plots.pair_heatmap(data.pairs),
-        }
-        keys = {"temperature": (len(data.samples), sum(map(len, data.samples.values()))),
-                "load_memory": (len(data.samples), sum(map(len, data.samples.values()))),
-                "timeline": (len(data.results),), "throughput": (len(data.results),),
-                "convergence": (len(data.results),), "network": (len(data.netbench),),
-                "pairs": (len(data.pairs),)}
         out: Dict[str, Optional[bytes]] = {}
         plot_dir = os.path.join(self.out_dir, "plots")
         os.makedirs(plot_dir, exist_ok=True)
-        for name, make in makers.items():
-            digest = hashlib.sha1(repr(keys[name]).encode()).hexdigest()
+        for plot in PLOTS:
+            name = plot.name
+            digest = hashlib.sha1(repr(plot.key(data)).encode()).hexdigest()
             path = os.path.join(plot_dir, f"{name}.png")
             if self._hashes.get(name) == digest and os.path.exists(path):
                 out[name] = b"unchanged"
                 continue
-            png = make()
+            t = time.process_time()
+            png = plot.draw(data)
+            self.cpu[f"plot {name}"] = time.process_time() - t
             out[name] = png
             if png is not None:
                 _atomic_write(path, png)
@@ -317,6 +322,8 @@ class Reporter:
         end = m.get("finished") or time.time()
         duration = (end - started) if started else None
         summary = m.get("summary") or {}
+        job = m.get("job") or {}
+        total = job.get("total") or job.get("budget")
         rate = c["tasks"] / duration if duration else None
         name = m.get("name") or "job"
         parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -329,9 +336,11 @@ class Reporter:
         hdr = [("started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started))
                 if started else "n/a"),
                ("duration", f"{duration:.1f} s" if duration else "n/a"),
-               ("MPI", m.get("mpi") or "none (serial)"), ("ranks", m.get("ranks")),
+               ("MPI", " ".join((m.get("mpi") or "none (serial)").split())),
+               ("ranks", m.get("ranks")),
                ("nodes", len(m.get("nodes") or []) or len(data.nodes)),
-               ("tasks", f"{c['ok']} ok, {c['failed']} failed of {c['tasks']}"),
+               ("tasks", f"{c['ok']} ok, {c['failed']} failed of {c['tasks']}"
+                         + (f" (of {total} planned)" if total and c["tasks"] < total else "")),
                ("throughput", f"{rate:,.1f} tasks/s" if rate else "n/a")]
         parts.append("<p class='header'>" + "".join(
             f"<span><b>{esc(k)}</b> {esc(v)}</span>" for k, v in hdr) + "</p>")
@@ -347,15 +356,14 @@ class Reporter:
             parts.append("<p class='muted'>No node reported a temperature sensor "
                          "(n/a: a VM, or a machine without one).</p>")
         if data.kind == "optimize":
-            parts.append("<h2>Optimisation</h2>" + self._img(
+            parts.append("<h2>Optimization</h2>" + self._img(
                 "convergence", pngs, self_contained, "best so far") + self._best(data))
-        for title, key in (("Temperature", "temperature"), ("CPU, load and memory",
-                                                             "load_memory"),
-                           ("Tasks", "timeline"), (None, "throughput"),
-                           ("Network", "network"), (None, "pairs")):
-            img = self._img(key, pngs, self_contained, key)
+        for plot in PLOTS:
+            if plot.title is False:  # placed above with its own section
+                continue
+            img = self._img(plot.name, pngs, self_contained, plot.name)
             if img:
-                parts.append((f"<h2>{esc(title)}</h2>" if title else "") + img)
+                parts.append((f"<h2>{esc(plot.title)}</h2>" if plot.title else "") + img)
         if data.netbench:
             parts.append(self._net_table(data))
         parts.append(self._failures(data))
@@ -369,45 +377,41 @@ class Reporter:
         return "\n".join(parts)
 
     def _best(self, data: RunData) -> str:
-        sign = -1.0 if data.goal == "max" else 1.0
-        ok = [r for r in data.results if r[3] == "ok" and r[5] is not None]
-        ok.sort(key=lambda r: sign * r[5])
-        if not ok:
+        if not data.top:
             return "<p class='muted'>no successful evaluation yet</p>"
-        rows = []
-        for r in ok[:TOP]:
-            params = json.loads(r[4]) if isinstance(r[4], str) else r[4]
-            rows.append((r[1], params, r[5]))
+        rows = [(r.task, r.params, r.value) for r in data.top]
         names = list(rows[0][1]) if isinstance(rows[0][1], dict) else ["params"]
         head = "<tr><th>#</th><th>trial</th>" + "".join(
             f"<th>{esc(n)}</th>" for n in names) + "<th>value</th></tr>"
         body = "".join(
             f"<tr><td>{i + 1}</td><td>{t}</td>" + "".join(
-                f"<td>{esc(p.get(n) if isinstance(p, dict) else p)}</td>" for n in names)
+                f"<td>{esc(num(p.get(n) if isinstance(p, dict) else p))}</td>" for n in names)
             + f"<td>{v:.6g}</td></tr>" for i, (t, p, v) in enumerate(rows))
         return f"<h3>Top {len(rows)}</h3><table>{head}{body}</table>"
 
     def _net_table(self, data: RunData) -> str:
-        rows = sorted(data.netbench, key=lambda r: (r["node"], r["kind"], r["size"]))
+        rows = sorted(data.netbench, key=lambda r: (r.node, r.kind, r.size))
         body = "".join(
-            f"<tr><td>{esc(r['node'])}</td><td>{esc(r['kind'])}</td><td>{r['size']}</td>"
-            f"<td>{esc(_fmt(r['p50'], digits=2))}</td><td>{esc(_fmt(r['p99'], digits=2))}</td>"
-            f"<td>{esc(_fmt(r['mbps'], digits=1))}</td><td>{esc(r['nic'])}</td>"
-            f"<td>{esc(r['link_mbit'])}</td></tr>" for r in rows)
+            f"<tr><td>{esc(r.node)}</td><td>{esc(r.kind)}</td><td>{r.size}</td>"
+            f"<td>{esc(_fmt(r.p50, digits=2))}</td><td>{esc(_fmt(r.p99, digits=2))}</td>"
+            f"<td>{esc(_fmt(r.mbps, digits=1))}</td><td>{esc(r.nic)}</td>"
+            f"<td>{esc(r.link_mbit)}</td></tr>" for r in rows)
         return ("<details><summary>network figures</summary><table><tr><th>node</th>"
                 "<th>test</th><th>bytes</th><th>p50 µs</th><th>p99 µs</th><th>MB/s</th>"
                 f"<th>interface</th><th>link Mbit/s</th></tr>{body}</table></details>")
 
     def _failures(self, data: RunData) -> str:
-        failed = [r for r in data.results if r[3] != "ok"]
+        failed, total = data.failed, data.n_failed_attempts
         if not failed:
             return ""
-        out = [f"<h2>Failures ({len(failed)} attempts)</h2>"]
-        for r in failed[:MAX_FAILURES]:
-            out.append(f"<p>task {r[1]} attempt {r[2] + 1} on {esc(r[9])} rank {r[8]}: "
-                       f"{esc(r[3])}; input {esc(r[4])}</p><pre>{esc(r[7])}</pre>")
-        if len(failed) > MAX_FAILURES:
-            out.append(f"<p class='muted'>{len(failed) - MAX_FAILURES} more in run.sqlite</p>")
+        out = [f"<h2>Failures ({total} attempts)</h2>"]
+        for r in failed:
+            shown = json.dumps(r.params, default=repr)
+            out.append(f"<p>task {r.task} attempt {r.attempt + 1} on {esc(r.node)} rank "
+                       f"{r.worker}: {esc(r.status)}; input {esc(shown)}</p>"
+                       f"<pre>{esc(r.error)}</pre>")
+        if total > len(failed):
+            out.append(f"<p class='muted'>{total - len(failed)} more in run.sqlite</p>")
         return "".join(out)
 
     def _environment(self, m: Dict[str, Any]) -> str:
@@ -418,6 +422,39 @@ class Reporter:
         hostfile = m.get("hostfile")
         extra = f"<h3>hostfile</h3><pre>{esc(hostfile)}</pre>" if hostfile else ""
         return f"<h2>Environment</h2><table>{rows}</table>{extra}"
+
+
+class Plot(NamedTuple):
+    """One figure of the report: add a plot by adding an entry to PLOTS."""
+
+    name: str                                   # plots/<name>.png
+    title: Any                                  # its section heading; None: under the
+                                                # previous one; False: placed by _html
+    draw: Callable[[RunData], Optional[bytes]]  # the PNG, or None when there is no data
+    key: Callable[[RunData], tuple]             # what it depends on: same key, no redraw
+
+
+def _samples_key(d: RunData) -> tuple:
+    return (len(d.samples), sum(map(len, d.samples.values())))
+
+
+PLOTS = (
+    Plot("convergence", False,
+         lambda d: (plots.convergence(*d.values(), d.goal, d.t0)
+                    if d.kind == "optimize" else None),
+         lambda d: (d.n_attempts,)),
+    Plot("temperature", "Temperature", lambda d: plots.temperatures(d.samples, d.t0),
+         _samples_key),
+    Plot("load_memory", "CPU, load and memory", lambda d: plots.load_memory(d.samples, d.t0),
+         _samples_key),
+    Plot("timeline", "Tasks", lambda d: plots.timeline(d.task_rows(), d.lanes(), d.t0),
+         lambda d: (d.n_attempts,)),
+    Plot("throughput", None, lambda d: plots.throughput(d.throughput()),
+         lambda d: (d.n_attempts,)),
+    Plot("network", "Network", lambda d: plots.network(d.netbench),
+         lambda d: (len(d.netbench),)),
+    Plot("pairs", None, lambda d: plots.pair_heatmap(d.pairs), lambda d: (len(d.pairs),)),
+)
 
 
 def _atomic_write(path: str, data: bytes) -> None:

@@ -29,6 +29,7 @@ THROTTLE_BITS = {
 }
 NOW_MASK = 0xF
 OCCURRED_MASK = 0xF0000
+UNDER_VOLTAGE = 0x10001   # under-voltage now or since boot: the power supply, not heat
 TEMP_KEYS = ("cpu_thermal", "cpu-thermal", "coretemp", "k10temp", "zenpower", "acpitz")
 
 
@@ -41,7 +42,7 @@ def decode_throttled(mask: Optional[int]) -> Optional[Dict[str, bool]]:
 
 def throttle_cause(mask: int) -> Optional[str]:
     """Why a node is (or was) throttled: under-voltage is the power supply, not heat."""
-    if mask & 0x10001:
+    if mask & UNDER_VOLTAGE:
         return "power supply (under-voltage)"
     if mask & 0x8000A or mask & 0xA0000:
         return "temperature"
@@ -172,7 +173,7 @@ class Sensors:
         folder = self._hwmon.get("rpi_volt")
         alarm = _read(os.path.join(folder, "in0_lcrit_alarm")) if folder else None
         if alarm == "1":  # under-voltage now, from the cheap hwmon file
-            mask = (mask or 0) | 0x10001
+            mask = (mask or 0) | UNDER_VOLTAGE
         return mask
 
     # -- the sample -----------------------------------------------------------
@@ -245,20 +246,7 @@ def node_facts(root: str = "/") -> Dict[str, Any]:
 
 
 def summarize_alerts(samples: List[Dict[str, Any]], baseline: Optional[int]) -> List[str]:
-    """Alerts from a node's samples, most important first (for logs and the report)."""
-    alerts = []
-    masks = [s.get("throttled") for s in samples if s.get("throttled") is not None]
-    new = 0
-    for mask in masks:
-        new |= new_throttle_bits(baseline, mask)
-    if new & 0x10001:
-        alerts.append("under-voltage during the run: check the power supply")
-    elif new:
-        alerts.append(f"throttled during the run: {throttle_cause(new)}")
-    temps = [s["cpu_temp_c"] for s in samples if s.get("cpu_temp_c") is not None]
-    if temps and max(temps) >= 80:
-        alerts.append(f"temperature reached {max(temps):.0f} °C (throttling starts at 80 °C)")
-    mems = [s["mem_percent"] for s in samples if s.get("mem_percent") is not None]
-    if mems and max(mems) >= 90:
-        alerts.append(f"memory reached {max(mems):.0f}%")
-    return alerts
+    """Alerts from a node's samples, most important first (for the end-of-run lines;
+    the thresholds live in :mod:`.alerts`)."""
+    from .alerts import node_alerts
+    return [a.text for a in node_alerts(samples, baseline)]

@@ -17,6 +17,7 @@ from .qmc import LatinHypercube, SobolSearch
 from .random import RandomSearch
 
 OPTIMIZERS = {
+    "auto": Auto,
     "random": RandomSearch,
     "sobol": SobolSearch,
     "lhs": LatinHypercube,
@@ -46,21 +47,18 @@ def make_optimizer(name, space: Mapping | Space, goal: str = "min",
     if not isinstance(name, str):
         raise ValueError(f"optimizer must be a name or an Optimizer, got {type(name).__name__}")
     key = name.lower()
-    if key == "auto":
-        return Auto(space, goal=goal, seed=seed, budget=budget, workers=workers)
-    if key == "lhs":
-        return LatinHypercube(space, goal=goal, seed=seed, block=budget)
     if key in OPTIMIZERS:
-        return OPTIMIZERS[key](space, goal=goal, seed=seed)
+        return OPTIMIZERS[key](space, goal=goal, seed=seed, budget=budget, workers=workers)
     if key in ADAPTERS:
         from . import adapters
+        common = dict(goal=goal, seed=seed, budget=budget, workers=workers)
         if key.startswith("optuna-"):
-            return adapters.OptunaSampler(space, goal, seed, sampler=key.split("-", 1)[1])
+            return adapters.OptunaSampler(space, sampler=key.split("-", 1)[1], **common)
         if key == "pycma":
-            return adapters.PyCMA(space, goal, seed)
-        return adapters.Nevergrad(space, goal, seed, budget=budget, workers=workers)
+            return adapters.PyCMA(space, **common)
+        return adapters.Nevergrad(space, **common)
     raise ValueError(f"unknown optimizer {name!r}; choose one of "
-                     f"{', '.join(['auto'] + sorted(OPTIMIZERS) + list(ADAPTERS))}")
+                     f"{', '.join(sorted(OPTIMIZERS) + list(ADAPTERS))}")
 
 
 __all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",

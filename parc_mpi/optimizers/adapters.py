@@ -6,7 +6,7 @@ imports that library only when it is built (install with the ``optuna``, ``cma``
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import List
 
 import numpy as np
 
@@ -25,8 +25,9 @@ def _need(module: str, extra: str):
 class OptunaSampler(Optimizer):
     """Optuna's TPE (``optuna-tpe``) or CMA-ES (``optuna-cmaes``) sampler."""
 
-    def __init__(self, space, goal="min", seed=None, sampler: str = "tpe"):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1,
+                 sampler: str = "tpe"):
+        super().__init__(space, goal, seed, budget, workers)
         optuna = _need("optuna", "optuna")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         seed_ = None if seed is None else int(seed)
@@ -43,7 +44,6 @@ class OptunaSampler(Optimizer):
                 self.dists[name] = d.IntDistribution(int(p.low), int(p.high), log=p.log)
             else:
                 self.dists[name] = d.CategoricalDistribution(list(range(len(p.options))))
-        self._optuna: Dict[int, Any] = {}
 
     def ask(self, n: int = 1) -> List[Trial]:
         out = []
@@ -53,14 +53,11 @@ class OptunaSampler(Optimizer):
             for name, p in self.space.params.items():
                 v = ot.params[name]
                 params[name] = p.options[v] if isinstance(p, Choice) else v
-            t = Trial(id=len(self.trials), params=params, u=self.space.to_unit(params))
-            self.trials.append(t)
-            self._optuna[t.id] = ot
-            out.append(t)
+            out.append(self._new_trial(params, self.space.to_unit(params), handle=ot))
         return out
 
     def _observe(self, trial: Trial, y: float) -> None:
-        ot = self._optuna.pop(trial.id)
+        ot = self._handle(trial)
         import optuna
         if np.isnan(y):
             self.study.tell(ot, state=optuna.trial.TrialState.FAIL)
@@ -76,8 +73,9 @@ class PyCMA(Optimizer):
 
     name = "pycma"
 
-    def __init__(self, space, goal="min", seed=None, sigma0: float = 0.3):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1,
+                 sigma0: float = 0.3):
+        super().__init__(space, goal, seed, budget, workers)
         cma = _need("cma", "cma")
         opts = {"bounds": [0, 1], "verbose": -9, "seed": int(seed or 0) + 1}
         self.es = cma.CMAEvolutionStrategy(np.full(self.space.dim, 0.5), sigma0, opts)
@@ -109,7 +107,7 @@ class Nevergrad(Optimizer):
 
     def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1,
                  method: str = "TwoPointsDE"):
-        super().__init__(space, goal, seed)
+        super().__init__(space, goal, seed, budget, workers)
         ng = _need("nevergrad", "nevergrad")
         param = ng.p.Array(shape=(self.space.dim,), lower=0.0, upper=1.0)
         if seed is not None:
@@ -118,18 +116,14 @@ class Nevergrad(Optimizer):
         # the runner's prefetch (2 per worker) and a few more
         self.opt = ng.optimizers.registry[method](parametrization=param, budget=budget,
                                                   num_workers=max(4, 2 * workers))
-        self._cand: Dict[int, Any] = {}
 
     def ask(self, n: int = 1) -> List[Trial]:
         out = []
         for _ in range(int(n)):
             cand = self.opt.ask()
             u = np.clip(np.asarray(cand.value, float), 0, 1)
-            t = Trial(id=len(self.trials), params=self.space.from_unit(u), u=u)
-            self.trials.append(t)
-            self._cand[t.id] = cand
-            out.append(t)
+            out.append(self._new_trial(self.space.from_unit(u), u, handle=cand))
         return out
 
     def _observe(self, trial: Trial, y: float) -> None:
-        self.opt.tell(self._cand.pop(trial.id), 1e300 if np.isnan(y) else float(y))
+        self.opt.tell(self._handle(trial), 1e300 if np.isnan(y) else float(y))

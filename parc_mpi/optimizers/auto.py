@@ -31,7 +31,7 @@ class Auto(Optimizer):
 
     def __init__(self, space, goal="min", seed=None, budget: Optional[int] = None,
                  workers: int = 1):
-        super().__init__(space, goal, seed)
+        super().__init__(space, goal, seed, budget, workers)
         d = self.space.dim
         self.gp_budget = 0
         if budget and d <= GP_MAX_DIM:
@@ -44,7 +44,6 @@ class Auto(Optimizer):
         self.gp = TrustRegionBO(self.space, "min", child_seed) if self.gp_budget else None
         self.cma: Optional[CMAES] = None
         self.child_seed = child_seed + 1
-        self._owner = {}   # our trial id -> (child, child trial)
         self.phase = "gp" if self.gp else "cmaes"
         if self.gp is None:
             self.cma = CMAES(self.space, "min", self.child_seed)
@@ -65,14 +64,11 @@ class Auto(Optimizer):
         for _ in range(int(n)):
             child = self._child()
             ct = child.ask(1)[0]
-            t = Trial(id=len(self.trials), params=ct.params, u=ct.u)
-            self.trials.append(t)
-            self._owner[t.id] = (child, ct)
-            out.append(t)
+            out.append(self._new_trial(ct.params, ct.u, handle=(child, ct)))
         return out
 
     def _observe(self, trial: Trial, y: float) -> None:
-        child, ct = self._owner.pop(trial.id)
+        child, ct = self._handle(trial)
         # children minimise: hand them the minimisation value (nan stays nan)
         child.tell(ct, y)
 

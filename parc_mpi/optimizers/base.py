@@ -49,6 +49,16 @@ def check_goal(goal: str) -> str:
     return goal
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, (bool, str, bytes)):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def as_objective_value(value: Any) -> float:
     """A told value as a float: non-numbers and non-finite values become nan."""
     if isinstance(value, bool) or value is None:
@@ -63,17 +73,25 @@ def as_objective_value(value: Any) -> float:
 class Optimizer:
     """Base class: bookkeeping of trials, goal handling and ``best``.
 
-    Subclasses implement ``_propose(n) -> array (n, dim)`` of unit-cube points and
-    may override ``_observe(trial, y)`` where ``y`` is the value to minimise
-    (``nan`` for a failure).
+    Every optimizer takes the same constructor arguments (``space, goal, seed,
+    budget, workers``; its own options after them, by keyword). Subclasses implement
+    ``_propose(n) -> array (n, dim)`` of unit-cube points, or override ``ask`` and
+    make each trial with ``_new_trial(params, u, handle)`` (a wrapped optimizer's
+    own trial goes in ``handle`` and comes back through ``_handle(trial)``), and may
+    override ``_observe(trial, y)`` where ``y`` is the value to minimise (``nan``
+    for a failure). docs/architecture.md has a worked example.
     """
 
     name = "base"
 
-    def __init__(self, space: Mapping | Space, goal: str = "min", seed: Optional[int] = None):
+    def __init__(self, space: Mapping | Space, goal: str = "min", seed: Optional[int] = None,
+                 budget: Optional[int] = None, workers: int = 1):
         self.space = space if isinstance(space, Space) else Space(space)
         self.goal = check_goal(goal)
         self.seed = seed
+        self.budget = budget      # evaluations planned, when known
+        self.workers = workers    # evaluations that may run at once
+        self._handles: Dict[int, Any] = {}
         self.rng = np.random.default_rng(seed)
         self.trials: List[Trial] = []
         self.n_told = 0
@@ -87,12 +105,8 @@ class Optimizer:
         if int(n) < 1:
             raise ValueError(f"ask(n): n must be at least 1, got {n}")
         points = np.clip(np.asarray(self._propose(int(n)), dtype=float), 0.0, 1.0)
-        out = []
-        for u in points.reshape(int(n), self.space.dim):
-            trial = Trial(id=len(self.trials), params=self.space.from_unit(u), u=u)
-            self.trials.append(trial)
-            out.append(trial)
-        return out
+        return [self._new_trial(self.space.from_unit(u), u)
+                for u in points.reshape(int(n), self.space.dim)]
 
     def tell(self, trial: Trial | int, value: Any) -> None:
         """Report the objective's value for a trial (a failure: nan, inf or None)."""
@@ -102,6 +116,10 @@ class Optimizer:
             raise ValueError(f"tell: trial {trial.id} was not asked by this optimizer")
         if not trial.pending:
             raise ValueError(f"tell: trial {trial.id} was already told")
+        if value is not None and not _is_number(value):
+            raise TypeError(f"tell: trial {trial.id}: the value must be a number (nan, inf or "
+                            f"None for a failure), got {type(value).__name__} "
+                            f"{str(value)[:60]!r}")
         y = as_objective_value(value)
         trial.value = y
         self.n_told += 1
@@ -144,6 +162,19 @@ class Optimizer:
                            for t in self.trials]}
 
     # -- for subclasses ---------------------------------------------------
+    def _new_trial(self, params: Dict[str, Any], u: np.ndarray, handle: Any = None) -> Trial:
+        """Record and return the next trial; ``handle`` (a wrapped optimizer's own
+        trial, say) is kept until the trial is told."""
+        trial = Trial(id=len(self.trials), params=params, u=u)
+        self.trials.append(trial)
+        if handle is not None:
+            self._handles[trial.id] = handle
+        return trial
+
+    def _handle(self, trial: Trial) -> Any:
+        """The handle given to ``_new_trial`` for this trial (once)."""
+        return self._handles.pop(trial.id)
+
     def _sign(self, y: float) -> float:
         return -y if self.goal == "max" else y
 

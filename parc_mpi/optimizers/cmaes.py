@@ -39,9 +39,10 @@ class CMAES(Optimizer):
 
     name = "cmaes"
 
-    def __init__(self, space, goal="min", seed=None, sigma0: float = 0.3,
-                 popsize: Optional[int] = None, x0: Optional[np.ndarray] = None):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
+                 sigma0: float = 0.3, popsize: Optional[int] = None,
+                 x0: Optional[np.ndarray] = None):
+        super().__init__(space, goal, seed, budget, workers)
         n = self.space.dim
         self.sigma0 = sigma0
         self.lam0 = int(popsize or 4 + math.floor(3 * math.log(n)))

@@ -31,9 +31,9 @@ class DifferentialEvolution(Optimizer):
 
     name = "de"
 
-    def __init__(self, space, goal="min", seed=None, popsize: Optional[int] = None,
-                 crossover: float = 0.9):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
+                 popsize: Optional[int] = None, crossover: float = 0.9):
+        super().__init__(space, goal, seed, budget, workers)
         d = self.space.dim
         self.np = int(popsize or min(max(10, 5 * d), 50))
         self.cr = crossover

@@ -138,9 +138,9 @@ class GPBO(Optimizer):
     name = "gp"
     L_INIT, L_MIN, L_MAX, SUCC = 0.8, 0.5 ** 7, 1.6, 3
 
-    def __init__(self, space, goal="min", seed=None, n_init: Optional[int] = None,
-                 trust_region: bool = False):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
+                 n_init: Optional[int] = None, trust_region: bool = False):
+        super().__init__(space, goal, seed, budget, workers)
         d = self.space.dim
         self.n_init = int(n_init or min(max(5, 2 * d + 1), 20))
         self.trust_region = bool(trust_region)
@@ -325,5 +325,7 @@ class TrustRegionBO(GPBO):
 
     name = "turbo"
 
-    def __init__(self, space, goal="min", seed=None, n_init: Optional[int] = None):
-        super().__init__(space, goal, seed, n_init=n_init, trust_region=True)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
+                 n_init: Optional[int] = None):
+        super().__init__(space, goal, seed, budget, workers, n_init=n_init,
+                         trust_region=True)

@@ -16,8 +16,8 @@ class SobolSearch(Optimizer):
 
     name = "sobol"
 
-    def __init__(self, space, goal="min", seed=None):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1):
+        super().__init__(space, goal, seed, budget, workers)
         self.engine = qmc.Sobol(self.space.dim, scramble=True, seed=self.rng)
 
     def _propose(self, n: int) -> np.ndarray:
@@ -30,8 +30,10 @@ class LatinHypercube(Optimizer):
 
     name = "lhs"
 
-    def __init__(self, space, goal="min", seed=None, block: Optional[int] = None):
-        super().__init__(space, goal, seed)
+    def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
+                 block: Optional[int] = None):
+        super().__init__(space, goal, seed, budget, workers)
+        block = block or budget  # one design spanning the budget when it is known
         self.block = int(block) if block else max(16, 10 * self.space.dim)
         self.engine = qmc.LatinHypercube(self.space.dim, seed=self.rng)
         self._queue = np.empty((0, self.space.dim))

@@ -1,12 +1,12 @@
 """The whole runner on this MPI world, in-process: every rank calls run_mpi."""
 import os
-import sqlite3
 
 import pytest
 from mpi4py import MPI
 
 from parc_mpi.cluster.launch import run_mpi
 from parc_mpi.runner import RunOptions
+from parc_mpi.store import RunReader
 
 comm = MPI.COMM_WORLD
 
@@ -36,8 +36,8 @@ def test_map_job_runs_on_every_worker(shared_tmp):
     assert status == 0
     comm.Barrier()
     if comm.rank == 0:
-        db = sqlite3.connect(os.path.join(run_dir, "run.sqlite"))
-        rows = db.execute("SELECT task, status, worker FROM results ORDER BY task").fetchall()
+        with RunReader(run_dir) as reader:
+            rows = [(r.task, r.status, r.worker) for r in reader.final_results()]
         assert [r[0] for r in rows] == list(range(300))
         assert {r[1] for r in rows} == {"ok"}
         assert {r[2] for r in rows} <= set(range(1, comm.size))

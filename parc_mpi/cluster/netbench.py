@@ -21,9 +21,10 @@ import numpy as np
 import psutil
 from mpi4py import MPI
 
-TAG_CMD = 41
-TAG_DATA = 42
-TAG_REPLY = 43
+from .protocol import TAG_NET_CMD as TAG_CMD, TAG_NET_DATA as TAG_DATA
+from .protocol import TAG_NET_REPLY as TAG_REPLY
+from .protocol import recv_quietly
+
 LARGE = 8192  # OSU: above this a message is "large"
 
 MODES = {
@@ -217,8 +218,8 @@ class Leader:
 
 def serve(comm: MPI.Comm, leader: int) -> None:
     """A peer: do what the leader asks until it says end."""
-    from ..cluster.protocol import recv_quietly  # waiting between commands must not spin
     while True:
+        # waiting between commands must not spin
         cmd, _src, _tag = recv_quietly(comm, source=leader, tag=TAG_CMD)
         what = cmd[0]
         if what == "end":
@@ -237,20 +238,3 @@ def serve(comm: MPI.Comm, leader: int) -> None:
             if first:
                 report = (float(np.percentile(us, 50)), float(np.percentile(us, 99)))
                 comm.send(report, dest=leader, tag=TAG_REPLY)
-
-
-def warnings_for(rows: List[Dict[str, Any]]) -> List[str]:
-    """Wi-Fi paths, slow links, and gigabit links that deliver too little."""
-    out = []
-    for row in rows:
-        if row["kind"] != "download" or row["size"] != max(
-                r["size"] for r in rows if r["kind"] == "download" and r["node"] == row["node"]):
-            continue
-        nic, speed = row.get("nic"), row.get("link_mbit")
-        if nic and nic.startswith(("wl", "wifi")):
-            out.append(f"{row['node']}: traffic went over Wi-Fi ({nic})")
-        elif speed and speed < 1000:
-            out.append(f"{row['node']}: link {nic} negotiated {speed} Mbit/s, below gigabit")
-        elif speed and speed >= 1000 and row["mbps"] < 50:
-            out.append(f"{row['node']}: {row['mbps']:.0f} MB/s on a {speed} Mbit/s link")
-    return out

@@ -14,102 +14,22 @@ Values are stored natively when they are ints or floats, else as JSON text.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import logging
 import os
 import sqlite3
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS results (
-    seq INTEGER PRIMARY KEY,      -- order in which results were committed
-    task INTEGER NOT NULL,        -- task id: item index (map), trial id (optimize)
-    attempt INTEGER NOT NULL,     -- 0 for the first try
-    status TEXT NOT NULL,         -- ok | failed | timeout
-    params,                       -- the item or parameters (number or JSON text)
-    value REAL,                   -- the result as a number, when it is one
-    result,                       -- the result (number or JSON text)
-    error TEXT,                   -- traceback of a failed attempt
-    worker INTEGER,               -- MPI rank
-    node TEXT,                    -- host name of the worker
-    t_start REAL,                 -- epoch seconds on the worker
-    t_end REAL
-);
-CREATE TABLE IF NOT EXISTS asks (       -- adaptive jobs: every take, for --resume's replay
-    seq INTEGER PRIMARY KEY,
-    after INTEGER NOT NULL,       -- results told to the source before this take
-    n INTEGER NOT NULL,           -- how many tasks were asked for
-    tasks TEXT NOT NULL           -- JSON [[task, encoded argument], ...]
-);
-CREATE TABLE IF NOT EXISTS nodes (      -- written by the monitor: one row per node
-    node TEXT PRIMARY KEY, ranks TEXT, facts TEXT, baseline_throttled INTEGER,
-    first_seen REAL, last_seen REAL
-);
-CREATE TABLE IF NOT EXISTS samples (    -- health samples (sensors.Sensors.sample)
-    node TEXT NOT NULL, t REAL NOT NULL, data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS netbench (   -- main node -> node: latency (us) and bandwidth (MB/s)
-    node TEXT NOT NULL, peer_rank INTEGER, kind TEXT NOT NULL, size INTEGER NOT NULL,
-    p50 REAL, p90 REAL, p99 REAL, min REAL, mean REAL, mbps REAL, iterations INTEGER,
-    seconds REAL, nic TEXT, link_mbit INTEGER
-);
-CREATE TABLE IF NOT EXISTS pairs (      -- small-message latency between node pairs (us)
-    a TEXT NOT NULL, b TEXT NOT NULL, p50 REAL, p99 REAL
-);
-"""
-INSERT_RESULTS = ("INSERT INTO results(task, attempt, params, status, value, result, error, "
-                  "worker, node, t_start, t_end) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-ROW_STATUS = 3  # positions in a results row, as rows_for() makes them
-ROW_VALUE = 4
+from .reader import RunReader, StoreError
+from .schema import NETBENCH_COLUMNS, RESULT_COLUMNS, SCHEMA, STATUS_OK
+from .values import _json_default, decode, encode, numeric
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-STATUS_TIMEOUT = "timeout"
+log = logging.getLogger(__name__)
 
-
-class StoreError(RuntimeError):
-    """The run directory or its store cannot be used; the message names the path."""
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=repr)
-    return repr(obj)
-
-
-def encode(value: Any) -> Any:
-    """A value for an SQLite column: int and float natively, the rest as JSON."""
-    kind = type(value)
-    if kind is int or kind is float:
-        return value
-    if value is None:
-        return None
-    return json.dumps(value, default=_json_default, allow_nan=True)
-
-
-def decode(value: Any) -> Any:
-    if isinstance(value, str):
-        return json.loads(value)
-    return value
-
-
-def numeric(value: Any) -> Optional[float]:
-    """The result as a finite or infinite float when it is a real number, else None."""
-    kind = type(value)
-    if kind is float or kind is int:
-        return float(value)
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        import numpy as np  # numpy scalars are common results
-        if isinstance(value, (np.integer, np.floating)):
-            return float(value)
-    except ImportError:  # pragma: no cover
-        pass
-    return None
+INSERT_RESULTS = (f"INSERT INTO results({', '.join(RESULT_COLUMNS)}) "
+                  f"VALUES ({','.join('?' * len(RESULT_COLUMNS))})")
 
 
 def make_run_dir(base: str, name: str) -> str:
@@ -222,31 +142,9 @@ class Store:
 
         return _Tx()
 
-    def results(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
-        sql = ("SELECT seq, task, attempt, status, params, value, result, error, worker, node, "
-               "t_start, t_end FROM results")
-        args: Sequence = ()
-        if status:
-            sql += " WHERE status = ?"
-            args = (status,)
-        cols = ["seq", "task", "attempt", "status", "params", "value", "result", "error",
-                "worker", "node", "t_start", "t_end"]
-        out = []
-        for row in self.db.execute(sql + " ORDER BY seq", args):
-            rec = dict(zip(cols, row))
-            rec["params"] = decode(rec["params"])
-            rec["result"] = decode(rec["result"])
-            out.append(rec)
-        return out
-
-    def iter_ok_results(self) -> Iterator[Tuple[Any, Any]]:
-        """(item, result) of the successful tasks in task order, one at a time."""
-        for params, result in self.db.execute(
-                "SELECT params, result FROM results WHERE status = 'ok' ORDER BY task"):
-            yield decode(params), decode(result)
-
-    def counts(self) -> Dict[str, int]:
-        return dict(self.db.execute("SELECT status, COUNT(*) FROM results GROUP BY status"))
+    def reader(self) -> RunReader:
+        """A read-only reader of this store (its own connection)."""
+        return RunReader(self.run_dir)
 
     # -- end-of-run files ---------------------------------------------------
     def write_results_csv(self, param_names: Optional[List[str]] = None) -> str:
@@ -291,33 +189,132 @@ class Store:
     def close(self) -> None:
         try:
             self.flush()
+            try:  # an ended run is one self-contained file (no -wal, no -shm beside it)
+                self.db.execute("PRAGMA busy_timeout = 200")
+                self.db.execute("PRAGMA journal_mode = DELETE")
+            except sqlite3.Error:  # a reader still has it open: it stays in WAL mode
+                pass
         finally:
             self.db.close()
             lock = getattr(self, "lock", None)
             if lock is not None:
+                try:  # a clean end: the file no longer names a holder
+                    lock.seek(0)
+                    lock.truncate()
+                    lock.write("free (the run that held it has ended)\n")
+                except OSError:
+                    pass
                 lock.close()
                 self.lock = None
 
 
-def rows_for(batch: Sequence[Tuple[int, int, Any]], outcomes: Sequence[Tuple],
+def rows_for(batch: Sequence[Tuple[int, int, Any]], outcomes: Sequence[Any],
              worker: int, node: str) -> List[Tuple]:
-    """Store rows for a batch's outcomes, made where the tasks ran (the workers
-    share the encoding work, so rank 0 only inserts)."""
+    """Store rows (plain tuples in :class:`~parc_mpi.store.records.ResultRow` order)
+    for a batch's outcomes (``execute.Outcome``), made where the tasks ran: the
+    workers share the encoding work, so rank 0 only inserts."""
     rows = []
-    for (_task, _attempt, arg), (task, attempt, ok, result, t0, t1) in zip(batch, outcomes):
-        if ok:
-            rows.append((task, attempt, encode(arg), STATUS_OK, numeric(result), encode(result),
-                         None, worker, node, t0, t1))
+    append = rows.append
+    for (_task, _attempt, arg), o in zip(batch, outcomes):
+        if o.status == STATUS_OK:
+            append((o.task, o.attempt, encode(arg), STATUS_OK, numeric(o.result),
+                    encode(o.result), None, worker, node, o.t_start, o.t_end))
         else:
-            status = STATUS_TIMEOUT if "parc_mpi.execute.TaskTimeout" in result else STATUS_FAILED
-            rows.append((task, attempt, encode(arg), status, None, None, result, worker, node,
-                         t0, t1))
+            append((o.task, o.attempt, encode(arg), o.status, None, None, o.error, worker,
+                    node, o.t_start, o.t_end))
     return rows
 
 
-def open_existing(run_dir: str) -> Store:
-    """Open a run directory's store for reading (the report, resume)."""
-    path = os.path.join(run_dir, "run.sqlite")
-    if not os.path.exists(path):
-        raise StoreError(f"{run_dir}: no run.sqlite here; is it a parc_mpi run directory?")
-    return Store(run_dir)
+def lock_run(run_dir: str):
+    """Hold ``run.lock`` for as long as the returned file stays open: a second
+    process cannot resume (or write into) a run that is still going. The file
+    names its holder while held and says ``free`` once the run has let it go."""
+    path = os.path.join(run_dir, "run.lock")
+    try:
+        fh = open(path, "a+")
+    except OSError as exc:
+        raise StoreError(f"{run_dir}: cannot create run.lock: {exc.strerror}") from None
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        who = fh.read().strip() or "another process"
+        fh.close()
+        raise StoreError(f"{run_dir}: the run is still going ({who} holds run.lock); "
+                         "stop it first (touch STOP in the run directory)") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+    fh.flush()
+    return fh
+
+
+class HealthWriter:
+    """Samples, node facts and netbench rows for one run directory, on a connection
+    of its own (the monitor rank's, or a thread of rank 0 with no monitor), committed
+    in batches every ``commit_seconds``. A failure to write is logged, never raised:
+    health data must never stop the job."""
+
+    def __init__(self, db_path: str, commit_seconds: float = 10.0):
+        self.db = sqlite3.connect(db_path, timeout=60, isolation_level=None,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.commit_seconds = commit_seconds
+        self._samples: List[Tuple[str, float, str]] = []
+        self._nodes: Dict[str, Dict[str, Any]] = {}
+        self.last_commit = time.monotonic()
+
+    def node_hello(self, node: str, ranks: List[int], facts: Dict[str, Any],
+                   first: Dict[str, Any]) -> None:
+        """A node's facts and its throttle state at job start (the alert baseline)."""
+        self._nodes[node] = {"ranks": ranks, "facts": facts,
+                             "baseline": first.get("throttled"), "first": first["t"],
+                             "last": first["t"]}
+        self.add_sample(node, first)
+
+    def add_sample(self, node: str, sample: Dict[str, Any]) -> None:
+        self._samples.append((node, sample["t"], json.dumps(sample)))
+        if node in self._nodes:
+            self._nodes[node]["last"] = sample["t"]
+
+    def add_netbench(self, rows: Iterable[Dict[str, Any]]) -> None:
+        self._write("INSERT INTO netbench(%s) VALUES (%s)" % (
+            ",".join(NETBENCH_COLUMNS), ",".join("?" * len(NETBENCH_COLUMNS))),
+            [tuple(r.get(c) for c in NETBENCH_COLUMNS) for r in rows])
+
+    def add_pairs(self, rows: Iterable[Tuple[str, str, float, float]]) -> None:
+        self._write("INSERT INTO pairs(a, b, p50, p99) VALUES (?,?,?,?)", list(rows))
+
+    def commit_due(self) -> bool:
+        return time.monotonic() - self.last_commit >= self.commit_seconds
+
+    def commit(self) -> None:
+        samples, self._samples = self._samples, []
+        nodes = [(n, json.dumps(v["ranks"]), json.dumps(v["facts"]), v["baseline"],
+                  v["first"], v["last"]) for n, v in self._nodes.items()]
+        self._write("INSERT INTO samples(node, t, data) VALUES (?,?,?)", samples,
+                    "INSERT OR REPLACE INTO nodes(node, ranks, facts, baseline_throttled, "
+                    "first_seen, last_seen) VALUES (?,?,?,?,?,?)", nodes)
+        self.last_commit = time.monotonic()
+
+    def _write(self, sql: str, rows: list, sql2: Optional[str] = None,
+               rows2: Optional[list] = None) -> None:
+        if not rows and not rows2:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            if rows:
+                self.db.executemany(sql, rows)
+            if rows2:
+                self.db.executemany(sql2, rows2)
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.warning("could not store health data: %s", exc)
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        self.commit()
+        self.db.close()

@@ -8,16 +8,17 @@ from typing import Dict, List, Optional
 
 from mpi4py import MPI
 
-from ..cluster.heartbeat import skip_finalize
-from ..cluster.protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
-from .health import HealthStore, LocalSampler
+from ..monitor.health import LocalSampler
+from ..monitor.report import Reporter
+from ..store import HealthWriter
+from .heartbeat import skip_finalize
 from .netbench import Leader
-from .report import Reporter
+from .protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
 
 log = logging.getLogger(__name__)
 
 
-def run_netbench(nbcomm: MPI.Comm, health: HealthStore, mode: str, peers: Dict[int, str],
+def run_netbench(nbcomm: MPI.Comm, health: HealthWriter, mode: str, peers: Dict[int, str],
                  leaders: Dict[int, str]) -> None:
     """Main node -> each node, one node at a time; then the pair matrix."""
     leader = Leader(nbcomm, mode)
@@ -60,7 +61,7 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                  node_ranks: List[int], interval: float, netbench: str,
                  peers: Dict[int, str], leaders: Dict[int, str],
                  report_interval: float = 10.0, live_dir: Optional[str] = None) -> None:
-    health = HealthStore(os.path.join(run_dir, "run.sqlite"))
+    health = HealthWriter(os.path.join(run_dir, "run.sqlite"))
     live = LiveReport(run_dir, live_dir, report_interval)
     sampler = LocalSampler(health, node, node_ranks, interval)
     sampler.start()

@@ -1,0 +1,134 @@
+"""Start-up of an MPI run: ship the job, load it on every rank, and agree that all
+is well (or stop every rank with one message).
+
+Bad input never hangs: every check ends in a verdict that rank 0 sends to all
+ranks, and every rank exits with the same status.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import sys
+import zlib
+from typing import Any, List, Optional, Tuple
+
+from mpi4py import MPI
+
+from ..engine import check_picklable
+from ..job import Job, JobError, MapJob, load_job
+from ..resume import NothingToResume
+from ..runner import RunOptions, open_run
+from ..store import StoreError
+from .protocol import bcast_quietly
+from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
+
+EXIT_INPUT = 2
+
+
+def node_comm(comm: MPI.Comm, host: str) -> MPI.Comm:
+    """Ranks grouped by host name (not by shared memory: namespaced test nodes
+    share one kernel but are different hosts)."""
+    color = zlib.crc32(host.encode()) & 0x7FFFFFFF
+    return comm.Split(color, comm.rank)
+
+
+def _fn_name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+
+
+def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
+            install_deps: bool = False, cache: Optional[str] = None) -> int:
+    """Every rank calls this; it returns the process exit status."""
+    rank = comm.rank
+    host = MPI.Get_processor_name()
+    if rank != 0:  # rank 0 alone turns Ctrl-C or SIGTERM (scancel) into a soft stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    # 1. rank 0 packs the job; everyone gets the package or the reason it failed
+    pkg: Optional[Package] = None
+    problem = None
+    if rank == 0:
+        try:
+            pkg = pack(opts.job_path, ship_dir)
+        except ShipError as exc:
+            problem = str(exc)
+    pkg, problem = bcast_quietly(comm, (pkg, problem))
+    if problem:
+        return _fail(rank, problem)
+
+    # 2. one rank per node unpacks; then every rank imports the job
+    local = node_comm(comm, host)
+    err: Optional[str] = None
+    folder = None
+    if local.rank == 0:
+        try:
+            folder = unpack(pkg, cache)
+            if install_deps:
+                err = install_requirements(folder)
+        except ShipError as exc:
+            err = str(exc)
+    folder, node_err = bcast_quietly(local, (folder, err))
+    local.Free()
+    job: Optional[Job] = None
+    if node_err:
+        err = node_err
+    else:
+        try:
+            job = load_job(os.path.join(folder, pkg.job_name), label=opts.job_path,
+                           extra_path=project_dir(folder))
+        except JobError as exc:
+            err = str(exc)
+
+    # 3. rank 0 checks what only it can (first task, run directory), then rules
+    store = None
+    nothing = None
+    if rank == 0 and err is None:
+        try:
+            if opts.retries is not None:
+                job.retries = opts.retries
+            _check_first_task(job, opts.job_path)
+            store = open_run(job, opts)
+        except NothingToResume as exc:
+            nothing = str(exc)
+        except (ValueError, StoreError) as exc:
+            err = str(exc)
+    from .launch import agree_and_run
+    status, _summary = agree_and_run(comm, job, err, store, opts, nothing)
+    return status
+
+
+def _check_first_task(job: Job, label: str) -> None:
+    """A map job's first item must be sendable; peek without losing it."""
+    if isinstance(job, MapJob):
+        it = iter(job.items)
+        try:
+            first = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise ValueError(f"{label}: the job's items raised {type(exc).__name__}: "
+                             f"{exc}") from None
+        check_picklable(first, label)
+        if it is job.items:  # an iterator: put the first item back in front
+            job.items = itertools.chain([first], it)
+
+
+def _verdict(reports: List[Tuple], label: str) -> Optional[str]:
+    err0, _host0, fn0 = reports[0]
+    if err0:
+        return err0
+    for r, (err, host, fn) in enumerate(reports):
+        if err:
+            return f"node {host} (rank {r}): {err}"
+        if fn != fn0:
+            return (f"{label}: job function {fn0} cannot be found by name on node {host} "
+                    f"(rank {r}, which has {fn}); define 'job' the same way on every rank")
+    return None
+
+
+def _fail(rank: int, message: str) -> int:
+    if rank == 0:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    return EXIT_INPUT

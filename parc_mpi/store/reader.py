@@ -1,0 +1,251 @@
+"""Typed, read-only reads of a run store.
+
+Every reader (the report, ``--resume``, ``minimize()``'s result, the loader, the
+dashboard, the tests) goes through :class:`RunReader`. It opens ``run.sqlite``
+read-only and each method runs its queries in one short read transaction that ends
+before it returns, so a reader never holds back the writer's WAL checkpoints.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+from .records import Ask, NetFigure, NodeInfo, Pair, Result, Sample
+from .schema import NETBENCH_COLUMNS, STATUS_OK
+from .values import decode
+
+_RESULT_SQL = ("SELECT seq, task, attempt, status, params, value, result, error, worker, "
+               "node, t_start, t_end FROM results")
+# the final attempt of every task
+_FINAL = " WHERE seq IN (SELECT MAX(seq) FROM results GROUP BY task)"
+_PLAIN = ("seq", "task", "attempt", "status", "value", "error", "worker", "node", "t_start",
+          "t_end")
+
+
+class StoreError(RuntimeError):
+    """The run directory or its store cannot be used; the message names the path."""
+
+
+def _result(row) -> Result:
+    seq, task, attempt, status, params, value, result, error, worker, node, t0, t1 = row
+    return Result(seq, task, attempt, status, decode(params), value, decode(result), error,
+                  worker, node, t0, t1)
+
+
+class RunReader:
+    """Read-only access to ``RUN_DIR/run.sqlite``.
+
+    Parameters
+    ----------
+    run_dir : str
+        A run directory.
+
+    Raises
+    ------
+    StoreError
+        When the folder does not exist or holds no run store.
+    """
+
+    def __init__(self, run_dir: str):
+        self.run_dir = run_dir
+        self.path = os.path.join(run_dir, "run.sqlite")
+        if not os.path.isdir(run_dir):
+            raise StoreError(f"{run_dir}: no such run directory")
+        if not os.path.isfile(self.path):
+            raise StoreError(f"{run_dir}: no run.sqlite here; is it a parc_mpi run directory?")
+        try:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30,
+                                      isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the run store: {exc}") from None
+
+    def __enter__(self) -> "RunReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _all(self, sql: str, args=()) -> list:
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
+
+    # -- the run --------------------------------------------------------------
+    def meta(self) -> Dict[str, Any]:
+        """Run metadata: job, status, started, finished, summary, world, ..."""
+        return {k: json.loads(v) for k, v in self._all("SELECT key, value FROM meta")}
+
+    def check_intact(self) -> None:
+        """Raise StoreError with SQLite's own words when the file is damaged."""
+        try:
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            self.db.execute("SELECT COUNT(*) FROM meta").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: the run store is damaged ({exc})") from None
+        if verdict != "ok":
+            raise StoreError(f"{self.path}: the run store is damaged ({verdict})")
+
+    # -- results --------------------------------------------------------------
+    def results(self, after: int = 0, status: Optional[str] = None,
+                limit: Optional[int] = None) -> List[Result]:
+        """Every attempt in commit order, those with ``seq > after`` (for readers
+        that follow a running store), optionally of one status."""
+        sql, args = _RESULT_SQL + " WHERE seq > ?", [after]
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_result(r) for r in self._all(sql, args)]
+
+    def final_results(self) -> List[Result]:
+        """The final attempt of every task, in task order."""
+        return [_result(r) for r in self._all(_RESULT_SQL + _FINAL + " ORDER BY task")]
+
+    def iter_final_results(self) -> Iterator[Result]:
+        """As :meth:`final_results`, one at a time (the read ends with the loop)."""
+        try:
+            for row in self.db.execute(_RESULT_SQL + _FINAL + " ORDER BY task"):
+                yield _result(row)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
+
+    def iter_ok(self) -> Iterator[tuple]:
+        """(item, result) of the successful tasks in task order, one at a time."""
+        for params, result in self.db.execute(
+                "SELECT params, result FROM results WHERE status = ? ORDER BY task",
+                (STATUS_OK,)):
+            yield decode(params), decode(result)
+
+    def attempts(self) -> int:
+        """How many attempts (result rows) are committed."""
+        return self._all("SELECT COUNT(*) FROM results")[0][0]
+
+    def counts(self) -> Dict[str, int]:
+        """Attempts by status."""
+        return dict(self._all("SELECT status, COUNT(*) FROM results GROUP BY status"))
+
+    def task_counts(self) -> Dict[str, int]:
+        """Tasks by the status of their final attempt."""
+        return dict(self._all("SELECT status, COUNT(*) FROM results" + _FINAL +
+                              " GROUP BY status"))
+
+    def columns(self, names: Sequence[str]) -> Dict[str, list]:
+        """Some plain columns of every attempt, in commit order, as lists (cheap:
+        nothing is decoded). Allowed: the result columns but params and result."""
+        bad = [n for n in names if n not in _PLAIN]
+        if bad:
+            raise ValueError(f"not a plain result column: {bad[0]!r}")
+        rows = self._all(f"SELECT {', '.join(names)} FROM results ORDER BY seq")
+        cols = list(zip(*rows)) if rows else [() for _ in names]
+        return {n: list(c) for n, c in zip(names, cols)}
+
+    # -- aggregates: what a report needs, without a row per task in Python ------
+    def span(self) -> Dict[str, Any]:
+        """attempts, first start, last end (None while there are no results)."""
+        n, t0, t1 = self._all("SELECT COUNT(*), MIN(t_start), MAX(t_end) FROM results")[0]
+        return {"attempts": n, "first_start": t0, "last_end": t1}
+
+    def attempts_by_node(self) -> Dict[Optional[str], int]:
+        return dict(self._all("SELECT node, COUNT(*) FROM results GROUP BY node"))
+
+    def lanes(self) -> List[tuple]:
+        """(worker rank, node) of every worker that stored a result."""
+        return self._all("SELECT DISTINCT worker, node FROM results WHERE worker IS NOT NULL")
+
+    def timeline(self, max_rows: int) -> List[tuple]:
+        """(worker, t_start, t_end, ok) of at most about ``max_rows`` attempts, taken
+        evenly in commit order (a million tasks are drawn as a sample, not one by one)."""
+        n = self.span()["attempts"]
+        every = max(1, -(-n // max(1, max_rows)))
+        return self._all("SELECT worker, t_start, t_end, status = ? FROM results "
+                         "WHERE t_start IS NOT NULL AND worker IS NOT NULL AND seq % ? = 0 "
+                         "ORDER BY seq", (STATUS_OK, every))
+
+    def end_histogram(self, t0: float, width: float) -> List[tuple]:
+        """(bin, attempts ended in it) with bins of ``width`` seconds from ``t0``."""
+        return self._all("SELECT CAST((t_end - ?) / ? AS INTEGER) AS b, COUNT(*) FROM results "
+                         "WHERE t_end IS NOT NULL GROUP BY b ORDER BY b", (t0, width))
+
+    def values(self) -> Dict[str, list]:
+        """status, value and t_end of every attempt in commit order (optimize runs)."""
+        return self.columns(("status", "value", "t_end"))
+
+    def best(self, n: int, goal: str = "min") -> List[Result]:
+        """The ``n`` successful attempts with the best numeric value."""
+        order = "DESC" if goal == "max" else "ASC"
+        return [_result(r) for r in self._all(
+            _RESULT_SQL + f" WHERE status = ? AND value IS NOT NULL ORDER BY value {order}, "
+            "seq LIMIT ?", (STATUS_OK, int(n)))]
+
+    def failed_attempts(self, limit: Optional[int] = None) -> List[Result]:
+        """Attempts that did not succeed (retried ones too), in commit order."""
+        sql = _RESULT_SQL + " WHERE status != ? ORDER BY seq"
+        args: list = [STATUS_OK]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_result(r) for r in self._all(sql, args)]
+
+    def failures(self, limit: Optional[int] = None) -> List[Result]:
+        """Tasks whose final attempt failed, lowest task first."""
+        sql = _RESULT_SQL + _FINAL + " AND status != ? ORDER BY task"
+        args: list = [STATUS_OK]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_result(r) for r in self._all(sql, args)]
+
+    def asks(self) -> List[Ask]:
+        """The adaptive source's takes, in order (the journal ``--resume`` replays)."""
+        return [Ask(seq, after, n, json.loads(tasks)) for seq, after, n, tasks in
+                self._all("SELECT seq, after, n, tasks FROM asks ORDER BY seq")]
+
+    # -- health and network ---------------------------------------------------
+    def nodes(self) -> Dict[str, NodeInfo]:
+        """The nodes the monitor saw, by name."""
+        return {n: NodeInfo(n, json.loads(r) if r else [], json.loads(f) if f else {},
+                            b, t0, t1)
+                for n, r, f, b, t0, t1 in self._all(
+                    "SELECT node, ranks, facts, baseline_throttled, first_seen, last_seen "
+                    "FROM nodes ORDER BY node")}
+
+    def samples(self, node: Optional[str] = None, since: Optional[float] = None
+                ) -> List[Sample]:
+        """Health samples in time order, optionally of one node or after a time."""
+        sql, args, where = "SELECT node, t, data FROM samples", [], []
+        if node is not None:
+            where.append("node = ?")
+            args.append(node)
+        if since is not None:
+            where.append("t > ?")
+            args.append(since)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [Sample(n, t, json.loads(d)) for n, t, d in self._all(sql + " ORDER BY t", args)]
+
+    def samples_by_node(self) -> Dict[str, List[Dict[str, Any]]]:
+        out: Dict[str, List[Dict[str, Any]]] = {}
+        for s in self.samples():
+            out.setdefault(s.node, []).append(s.data)
+        return out
+
+    def netbench(self) -> List[NetFigure]:
+        return [NetFigure(*r) for r in self._all(
+            f"SELECT {', '.join(NETBENCH_COLUMNS)} FROM netbench")]
+
+    def pairs(self) -> List[Pair]:
+        return [Pair(*r) for r in self._all("SELECT a, b, p50, p99 FROM pairs")]
+
+
+def open_reader(run_dir: str) -> RunReader:
+    """A :class:`RunReader` for ``run_dir`` (raises StoreError naming the path)."""
+    return RunReader(run_dir)

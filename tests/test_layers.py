@@ -1,0 +1,69 @@
+"""The layering rules of docs/architecture.md, checked: MPI only in the cluster
+layer, SQL only in the store package."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cli_env
+
+PACKAGE = ROOT / "parc_mpi"
+
+# every module outside parc_mpi/cluster/ (and the two CLIs whose job is MPI)
+NO_MPI = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts).replace(".__init__", "")
+    for p in PACKAGE.rglob("*.py")
+    if "cluster" not in p.parts and p.name not in ("run.py", "netbench.py", "__main__.py"))
+
+
+def test_the_list_of_mpi_free_modules_covers_the_user_facing_ones():
+    for name in ("parc_mpi", "parc_mpi.report", "parc_mpi.monitor.report", "parc_mpi.hostfile",
+                 "parc_mpi.nodes", "parc_mpi.space", "parc_mpi.store", "parc_mpi.store.reader",
+                 "parc_mpi.optimizers.gp", "parc_mpi.optimizers.auto", "parc_mpi.layout",
+                 "parc_mpi.api", "parc_mpi.engine", "parc_mpi.resume"):
+        assert name in NO_MPI
+
+
+@pytest.mark.parametrize("module", NO_MPI)
+def test_module_imports_without_mpi4py(module):
+    code = (f"import importlib, sys; importlib.import_module({module!r}); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'mpi4py'); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{module} pulls in {done.stdout.strip()} {done.stderr[-800:]}"
+
+
+def test_rendering_a_report_and_a_hostfile_never_loads_mpi4py(tmp_path):
+    code = f"""
+import sys
+from parc_mpi.store import Store
+from parc_mpi.monitor.report import build_report
+from parc_mpi.hostfile import main
+store = Store({str(tmp_path)!r})
+store.set_meta(job={{"kind": "map"}}, name="x", status="finished", started=0.0)
+store.close()
+build_report({str(tmp_path)!r})
+main([{str(ROOT / 'node_list.csv')!r}, "-o", {str(tmp_path / 'hostfile')!r}, "--format", "mpich"])
+sys.exit(1 if "mpi4py" in sys.modules else 0)
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "report.html").exists() and (tmp_path / "hostfile").exists()
+
+
+SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|CREATE TABLE|PRAGMA)\b")
+
+
+def test_only_the_store_package_speaks_sql():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if "store" in path.relative_to(PACKAGE).parts:
+            continue
+        text = path.read_text()
+        if "sqlite3" in text or SQL.search(text):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
