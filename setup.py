@@ -24,9 +24,11 @@ setup(
         "optuna": ["optuna>=3", "cmaes"],
         "cma": ["cma>=3"],
         "nevergrad": ["nevergrad>=1"],
+        # parc_mpi.load(run_dir).to_pandas()
+        "pandas": ["pandas"],
         # the test suite exercises the adapters too, so it installs their libraries
         "test": ["pytest>=7", "pytest-mpi>=0.6", "optuna>=3", "cmaes", "cma>=3",
-                 "nevergrad>=1"],
+                 "nevergrad>=1", "pandas"],
     },
     entry_points={
         "console_scripts": [

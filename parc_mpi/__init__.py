@@ -21,6 +21,7 @@ if "numpy" not in _sys.modules and any(v in _os.environ for v in _LAUNCHED):
 from .api import OptimizeResult, maximize, minimize  # noqa: E402
 from .job import Job, JobError, generate, map, optimize  # noqa: E402
 from .space import Choice, Integer, Real, Space  # noqa: E402
+from .store.load import Run, load  # noqa: E402
 
 __all__ = ["map", "optimize", "generate", "minimize", "maximize", "OptimizeResult", "Job",
-           "JobError", "Real", "Integer", "Choice", "Space", "__version__"]
+           "JobError", "Real", "Integer", "Choice", "Space", "load", "Run", "__version__"]

@@ -64,7 +64,8 @@ class OptimizeResult:
 
 def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
              seed: Optional[int] = 0, run_dir: Optional[str] = None,
-             quiet: bool = True) -> OptimizeResult:
+             quiet: bool = True, initial: Optional[List[Mapping]] = None,
+             warm_start: Optional[str] = None) -> OptimizeResult:
     """Find the parameters with the lowest ``fn(**params)``.
 
     Parameters
@@ -83,6 +84,10 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
         otherwise a temporary one is used and removed.
     quiet : bool, default True
         Under mpiexec, no progress lines.
+    initial : list of dict, optional
+        Known points, evaluated first (within the budget).
+    warm_start : str, optional
+        An earlier run directory over the same space, told to the optimizer first.
 
     Returns
     -------
@@ -100,20 +105,25 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
     >>> abs(res.x["x"] - 1) < 0.5
     True
     """
-    return _optimize(fn, space, budget, optimizer, seed, "min", run_dir, quiet)
+    return _optimize(fn, space, budget, optimizer, seed, "min", run_dir, quiet, initial,
+                     warm_start)
 
 
 def maximize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
              seed: Optional[int] = 0, run_dir: Optional[str] = None,
-             quiet: bool = True) -> OptimizeResult:
+             quiet: bool = True, initial: Optional[List[Mapping]] = None,
+             warm_start: Optional[str] = None) -> OptimizeResult:
     """Find the parameters with the highest ``fn(**params)``; as :func:`minimize`."""
-    return _optimize(fn, space, budget, optimizer, seed, "max", run_dir, quiet)
+    return _optimize(fn, space, budget, optimizer, seed, "max", run_dir, quiet, initial,
+                     warm_start)
 
 
-def _optimize(fn, space, budget, optimizer, seed, goal, run_dir, quiet) -> OptimizeResult:
+def _optimize(fn, space, budget, optimizer, seed, goal, run_dir, quiet, initial=None,
+              warm_start=None) -> OptimizeResult:
     try:
         job = optimize(fn, space, budget, goal=goal, optimizer=optimizer, seed=seed,
-                       name="minimize" if goal == "min" else "maximize")
+                       name="minimize" if goal == "min" else "maximize", initial=initial,
+                       warm_start=warm_start)
     except JobError as exc:
         raise ValueError(str(exc)) from None
     from .cluster.world import world

@@ -5,6 +5,7 @@ A batch is a list of ``(task, attempt, arg)``; the answer is a list of
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -36,8 +37,28 @@ def _on_alarm(signum, frame):
     raise TaskTimeout("task ran past its time limit")
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def format_error(exc: BaseException, rename: Optional[Tuple[str, str]] = None) -> str:
+    """A task's traceback as the user needs it: no parc_mpi frames, and the job file
+    named as the user knows it (``rename``: (the loaded copy's path, the user's))."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+    if rename is not None:
+        copy, user = rename
+        for f in frames:
+            if f.filename == copy:
+                f.filename = user
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
 def execute_batch(fn: Callable, call: str, batch: List[Task],
-                  timeout: Optional[float] = None) -> Tuple[List[Outcome], float]:
+                  timeout: Optional[float] = None,
+                  rename: Optional[Tuple[str, str]] = None) -> Tuple[List[Outcome], float]:
     """Run every task of ``batch``; return the outcomes and the compute seconds.
 
     A task that raises gives status ``failed`` and its formatted traceback; the batch
@@ -48,15 +69,15 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
     if timeout is not None and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         try:
-            return _run(fn, call, batch, timeout)
+            return _run(fn, call, batch, timeout, rename)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-    return _run(fn, call, batch, None)
+    return _run(fn, call, batch, None, rename)
 
 
-def _run(fn: Callable, call: str, batch: List[Task],
-         timeout: Optional[float]) -> Tuple[List[Outcome], float]:
+def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
+         rename: Optional[Tuple[str, str]] = None) -> Tuple[List[Outcome], float]:
     out: List[Outcome] = []
     append = out.append
     clock = time.time
@@ -76,7 +97,7 @@ def _run(fn: Callable, call: str, batch: List[Task],
         except BaseException as exc:  # the user's code: record anything it raises
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            error = format_error(exc, rename)
             status = STATUS_TIMEOUT if isinstance(exc, TaskTimeout) else STATUS_FAILED
             append(Outcome(task, attempt, status, None, error, t0, clock()))
     return out, time.perf_counter() - t_begin
@@ -94,6 +115,7 @@ def run_batch(job, batch: List[Task], worker: int, node: str) -> BatchResult:
     """Run a batch of ``job``'s tasks and make its store rows: the one path a batch
     takes, on an MPI worker and in a serial run alike."""
     from .store import rows_for
-    outcomes, compute = execute_batch(job.fn, job.call, batch, job.timeout)
+    outcomes, compute = execute_batch(job.fn, job.call, batch, job.timeout,
+                                      getattr(job, "rename", None))
     raw = [o.result for o in outcomes] if job.kind != "map" else None
     return BatchResult(rows_for(batch, outcomes, worker, node), raw, compute)

@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from .optimizers import Optimizer, check_goal, make_optimizer
 from .space import Space
@@ -83,6 +83,8 @@ class OptimizeJob(Job):
     optimizer: Union[str, Optimizer] = "auto"
     goal: str = "min"
     seed: Optional[int] = None
+    initial: Tuple[Dict[str, Any], ...] = ()   # known points, evaluated first
+    warm_start: Optional[str] = None           # a run directory whose results are told first
     kind = "optimize"
     call = "kwargs"
 
@@ -95,6 +97,10 @@ class OptimizeJob(Job):
         out.update(space=self.space.describe(), budget=self.budget, goal=self.goal,
                    seed=self.seed, optimizer=self.optimizer if isinstance(self.optimizer, str)
                    else type(self.optimizer).__name__)
+        if self.initial:
+            out["initial"] = [dict(p) for p in self.initial]
+        if self.warm_start:
+            out["warm_start"] = os.path.abspath(self.warm_start)
         return out
 
 
@@ -146,7 +152,8 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
 def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
              optimizer: Union[str, Optimizer] = "auto", seed: Optional[int] = 0,
              retries: int = 0, timeout: Optional[float] = None,
-             name: Optional[str] = None) -> OptimizeJob:
+             name: Optional[str] = None, initial: Optional[Sequence[Mapping]] = None,
+             warm_start: Optional[str] = None) -> OptimizeJob:
     """An adaptive search for the best value of ``fn(**params)``.
 
     Parameters
@@ -161,6 +168,12 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
     optimizer : str or Optimizer, default "auto"
     seed : int, default 0
         Seed of every random choice; the same seed gives the same points.
+    initial : list of dict, optional
+        Points you already know to be good (or want checked): evaluated first, and
+        counted in the budget.
+    warm_start : str, optional
+        The run directory of an earlier optimization over the same space: its
+        results are told to the optimizer before it asks (not counted in the budget).
     """
     _check_fn(fn, "optimize(fn, ...): fn")
     try:
@@ -170,9 +183,24 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
         raise JobError(str(exc)) from None
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise JobError(f"budget must be a positive integer, got {budget!r}")
+    points = []
+    for i, p in enumerate(initial or ()):
+        try:
+            points.append(space.check_point(p, f"initial[{i}]"))
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
+    if len(points) > budget:
+        raise JobError(f"initial: {len(points)} points do not fit in budget={budget}")
+    if warm_start is not None:
+        from .store.warm import check_warm_start
+        try:
+            check_warm_start(warm_start, space)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
     job = OptimizeJob(fn=fn, space=space, budget=budget, optimizer=optimizer, goal=goal,
                       seed=seed, retries=_check_retries(retries),
-                      timeout=_check_timeout(timeout), name=name)
+                      timeout=_check_timeout(timeout), name=name, initial=tuple(points),
+                      warm_start=warm_start)
     try:
         job.make_optimizer()
     except ValueError as exc:
@@ -228,7 +256,8 @@ def check_syntax(source: bytes, label: str) -> None:
         raise JobError(f"{label}: cannot parse: {exc}") from None
 
 
-def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] = None) -> Job:
+def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] = None,
+             also_path: Optional[str] = None) -> Job:
     """Import a job file and return its module-level ``job``.
 
     Parameters
@@ -239,6 +268,9 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
         The name used in messages (the user's file name when ``path`` is a copy).
     extra_path : str, optional
         A folder put first on ``sys.path`` (a shipped project folder).
+    also_path : str, optional
+        A folder put on ``sys.path`` after those (the job file's own folder on the
+        main node, when this node can see it).
 
     Raises
     ------
@@ -260,6 +292,8 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
     for p in (folder, extra_path):
         if p and p not in sys.path:
             sys.path.insert(0, p)
+    if also_path and also_path not in sys.path:
+        sys.path.append(also_path)
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -288,6 +322,8 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
                        f"parc_mpi.generate, got {type(job).__name__}")
     if job.name is None:
         job.name = os.path.splitext(os.path.basename(label))[0]
+    # tracebacks name the user's file, not the copy a node loaded
+    job.rename = (os.path.abspath(path), label)
     return job
 
 

@@ -15,7 +15,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .job import Job, OptimizeJob, file_digest
-from .store import Result, RunReader, Store, StoreError, encode, lock_run
+from .store import Result, RunReader, Store, StoreError, lock_run
+from .store.values import journal
 
 ENDED = ("finished", "failed")
 # what must match for a replay to be meaningful (retries and timeout may change; the
@@ -35,9 +36,11 @@ def job_digest(path: str) -> Optional[str]:
         return None
 
 
-def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal") -> Store:
+def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal",
+                    budget: Optional[int] = None) -> Store:
     """Open RUN_DIR's store for a resume of ``job``; raise StoreError naming what is
-    wrong, or NothingToResume when the run has ended."""
+    wrong, or NothingToResume when the run has ended (and ``budget`` does not extend
+    it)."""
     with RunReader(run_dir) as reader:  # says what is missing, names the folder
         try:
             reader.check_intact()
@@ -47,13 +50,25 @@ def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal")
     try:
         meta = store.meta()
         status = meta.get("status")
-        if status in ENDED:
-            raise NothingToResume(f"{run_dir}: the run already {status} "
-                                  f"({(meta.get('summary') or {}).get('tasks', '?')} tasks); "
-                                  "nothing to resume")
+        done = (meta.get("summary") or {}).get("tasks")
+        planned = meta.get("budget_extended") or (meta.get("job") or {}).get("budget")
+        if budget is not None:
+            if not isinstance(job, OptimizeJob):
+                raise StoreError(f"--budget: {run_dir} is not an optimization run")
+            if done is not None and budget < done:
+                raise StoreError(f"--budget {budget} is below the {done} evaluations "
+                                 f"{run_dir} has done already")
+        extends = budget is not None and planned is not None and budget > planned
+        if status in ENDED and not extends:
+            raise NothingToResume(f"{run_dir}: the run already {status} ({done or '?'} "
+                                  "tasks); nothing to resume"
+                                  + ("" if not isinstance(job, OptimizeJob) else
+                                     "; --budget N continues it to N evaluations"))
         old = meta.get("job") or {}
         if isinstance(job, OptimizeJob) and job.seed is None and old.get("seed") is not None:
             job.seed = old["seed"]  # the run drew its seed at the start; reuse it
+        if isinstance(job, OptimizeJob) and old.get("warm_start") and not job.warm_start:
+            job.warm_start = old["warm_start"]  # replayed with the results it was told
         changed = _identity_change(old, job.describe())
         if changed:
             raise StoreError(f"{job_path}: not the job this run started with: {changed}; "
@@ -127,7 +142,7 @@ def _replay_adaptive(source, path: str, asks, told: List[Result]) -> List[tuple]
             _tell(source, told[i])
             i += 1
         got = source.take(n)
-        if [[t, encode(a)] for t, a in got] != want:
+        if [[t, journal(a)] for t, a in got] != want:
             raise StoreError(
                 f"{path}: the job does not replay the same tasks (take {seq}: got "
                 f"{_short([t for t, _ in got])}, the run had {_short([t for t, _ in want])}); "

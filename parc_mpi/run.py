@@ -14,7 +14,7 @@ from typing import List, Optional
 
 from .cli import make_parser
 from .mpienv import launcher_rank
-from .runner import RunOptions, run_serial
+from .runner import RunOptions, apply_options, run_serial
 
 EPILOG = """\
 examples:
@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a worker silent this long is declared lost and its tasks run "
                         "elsewhere (default: 30; with MPICH start mpiexec with "
                         "-disable-auto-cleanup so a lost rank does not end the job)")
+    p.add_argument("--budget", type=_positive_int, metavar="N",
+                   help="an optimization's number of evaluations instead of the job's; "
+                        "with --resume, continue a finished or stopped run to N")
+    p.add_argument("--warm-start", metavar="RUN_DIR",
+                   help="tell an earlier optimization's results (same space) to the "
+                        "optimizer before it asks")
+    p.add_argument("--allow-failures", action="store_true",
+                   help="exit 0 even when some tasks failed for good (a sweep where some "
+                        "points are expected to fail); by default any failure exits 1")
     p.add_argument("--log-level", default="warning", type=str.lower,
                    choices=("debug", "info", "warning", "error"),
                    help="parc_mpi's own log lines, each with rank and host: debug shows "
@@ -133,7 +142,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                       monitor=args.monitor, monitor_interval=args.monitor_interval,
                       report_interval=args.report_interval, live_dir=args.live_dir,
                       netbench=args.netbench, resume=args.resume,
-                      heartbeat_timeout=args.heartbeat_timeout, argv=argv)
+                      heartbeat_timeout=args.heartbeat_timeout, argv=argv,
+                      allow_failures=args.allow_failures, budget=args.budget,
+                      warm_start=args.warm_start)
     if args.resume and args.run_dir:
         print("error: --resume RUN_DIR continues that run in place; drop --run-dir",
               file=sys.stderr)
@@ -174,8 +185,7 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
         if ship_dir and not os.path.isdir(ship_dir):
             raise JobError(f"--ship {ship_dir}: not a directory")
         job = load_job(opts.job_path, extra_path=os.path.abspath(ship_dir) if ship_dir else None)
-        if opts.retries is not None:
-            job.retries = opts.retries
+        apply_options(job, opts)
         return run_serial(job, opts)
     except NothingToResume as exc:
         print(f"[parc_mpi] {exc}")

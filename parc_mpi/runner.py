@@ -43,7 +43,30 @@ class RunOptions:
     heartbeat_timeout: float = 30.0
     quiet_summary: bool = False  # minimize(): the caller prints what it wants
     report: bool = True          # draw report.html at the end
+    allow_failures: bool = False  # exit 0 although some tasks failed for good
+    budget: Optional[int] = None     # an optimization's budget (with --resume: extend it)
+    warm_start: Optional[str] = None  # tell an earlier run's results first
     argv: List[str] = field(default_factory=list)
+
+
+def apply_options(job: Job, opts: RunOptions) -> None:
+    """Command-line settings that change the job: --retries, --budget (a new run),
+    --warm-start. Raises JobError naming the option."""
+    from .job import JobError
+    if opts.retries is not None:
+        job.retries = opts.retries
+    if (opts.budget is not None or opts.warm_start) and not isinstance(job, OptimizeJob):
+        raise JobError(f"{'--budget' if opts.budget is not None else '--warm-start'}: "
+                       f"{opts.job_path} is not an optimization job")
+    if opts.budget is not None and not opts.resume:
+        job.budget = opts.budget
+    if opts.warm_start:
+        from .store.warm import check_warm_start
+        try:
+            check_warm_start(opts.warm_start, job.space)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
+        job.warm_start = opts.warm_start
 
 
 def open_run(job: Job, opts: RunOptions) -> Store:
@@ -55,7 +78,7 @@ def open_run(job: Job, opts: RunOptions) -> Store:
                          "already there at start; remove it to run")
     if opts.resume:
         from .resume import open_for_resume
-        store = open_for_resume(job, opts.resume, opts.job_path, opts.sync)
+        store = open_for_resume(job, opts.resume, opts.job_path, opts.sync, opts.budget)
         _check_writable(store.run_dir)
         stop = os.path.join(opts.resume, STOP_FILE)
         if os.path.exists(stop):
@@ -105,6 +128,8 @@ def record_start(store: Store, job: Job, opts: RunOptions, world: Dict[str, Any]
         return
     from .resume import job_digest
     store.set_meta(job=job.describe(), name=opts.name or job.name, job_file=opts.job_path,
+                   job_path=os.path.abspath(opts.job_path) if os.path.isfile(opts.job_path)
+                   else None, cwd=os.getcwd(),
                    job_sha256=job_digest(opts.job_path), argv=opts.argv, status="running",
                    started=time.time(), parc_mpi=__version__, python=sys.version.split()[0],
                    platform=platform.platform(), **world)
@@ -116,6 +141,11 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
     if opts.resume:
         from .resume import mark_resumed, replay
         counts = replay(sched, store, job.retries)
+        target = opts.budget or store.meta().get("budget_extended")
+        if target and isinstance(job, OptimizeJob) and target != job.budget:
+            # replayed with the budget it had, then asked further
+            sched.source.extend(int(target))
+            store.set_meta(budget_extended=int(target))
         mark_resumed(store, opts.argv, counts)
         if not opts.quiet_summary:
             print(f"[parc_mpi] resuming {store.run_dir}: {counts['done']} tasks done "
@@ -174,7 +204,7 @@ class Watch:
 
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
                extra: Optional[Dict[str, Any]] = None, quiet: bool = False,
-               report: bool = True) -> Dict[str, Any]:
+               report: bool = True, allow_failures: bool = False) -> Dict[str, Any]:
     """Commit everything, write results.csv and best.json, print the summary."""
     sched.flush()
     summary = sched.summary()
@@ -202,11 +232,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     store.flush()
     with store.reader() as reader:
         health = health_lines(reader)
-        first_error = None
-        if status == "failed":
-            first = reader.failures(limit=1)
-            if first:
-                first_error = first[0].error_line
+        first = reader.failures(limit=1) if summary["failed"] else []
     store.close()
     report = write_report(store.run_dir) if report else None
     if quiet:
@@ -225,9 +251,24 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     if report:
         print(f"[parc_mpi] report: {report}", flush=True)
     print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
-    if first_error:
-        print(f"error: every task failed; the first: {first_error}", file=sys.stderr, flush=True)
+    if first:
+        where = f"; tracebacks in {report}" if report else ""
+        text = (f"{summary['failed']} of {summary['tasks']} tasks failed for good; first "
+                f"(task {first[0].task}): {first[0].error_line}{where}")
+        if allow_failures and status != "failed":
+            print(f"[parc_mpi] note: {text} (--allow-failures: exit 0)", flush=True)
+        else:
+            print(f"error: {text}", file=sys.stderr, flush=True)
     return summary
+
+
+def exit_status(summary: Dict[str, Any], allow_failures: bool = False) -> int:
+    """0 when every task succeeded; 1 when any failed for good (unless
+    ``--allow-failures``, for sweeps where some points are expected to fail) or when
+    every task failed."""
+    if summary["status"] == "failed":
+        return 1
+    return 1 if summary.get("failed") and not allow_failures else 0
 
 
 def summary_line(summary: Dict[str, Any], total: Optional[int], done_before: int) -> str:
@@ -302,5 +343,5 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
         if sampler is not None:
             sampler.finish()
     summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary,
-                         report=opts.report)
-    return 1 if summary["status"] == "failed" else 0
+                         report=opts.report, allow_failures=opts.allow_failures)
+    return exit_status(summary, opts.allow_failures)

@@ -70,10 +70,19 @@ class OptimizeSource(Source):
         self.optimizer: Optimizer = job.make_optimizer(workers=workers)
         self.total = job.budget
         self._trials: Dict[int, Trial] = {}
+        self.offset = 0  # optimizer trials that are not tasks (a warm start's)
+        if job.warm_start:
+            from .store.warm import warm_points
+            for params, value in warm_points(job.warm_start):
+                self.optimizer.enqueue(params)
+                self.optimizer.tell(self.optimizer.ask(1)[0], value)
+            self.offset = len(self.optimizer.trials)
+        for params in job.initial:   # known points are asked first
+            self.optimizer.enqueue(params)
 
     @property
     def asked(self) -> int:
-        return len(self.optimizer.trials)
+        return len(self.optimizer.trials) - self.offset
 
     def take(self, n: int) -> List[Tuple[int, Any]]:
         n = min(n, self.job.budget - self.asked)
@@ -81,8 +90,8 @@ class OptimizeSource(Source):
             return []
         trials = self.optimizer.ask(n)
         for t in trials:
-            self._trials[t.id] = t
-        return [(t.id, t.params) for t in trials]
+            self._trials[t.id - self.offset] = t
+        return [(t.id - self.offset, t.params) for t in trials]
 
     def done(self, task: int, ok: bool, result: Any) -> None:
         trial = self._trials.pop(task)
@@ -92,8 +101,17 @@ class OptimizeSource(Source):
     def exhausted(self) -> bool:
         return self.asked >= self.job.budget
 
+    def extend(self, budget: int) -> None:
+        """Ask further, up to ``budget`` evaluations (``--resume --budget``)."""
+        self.job.budget = self.total = budget
+
     def best(self) -> Optional[Tuple[Any, float]]:
         b = self.optimizer.best
+        if b is not None and b.id < self.offset:  # a warm start's point: not this run's
+            sign = -1.0 if self.optimizer.goal == "max" else 1.0
+            mine = [t for t in self.optimizer.trials[self.offset:]
+                    if t.value is not None and not math.isnan(t.value)]
+            b = min(mine, key=lambda t: sign * t.value) if mine else None
         return (b.params, b.value) if b is not None else None
 
 

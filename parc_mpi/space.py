@@ -195,6 +195,31 @@ class Space:
         """Map named parameter values to the unit cube."""
         return np.array([self.params[n].encode(values[n]) for n in self.names], dtype=float)
 
+    def check_point(self, point: Any, label: str) -> Dict[str, Any]:
+        """A known point as named values, or ValueError naming the key and the bound."""
+        if not isinstance(point, Mapping):
+            raise ValueError(f"{label}: a point must be a dict of parameter values, got "
+                             f"{type(point).__name__}")
+        extra = [k for k in point if k not in self.params]
+        if extra:
+            raise ValueError(f"{label}: {extra[0]!r} is not a parameter of the space "
+                             f"({', '.join(self.names)})")
+        out = {}
+        for name, param in self.params.items():
+            if name not in point:
+                raise ValueError(f"{label}: no value for {name!r}")
+            v = point[name]
+            if isinstance(param, Choice):
+                if v not in param.options:
+                    raise ValueError(f"{label}: {name}={v!r} is not one of the options")
+            elif not _finite_number(v) or not param.low <= v <= param.high or (
+                    isinstance(param, Integer) and float(v) != int(v)):
+                kind = "an integer" if isinstance(param, Integer) else "a number"
+                raise ValueError(f"{label}: {name}={v!r} must be {kind} in "
+                                 f"[{param.low}, {param.high}]")
+            out[name] = v
+        return out
+
     def describe(self) -> Dict[str, Dict[str, Any]]:
         """A JSON-able description, used to refuse a resume with a changed space."""
         return {name: self.params[name].describe() for name in self.names}

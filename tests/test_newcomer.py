@@ -18,7 +18,7 @@ job = parc_mpi.map(f, range(40))
 
 @pytest.mark.e2e
 def test_a_usage_error_under_mpiexec_is_printed_once_and_every_rank_exits_2():
-    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", "--bogus-option"))
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", "jobs/pi_montecarlo.py", "--bogus-option"))
     assert done.returncode == 2, done
     assert done.stderr.count("usage:") == 1, done
     assert done.stderr.count("unrecognized arguments") == 1, done

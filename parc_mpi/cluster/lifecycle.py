@@ -15,7 +15,7 @@ from ..job import Job
 from ..layout import Layout
 from ..mpienv import auto_cleanup_disabled, launcher_hostfile_text
 from ..monitor.health import LocalSampler
-from ..runner import RunOptions, Watch, finish_run, record_start
+from ..runner import RunOptions, Watch, exit_status, finish_run, record_start
 from ..store import HealthWriter, StoreError
 from .agent import threads_ok
 from .heartbeat import Liveness
@@ -70,8 +70,9 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
         watch.close()
         if sampler is not None:
             sampler.finish()
-    summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report)
-    return (1 if summary["status"] == "failed" else 0), summary
+    summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report,
+                         allow_failures=opts.allow_failures)
+    return exit_status(summary, opts.allow_failures), summary
 
 
 def _abort(comm: MPI.Comm, code: int) -> None:

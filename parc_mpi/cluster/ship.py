@@ -30,6 +30,8 @@ class Package:
     job_bytes: bytes
     ship_name: Optional[str] = None
     ship_zip: Optional[bytes] = None
+    origin_dir: Optional[str] = None  # the job file's folder on the main node: importable
+                                      # wherever it exists (one machine, a shared FS)
 
     @property
     def digest(self) -> str:
@@ -67,7 +69,8 @@ def pack(job_path: str, ship_dir: Optional[str] = None) -> Package:
                         raise ShipError(f"--ship {ship_dir}: larger than "
                                         f"{MAX_SHIP_BYTES // 2**20} MiB; ship code, not data")
         ship_zip = buf.getvalue()
-    return Package(os.path.basename(job_path), job_bytes, ship_name, ship_zip)
+    return Package(os.path.basename(job_path), job_bytes, ship_name, ship_zip,
+                   os.path.dirname(os.path.abspath(job_path)))
 
 
 def safe_extract(data: bytes, dest: str, label: str) -> None:

@@ -18,7 +18,7 @@ from mpi4py import MPI
 from ..engine import check_picklable
 from ..job import Job, JobError, MapJob, load_job
 from ..resume import NothingToResume
-from ..runner import RunOptions, open_run
+from ..runner import RunOptions, apply_options, open_run
 from ..store import StoreError
 from .protocol import bcast_quietly
 from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
@@ -75,24 +75,30 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
     if node_err:
         err = node_err
     else:
+        # the job's own folder, as when it runs serially: sibling modules import
+        # wherever that folder exists (this machine, a shared filesystem)
+        origin = pkg.origin_dir if pkg.origin_dir and os.path.isdir(pkg.origin_dir) else None
         try:
             job = load_job(os.path.join(folder, pkg.job_name), label=opts.job_path,
-                           extra_path=project_dir(folder))
+                           extra_path=project_dir(folder), also_path=origin)
         except JobError as exc:
             err = str(exc)
+            if "ModuleNotFoundError" in err and not ship_dir:
+                err += (f" (this node {'cannot see' if origin is None else 'has'} the job's "
+                        f"folder {pkg.origin_dir}; send your own modules to every node with "
+                        "--ship DIR)")
 
     # 3. rank 0 checks what only it can (first task, run directory), then rules
     store = None
     nothing = None
     if rank == 0 and err is None:
         try:
-            if opts.retries is not None:
-                job.retries = opts.retries
+            apply_options(job, opts)
             _check_first_task(job, opts.job_path)
             store = open_run(job, opts)
         except NothingToResume as exc:
             nothing = str(exc)
-        except (ValueError, StoreError) as exc:
+        except (ValueError, StoreError, JobError) as exc:
             err = str(exc)
     from .launch import agree_and_run
     status, _summary = agree_and_run(comm, job, err, store, opts, nothing)

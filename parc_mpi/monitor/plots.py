@@ -63,10 +63,24 @@ def _size_axis(ax, sizes) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1, *,
+            left: float = 0.7, right: float = 0.25, bottom: float = 0.5, top: float = 0.45,
+            wgap: float = 0.8, hgap: float = 0.75) -> Figure:
+    """A figure whose margins and gaps are fixed in inches. No layout engine: the
+    constrained layout measured every text several times and was most of the cost of
+    a report (seconds of CPU per figure on a Pi)."""
+    fig = Figure(figsize=(width, height))
+    ax_w = max((width - left - right - (cols - 1) * wgap) / cols, 0.1)
+    ax_h = max((height - top - bottom - (rows - 1) * hgap) / rows, 0.1)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height,
+                        top=1 - top / height, wspace=wgap / ax_w, hspace=hgap / ax_h)
+    return fig
+
+
 def _grid(n: int, width: float = 4.4, height: float = 2.8):
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    fig = _figure(width * cols, height * rows + 0.3, rows, cols, top=0.75, hgap=0.8)
     axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
     return fig, axes
 
@@ -167,7 +181,7 @@ def timeline(tasks: np.ndarray, lanes: List[tuple], t0: float) -> Optional[bytes
     row = {r: i for i, r in enumerate(ranks)}
     span = float(tasks[:, 2].max() - tasks[:, 1].min()) or 1.0
     min_width = span / 1500  # a task too short to see still gets a sliver
-    fig = Figure(figsize=(11, 0.35 * len(ranks) + 1.2), layout="constrained")
+    fig = _figure(11, 0.35 * len(ranks) + 1.2, left=1.1, top=0.4, bottom=0.55)
     ax = fig.add_subplot()
     palette = ["#3b7dd8", "#48a868", "#d8883b", "#8e5bd8", "#d85b8e", "#5bc0d8"]
     nodes = []
@@ -196,7 +210,7 @@ def throughput(hist) -> Optional[bytes]:
     if hist is None:
         return None
     centres, rate = hist
-    fig = Figure(figsize=(11, 2.2), layout="constrained")
+    fig = _figure(11, 2.2, top=0.4)
     ax = fig.add_subplot()
     ax.plot(centres, rate, lw=1.2)
     ax.set_xlabel("seconds since start", fontsize=8)
@@ -213,7 +227,7 @@ def convergence(values: np.ndarray, times: np.ndarray, goal: str, t0: float) -> 
     sign = -1.0 if goal == "max" else 1.0
     best = sign * np.fmin.accumulate(np.where(ok, sign * values, np.inf))
     n = np.arange(1, len(values) + 1)
-    fig = Figure(figsize=(11, 3), layout="constrained")
+    fig = _figure(11, 3.2, 1, 3, top=0.7, wgap=0.8)
     a1, a2, a3 = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3)
     a1.plot(n, best, lw=1.5)
     a1.set_xlabel("evaluations", fontsize=8)
@@ -242,7 +256,7 @@ def network(rows: List[Any]) -> Optional[bytes]:
     if not rows:
         return None
     nodes = sorted({r.node for r in rows})
-    fig = Figure(figsize=(11, 3.2), layout="constrained")
+    fig = _figure(11, 3.4, 1, 2, top=0.4, bottom=0.55, wgap=0.9)
     a1, a2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for node in nodes:
         lat = sorted((r.size, r.p50) for r in rows if r.node == node and r.kind == "latency")
@@ -275,8 +289,8 @@ def pair_heatmap(pairs: List[tuple]) -> Optional[bytes]:
     m = np.full((len(nodes), len(nodes)), np.nan)
     for a, b, p50, _p99 in pairs:
         m[idx[a], idx[b]] = m[idx[b], idx[a]] = p50
-    fig = Figure(figsize=(1.0 + 0.7 * len(nodes), 0.8 + 0.6 * len(nodes)),
-                 layout="constrained")
+    fig = _figure(1.8 + 0.7 * len(nodes), 1.3 + 0.6 * len(nodes), left=0.8, bottom=0.8,
+                  right=0.1, top=0.35)
     ax = fig.add_subplot()
     im = ax.imshow(m, cmap="viridis_r")
     for i in range(len(nodes)):
@@ -290,4 +304,54 @@ def pair_heatmap(pairs: List[tuple]) -> Optional[bytes]:
     ax.set_yticklabels(nodes, fontsize=7)
     ax.set_title("1-byte latency between nodes, p50 µs", fontsize=9)
     fig.colorbar(im, ax=ax)
+    return _png(fig)
+
+
+def results(inputs: Dict[str, np.ndarray], outputs: Dict[str, np.ndarray],
+            grid: Optional[tuple] = None) -> Optional[bytes]:
+    """What the tasks returned: a histogram of each numeric output, each output
+    against each numeric input, and a heat map when two inputs form a grid
+    (``grid``: (x name, y name, output name))."""
+    if not outputs:
+        return None
+    outs = list(outputs)
+    ins = list(inputs)
+    cols = 1 + len(ins) + (1 if grid else 0)
+    fig = _figure(3.3 * cols, 2.6 * len(outs) + 0.3, len(outs), cols, left=0.7, top=0.6,
+                  wgap=0.75, hgap=0.7)
+    for i, name in enumerate(outs):
+        y = outputs[name]
+        ok = np.isfinite(y)
+        ax = fig.add_subplot(len(outs), cols, i * cols + 1)
+        if ok.any():
+            ax.hist(y[ok], bins=min(40, max(5, int(np.sqrt(ok.sum())))), color="#3b7dd8")
+        ax.set_xlabel(name, fontsize=8)
+        ax.set_ylabel("tasks", fontsize=8)
+        ax.tick_params(labelsize=7)
+        for j, pname in enumerate(ins):
+            ax = fig.add_subplot(len(outs), cols, i * cols + 2 + j)
+            x = inputs[pname]
+            sel = ok & np.isfinite(x)
+            ax.plot(x[sel], y[sel], ".", ms=3, alpha=0.6, color="#48a868")
+            ax.set_xlabel(pname, fontsize=8)
+            ax.set_ylabel(name, fontsize=8)
+            ax.tick_params(labelsize=7)
+        if grid and name == grid[2]:
+            gx, gy = inputs[grid[0]], inputs[grid[1]]
+            xs, ys = np.unique(gx), np.unique(gy)
+            m = np.full((len(ys), len(xs)), np.nan)
+            m[np.searchsorted(ys, gy), np.searchsorted(xs, gx)] = y
+            ax = fig.add_subplot(len(outs), cols, i * cols + cols)
+            im = ax.imshow(m, origin="lower", aspect="auto", cmap="viridis",
+                           extent=(-0.5, len(xs) - 0.5, -0.5, len(ys) - 0.5))
+            step_x, step_y = -(-len(xs) // 6), -(-len(ys) // 6)
+            ax.set_xticks(range(0, len(xs), step_x))
+            ax.set_xticklabels([f"{v:.3g}" for v in xs[::step_x]], fontsize=7)
+            ax.set_yticks(range(0, len(ys), step_y))
+            ax.set_yticklabels([f"{v:.3g}" for v in ys[::step_y]], fontsize=7)
+            ax.set_xlabel(grid[0], fontsize=8)
+            ax.set_ylabel(grid[1], fontsize=8)
+            ax.set_title(f"{name} over the grid", fontsize=8)
+            fig.colorbar(im, ax=ax)
+    fig.suptitle("Results", fontsize=10)
     return _png(fig)

@@ -26,6 +26,10 @@ from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttl
 
 TOP = 10
 MAX_FAILURES = 20
+RESULT_ROWS = 10        # the results table shows the first tasks
+RESULT_SAMPLE = 20_000  # the results figure draws at most about this many tasks
+MAX_OUTPUTS = 4
+MAX_INPUTS = 4
 
 
 def esc(value: Any) -> str:
@@ -77,6 +81,8 @@ class RunData:
             self.netbench = reader.netbench()
             self.pairs = reader.pairs()
             self.top = reader.best(TOP, self.goal) if self.kind == "optimize" else []
+            self.first_rows = reader.final_results(limit=RESULT_ROWS)
+            self._sample = reader.sample_final(RESULT_SAMPLE)
             self.failed = reader.failed_attempts(limit=MAX_FAILURES)
             self.n_failed_attempts = sum(n for st, n in reader.counts().items() if st != "ok")
         # nodes in the order of their ranks (the main node first, as in the node list)
@@ -85,6 +91,52 @@ class RunData:
         first_sample = min((s[0]["t"] for s in samples.values() if s), default=None)
         if first_sample is not None:  # the monitor samples from before the start line
             self.t0 = min(self.t0, first_sample)
+
+    def result_columns(self):
+        """Numeric inputs and outputs of the sampled tasks as arrays (at most
+        MAX_OUTPUTS outputs and MAX_INPUTS inputs; the rest are listed), and a grid
+        when two inputs span one."""
+        if getattr(self, "_result_cols", None) is None:
+            self._result_cols = self._find_result_columns()
+        return self._result_cols
+
+    def _find_result_columns(self):
+        from ..store.export import fields, plain
+        ins: Dict[str, list] = {}
+        outs: Dict[str, list] = {}
+        ok_rows = [r for r in self._sample if r.ok]
+        for k, r in enumerate(ok_rows):
+            for cols, pairs in ((ins, fields(r.params, "item", ".", plain)),
+                                (outs, fields(r.result, "result", ".", plain))):
+                for c, v in pairs:
+                    cols.setdefault(c, [None] * k).append(v)
+            for cols in (ins, outs):
+                for c in cols:
+                    if len(cols[c]) < k + 1:
+                        cols[c].append(None)
+
+        def numeric(cols):
+            out = {}
+            for c, vs in cols.items():
+                if vs and all(v is None or (isinstance(v, (int, float))
+                                            and not isinstance(v, bool)) for v in vs) \
+                        and any(v is not None for v in vs):
+                    name = c[len("item."):] if c.startswith("item.") else c
+                    out[name] = np.array([np.nan if v is None else float(v) for v in vs])
+            return out
+        num_in, num_out = numeric(ins), numeric(outs)
+        names_in, names_out = list(num_in), list(num_out)
+        grid = None
+        if len(names_in) == 2 and num_out:
+            x, y = num_in[names_in[0]], num_in[names_in[1]]
+            nx, ny = len(np.unique(x)), len(np.unique(y))
+            if 1 < nx <= 200 and 1 < ny <= 200 and nx * ny == len(x) == \
+                    len({(a, b) for a, b in zip(x, y)}):
+                grid = (names_in[0], names_in[1], names_out[0])
+        shown_in = {n: num_in[n] for n in names_in[:MAX_INPUTS]}
+        shown_out = {n: num_out[n] for n in names_out[:MAX_OUTPUTS]}
+        hidden = names_out[MAX_OUTPUTS:] + names_in[MAX_INPUTS:]
+        return shown_in, shown_out, grid, hidden
 
     def node_order(self, node: Optional[str]) -> tuple:
         info = self.nodes.get(node)
@@ -358,6 +410,7 @@ class Reporter:
         if data.kind == "optimize":
             parts.append("<h2>Optimization</h2>" + self._img(
                 "convergence", pngs, self_contained, "best so far") + self._best(data))
+        parts.append(self._results(data, pngs, self_contained))
         for plot in PLOTS:
             if plot.title is False:  # placed above with its own section
                 continue
@@ -388,6 +441,40 @@ class Reporter:
                 f"<td>{esc(num(p.get(n) if isinstance(p, dict) else p))}</td>" for n in names)
             + f"<td>{v:.6g}</td></tr>" for i, (t, p, v) in enumerate(rows))
         return f"<h3>Top {len(rows)}</h3><table>{head}{body}</table>"
+
+    def _results(self, data: RunData, pngs, self_contained: bool) -> str:
+        """The first tasks as a table, and the results figure."""
+        if not data.first_rows:
+            return ""
+        from ..store.export import fields, plain
+        rows = []
+        cols_in: List[str] = []
+        cols_out: List[str] = []
+        for r in data.first_rows:
+            ins = fields(r.params, "item", ".", plain)
+            outs = fields(r.result, "result", ".", plain) if r.ok else []
+            for c, _v in ins:
+                if c not in cols_in:
+                    cols_in.append(c)
+            for c, _v in outs:
+                if c not in cols_out:
+                    cols_out.append(c)
+            rows.append((r, dict(ins), dict(outs)))
+        head = "<tr><th>task</th><th>status</th>" + "".join(
+            f"<th>{esc(c[5:] if c.startswith('item.') else c)}</th>"
+            for c in cols_in + cols_out) + "</tr>"
+        body = "".join(
+            f"<tr><td>{r.task}</td><td>{esc(r.status)}</td>" + "".join(
+                f"<td>{esc(num(i.get(c)) if c in i else '')}</td>" for c in cols_in)
+            + "".join(f"<td>{esc(num(o.get(c)) if c in o else '')}</td>" for c in cols_out)
+            + "</tr>" for r, i, o in rows)
+        total = sum(data.task_status.values())
+        hidden = data.result_columns()[3]
+        more = (f"<p class='muted'>Not drawn: {esc(', '.join(hidden))}.</p>" if hidden else "")
+        return (f"<h2>Results</h2><p class='muted'>the first {len(rows)} of {total} tasks; "
+                "all of them in results.csv and <code>parc_mpi.load(run_dir)</code></p>"
+                f"<table>{head}{body}</table>"
+                + self._img("results", pngs, self_contained, "results") + more)
 
     def _net_table(self, data: RunData) -> str:
         rows = sorted(data.netbench, key=lambda r: (r.node, r.kind, r.size))
@@ -443,6 +530,8 @@ PLOTS = (
          lambda d: (plots.convergence(*d.values(), d.goal, d.t0)
                     if d.kind == "optimize" else None),
          lambda d: (d.n_attempts,)),
+    Plot("results", False, lambda d: plots.results(*d.result_columns()[:3]),
+         lambda d: (d.n_attempts, d.task_status.get("ok", 0))),
     Plot("temperature", "Temperature", lambda d: plots.temperatures(d.samples, d.t0),
          _samples_key),
     Plot("load_memory", "CPU, load and memory", lambda d: plots.load_memory(d.samples, d.t0),

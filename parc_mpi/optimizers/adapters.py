@@ -48,6 +48,11 @@ class OptunaSampler(Optimizer):
     def ask(self, n: int = 1) -> List[Trial]:
         out = []
         for _ in range(int(n)):
+            if self._queued:
+                known = self._queued.pop(0)
+                self.study.enqueue_trial({
+                    k: (p.options.index(known[k]) if isinstance(p, Choice) else known[k])
+                    for k, p in self.space.params.items()})
             ot = self.study.ask(self.dists)
             params = {}
             for name, p in self.space.params.items():
@@ -120,6 +125,8 @@ class Nevergrad(Optimizer):
     def ask(self, n: int = 1) -> List[Trial]:
         out = []
         for _ in range(int(n)):
+            if self._queued:
+                self.opt.suggest(self.space.to_unit(self._queued.pop(0)))
             cand = self.opt.ask()
             u = np.clip(np.asarray(cand.value, float), 0, 1)
             out.append(self._new_trial(self.space.from_unit(u), u, handle=cand))

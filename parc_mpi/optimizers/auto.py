@@ -63,6 +63,8 @@ class Auto(Optimizer):
         out = []
         for _ in range(int(n)):
             child = self._child()
+            if self._queued:  # a known point goes through the child, which learns from it
+                child.enqueue(self._queued.pop(0))
             ct = child.ask(1)[0]
             out.append(self._new_trial(ct.params, ct.u, handle=(child, ct)))
         return out

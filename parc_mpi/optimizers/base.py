@@ -92,6 +92,7 @@ class Optimizer:
         self.budget = budget      # evaluations planned, when known
         self.workers = workers    # evaluations that may run at once
         self._handles: Dict[int, Any] = {}
+        self._queued: List[Dict[str, Any]] = []   # known points, asked before any other
         self.rng = np.random.default_rng(seed)
         self.trials: List[Trial] = []
         self.n_told = 0
@@ -104,9 +105,18 @@ class Optimizer:
         """Return ``n`` new trials to evaluate."""
         if int(n) < 1:
             raise ValueError(f"ask(n): n must be at least 1, got {n}")
-        points = np.clip(np.asarray(self._propose(int(n)), dtype=float), 0.0, 1.0)
-        return [self._new_trial(self.space.from_unit(u), u)
-                for u in points.reshape(int(n), self.space.dim)]
+        out = self._queued_trials(int(n))
+        if len(out) < int(n):
+            k = int(n) - len(out)
+            points = np.clip(np.asarray(self._propose(k), dtype=float), 0.0, 1.0)
+            out += [self._new_trial(self.space.from_unit(u), u)
+                    for u in points.reshape(k, self.space.dim)]
+        return out
+
+    def enqueue(self, params: Dict[str, Any]) -> None:
+        """Ask ``params`` next, before any point of the optimizer's own (a known good
+        point, a warm start); it is told like any other trial."""
+        self._queued.append(dict(params))
 
     def tell(self, trial: Trial | int, value: Any) -> None:
         """Report the objective's value for a trial (a failure: nan, inf or None)."""
@@ -170,6 +180,15 @@ class Optimizer:
         if handle is not None:
             self._handles[trial.id] = handle
         return trial
+
+    def _queued_trials(self, n: int) -> List[Trial]:
+        """Trials for up to ``n`` enqueued points (optimizers that override ``ask``
+        call this first)."""
+        out = []
+        while self._queued and len(out) < n:
+            params = self._queued.pop(0)
+            out.append(self._new_trial(params, self.space.to_unit(params)))
+        return out
 
     def _handle(self, trial: Trial) -> Any:
         """The handle given to ``_new_trial`` for this trial (once)."""

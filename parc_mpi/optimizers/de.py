@@ -63,8 +63,10 @@ class DifferentialEvolution(Optimizer):
         return np.array(out)
 
     def ask(self, n: int = 1) -> List[Trial]:
+        queued = min(len(self._queued), int(n))   # known points replace no member
+        self._targets_this_ask = []
         trials = super().ask(n)
-        for t, i in zip(trials, self._targets_this_ask):
+        for t, i in zip(trials, [-1] * queued + list(self._targets_this_ask)):
             self._target[t.id] = i
             if i >= 0:
                 self._busy[i] = self._busy.get(i, 0) + 1

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from .records import Ask, NetFigure, NodeInfo, Pair, Result, Sample
 from .schema import NETBENCH_COLUMNS, STATUS_OK
-from .values import decode
+from .values import decode_lenient as decode
 
 _RESULT_SQL = ("SELECT seq, task, attempt, status, params, value, result, error, worker, "
                "node, t_start, t_end FROM results")
@@ -106,9 +106,20 @@ class RunReader:
             args.append(int(limit))
         return [_result(r) for r in self._all(sql, args)]
 
-    def final_results(self) -> List[Result]:
-        """The final attempt of every task, in task order."""
-        return [_result(r) for r in self._all(_RESULT_SQL + _FINAL + " ORDER BY task")]
+    def final_results(self, limit: Optional[int] = None) -> List[Result]:
+        """The final attempt of every task (or of the first ``limit``), in task order."""
+        sql, args = _RESULT_SQL + _FINAL + " ORDER BY task", ()
+        if limit is not None:
+            sql, args = sql + " LIMIT ?", (int(limit),)
+        return [_result(r) for r in self._all(sql, args)]
+
+    def sample_final(self, max_rows: int) -> List[Result]:
+        """The final attempts of at most about ``max_rows`` tasks, taken evenly by task
+        number (what a report can show of a run of any size)."""
+        n = self._all("SELECT COUNT(DISTINCT task) FROM results")[0][0]
+        every = max(1, -(-n // max(1, max_rows)))
+        return [_result(r) for r in self._all(
+            _RESULT_SQL + _FINAL + " AND task % ? = 0 ORDER BY task", (every,))]
 
     def iter_final_results(self) -> Iterator[Result]:
         """As :meth:`final_results`, one at a time (the read ends with the loop)."""

@@ -13,7 +13,6 @@ Values are stored natively when they are ints or floats, else as JSON text.
 """
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import logging
@@ -23,8 +22,8 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .reader import RunReader, StoreError
-from .schema import NETBENCH_COLUMNS, RESULT_COLUMNS, SCHEMA, STATUS_OK
-from .values import _json_default, decode, encode, numeric
+from .schema import NETBENCH_COLUMNS, RESULT_COLUMNS, SCHEMA, STATUS_FAILED, STATUS_OK
+from .values import ValueNotStorable, _json_default, encode, journal, numeric
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ class Store:
             if not self._uncommitted:
                 self.db.execute("BEGIN")
             self.db.execute("INSERT INTO asks(after, n, tasks) VALUES (?, ?, ?)",
-                            (after, n, json.dumps([[t, encode(a)] for t, a in tasks])))
+                            (after, n, json.dumps([[t, journal(a)] for t, a in tasks])))
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: cannot write: {exc}") from None
         self._uncommitted += 1
@@ -148,34 +147,13 @@ class Store:
 
     # -- end-of-run files ---------------------------------------------------
     def write_results_csv(self, param_names: Optional[List[str]] = None) -> str:
-        """``results.csv``: the final attempt of every task, in task order."""
-        path = os.path.join(self.run_dir, "results.csv")
-        tmp = path + ".tmp"
-        query = ("SELECT task, attempt, status, params, result, worker, node, t_start, t_end, "
-                 "error FROM results WHERE seq IN (SELECT MAX(seq) FROM results GROUP BY task) "
-                 "ORDER BY task")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
-            head = ["task", "status", "attempts"]
-            head += param_names if param_names else ["item"]
-            head += ["result", "worker", "node", "seconds", "error"]
-            out.writerow(head)
-            for task, attempt, status, params, result, worker, node, t0, t1, err in \
-                    self.db.execute(query):
-                row = [task, status, attempt + 1]
-                p = decode(params)
-                if param_names:
-                    row += [p.get(n) if isinstance(p, dict) else None for n in param_names]
-                else:
-                    row.append(params if not isinstance(params, str) else
-                               (p if isinstance(p, str) else params))
-                r = decode(result)
-                row.append(r if isinstance(r, (int, float, str)) or r is None else result)
-                row += [worker, node, None if t0 is None else round(t1 - t0, 6),
-                        (err or "").strip().splitlines()[-1] if err else ""]
-                out.writerow(row)
-        os.replace(tmp, path)
-        return path
+        """``results.csv``: the final attempt of every task, in task order, with a
+        column per input and output field (:mod:`.export`)."""
+        from .export import write_csv
+        self.flush()
+        with self.reader() as reader:
+            return write_csv(os.path.join(self.run_dir, "results.csv"),
+                             reader.iter_final_results(), param_names)
 
     def write_json(self, name: str, data: Any) -> str:
         path = os.path.join(self.run_dir, name)
@@ -217,10 +195,16 @@ def rows_for(batch: Sequence[Tuple[int, int, Any]], outcomes: Sequence[Any],
     append = rows.append
     for (_task, _attempt, arg), o in zip(batch, outcomes):
         if o.status == STATUS_OK:
-            append((o.task, o.attempt, encode(arg), STATUS_OK, numeric(o.result),
-                    encode(o.result), None, worker, node, o.t_start, o.t_end))
+            try:
+                result = encode(o.result)
+            except ValueNotStorable as exc:  # the task fails; nothing is put in its place
+                append((o.task, o.attempt, encode(arg, None), STATUS_FAILED, None, None,
+                        f"task {o.task}: result {exc}", worker, node, o.t_start, o.t_end))
+                continue
+            append((o.task, o.attempt, encode(arg, None), STATUS_OK, numeric(o.result),
+                    result, None, worker, node, o.t_start, o.t_end))
         else:
-            append((o.task, o.attempt, encode(arg), o.status, None, None, o.error, worker,
+            append((o.task, o.attempt, encode(arg, None), o.status, None, None, o.error, worker,
                     node, o.t_start, o.t_end))
     return rows
 

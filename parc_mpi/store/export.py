@@ -1,0 +1,115 @@
+"""``results.csv``: a table a spreadsheet reads, one row per task, fixed columns.
+
+- the task's input: a dict item or the optimizer's parameters give one column per key,
+  a tuple or list item ``item_0, item_1, ...``, a scalar item ``item``;
+- its output: a dict result ``result.<key>`` per key, a tuple or list
+  ``result_0, ...``, a scalar ``result``;
+- arrays and other objects are summarised by their type (``<ndarray float64 3x4>``):
+  the value itself is in ``run.sqlite`` and ``parc_mpi.load``;
+- numbers at full precision.
+
+The columns come from the first rows (up to ``SAMPLE``); a key that appears only
+later is left out of the CSV (never out of the store).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
+
+from .values import type_name
+
+SAMPLE = 1000
+MAX_SPREAD = 20   # a tuple or list longer than this stays in one column
+
+
+def _scalar(value: Any) -> Any:
+    """A CSV cell for a single value."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, complex):
+        return str(value)
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", 1) == 0:  # numpy scalar
+        return _scalar(item())
+    if isinstance(value, (list, dict)):
+        try:
+            return json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError):
+            pass
+    return type_name(value)
+
+
+def plain(value: Any) -> Any:
+    """A value as itself, numpy scalars as Python numbers (for tables and figures)."""
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", 1) == 0:
+        return item()
+    return value
+
+
+def fields(value: Any, prefix: str, sep: str, cell=_scalar) -> List[Tuple[str, Any]]:
+    """(column, cell) pairs for one value: dict keys, sequence positions, or one;
+    ``cell`` makes each value a CSV cell (or, with :func:`plain`, keeps it)."""
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return [(f"{prefix}{sep}{k}" if prefix else k, cell(v)) for k, v in value.items()]
+    if isinstance(value, (tuple, list)) and 0 < len(value) <= MAX_SPREAD:
+        return [(f"{prefix}_{i}", cell(v)) for i, v in enumerate(value)]
+    return [(prefix, cell(value))]
+
+
+def write_csv(path: str, rows: Iterable[Any], param_names: Optional[List[str]] = None) -> str:
+    """Write ``results.csv`` from final-attempt records (``store.Result``, in task
+    order) through a temporary file and a rename; return the path."""
+    it: Iterator[Any] = iter(rows)
+    head_rows = []
+    for row in it:
+        head_rows.append(row)
+        if len(head_rows) >= SAMPLE:
+            break
+    in_cols: List[str] = list(param_names or [])
+    out_cols: List[str] = []
+    for r in head_rows:
+        if not param_names:
+            for c, _v in fields(r.params, "item", "."):
+                if c not in in_cols:
+                    in_cols.append(c)
+        if r.ok:
+            for c, _v in fields(r.result, "result", "."):
+                if c not in out_cols:
+                    out_cols.append(c)
+    if not out_cols:
+        out_cols = ["result"]
+    if not in_cols:
+        in_cols = ["item"]
+    # a dict item gives its keys as they are; a scalar or sequence item "item", "item_0"
+    rename = {c: c[len("item."):] for c in in_cols if c.startswith("item.")}
+    head = (["task", "status", "attempts"] + [rename.get(c, c) for c in in_cols]
+            + out_cols + ["worker", "node", "seconds", "error"])
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(head)
+        for r in _chain(head_rows, it):
+            if param_names:
+                p = r.params if isinstance(r.params, dict) else {}
+                ins = {n: _scalar(p.get(n)) for n in param_names}
+            else:
+                ins = dict(fields(r.params, "item", "."))
+            outs = dict(fields(r.result, "result", ".")) if r.ok else {}
+            out.writerow([r.task, r.status, r.attempt + 1]
+                         + [ins.get(c) for c in in_cols] + [outs.get(c) for c in out_cols]
+                         + [r.worker, r.node,
+                            None if r.seconds is None else round(r.seconds, 6),
+                            r.error_line])
+    os.replace(tmp, path)
+    return path
+
+
+def _chain(first: List[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest
