@@ -1,7 +1,9 @@
 """Runner throughput and overhead against its peers, side by side in one run.
 
-    python benchmarks/throughput.py            # everything, about 2-3 minutes here
+    python benchmarks/throughput.py            # everything, about 5-10 minutes here
     python benchmarks/throughput.py --quick    # fewer repeats
+    python benchmarks/throughput.py --only trivial --baseline ../old-checkout
+    python benchmarks/throughput.py --only phases   # the whole command, phase by phase
 
 Peers: mpi4py.futures (MPIPoolExecutor.map, chunksize 1 and hand-tuned) under the same
 mpiexec, and multiprocessing.Pool on one node. parc_mpi is timed from the scheduler's
@@ -10,7 +12,11 @@ from the start to the end of their timed map after a warm-up, storing nothing.
 Targets (issue 3): trivial tasks >= 25x futures(chunksize 1) and >= 1.0x futures
 (chunksize 64) on 2 and 4 workers; 1 ms tasks >= 95% parallel efficiency on 2 workers;
 100 ms tasks within 1% of ideal; an idle rank <= 2% of a core; 1,000,000 lazy trivial
-tasks with rank 0's peak memory under 300 MB.
+tasks with rank 0's peak memory under 300 MB. ``--baseline DIR`` runs another
+checkout's parc_mpi in the same loop (a before/after ratio). The phase table (issue
+22) times the whole command as a user does, beside mpi4py.futures (chunksize 64) and
+multiprocessing.Pool as whole commands, with the run's own phases (start-up, compute,
+final commit, results.csv, best.json, report) from its metadata.
 """
 import argparse
 import json
@@ -28,32 +34,103 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(HERE, "jobs"))
 
 from parc_mpi.mpienv import mpiexec_command  # noqa: E402
-from parc_mpi.store import RunReader  # noqa: E402
 
 JOB = os.path.join(HERE, "jobs", "tasks.py")
 PEER = os.path.join(HERE, "jobs", "futures_peer.py")
 
 
-def env(**kw):
+def env(tree=ROOT, **kw):
     e = dict(os.environ)
-    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
+    e["PYTHONPATH"] = tree + os.pathsep + e.get("PYTHONPATH", "")
     e.update({k: str(v) for k, v in kw.items()})
     return e
 
 
-def ours(workers, *args, ranks=None, **kw):
+def ours(workers, *args, ranks=None, tree=ROOT, whole=False, **kw):
     """Run the job under mpiexec (``workers`` + 1 ranks, no monitor unless ``ranks``
-    and ``args`` ask for one); return the summary parc_mpi stored."""
+    and ``args`` ask for one) with parc_mpi from ``tree``; return the summary it
+    stored (with ``whole``, also the command's wall seconds and the run's phases)."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = os.path.join(tmp, "run")
         extra = list(args) or ["--no-monitor"]
         cmd = mpiexec_command(ranks or workers + 1) + [
             sys.executable, "-m", "parc_mpi.run", JOB, "--run-dir", run_dir, "-q", *extra]
-        proc = subprocess.run(cmd, env=env(**kw), capture_output=True, text=True, cwd=ROOT)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env(tree, **kw), capture_output=True, text=True,
+                              cwd=tmp)
+        wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(f"parc_mpi run failed:\n{proc.stdout}\n{proc.stderr}")
-        with RunReader(run_dir) as reader:
-            return reader.meta()["summary"]
+        # read with sqlite3 directly when the tree is an older parc_mpi (no reader)
+        import sqlite3
+        db = sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True)
+        meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+        db.close()
+        summary = meta["summary"]
+        if whole:
+            summary = dict(summary, wall=wall, phases=meta.get("phases") or {})
+        return summary
+
+
+def futures_whole(workers, chunksize, n):
+    """mpi4py.futures as a whole command, timed as the user times it."""
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "import tasks\n"
+            "from mpi4py.futures import MPIPoolExecutor\n"
+            "if __name__ == '__main__':\n"
+            "    with MPIPoolExecutor() as ex:\n"
+            "        out = list(ex.map(tasks.square, range(%d), chunksize=%d))\n"
+            "    print(len(out))\n") % (os.path.join(HERE, "jobs"), n, chunksize)
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "peer.py")
+        with open(script, "w") as fh:
+            fh.write(code)
+        cmd = mpiexec_command(workers + 1) + [sys.executable, "-m", "mpi4py.futures", script]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=env(), capture_output=True, text=True, cwd=tmp)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"mpi4py.futures run failed:\n{proc.stdout}\n{proc.stderr}")
+    return wall
+
+
+def pool_whole(workers, n):
+    code = ("import sys, multiprocessing; sys.path.insert(0, %r)\n"
+            "import tasks\n"
+            "if __name__ == '__main__':\n"
+            "    with multiprocessing.Pool(%d) as p:\n"
+            "        out = p.map(tasks.square, range(%d), chunksize=64)\n"
+            "    print(len(out))\n") % (os.path.join(HERE, "jobs"), workers, n)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"Pool run failed:\n{proc.stderr}")
+    return wall
+
+
+def phases_table(reps: int) -> None:
+    """Issue 22: the whole command, phase by phase, beside the peers' whole commands."""
+    print("\n## the whole command as the user times it (trivial tasks, --no-monitor), "
+          "seconds; peers timed as whole commands in the same run")
+    print(f"{'tasks':>9} {'workers':>7} {'parc_mpi':>9} {'futures64':>10} {'Pool':>7} "
+          f"{'x fut64':>8} {'end/compute':>12}  phases (s)")
+    for n in (10_000, 100_000, 1_000_000):
+        for w in (2, 3):
+            runs = [ours(w, whole=True, BENCH_KIND="square", BENCH_N=n) for _ in range(reps)]
+            run = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+            fut = statistics.median(futures_whole(w, 64, n) for _ in range(reps))
+            pl = statistics.median(pool_whole(w, n) for _ in range(reps))
+            ph = run["phases"]
+            compute = ph.get("compute (first task to last result)", run["seconds"])
+            start = ph.get("start-up (process start to first task)", 0.0)
+            end = sum(v for k, v in ph.items() if not k.startswith(("compute", "start-up")))
+            teardown = run["wall"] - start - compute - end
+            detail = ", ".join(f"{k.split(' (')[0]} {v:.2f}" for k, v in ph.items())
+            print(f"{n:>9,} {w:>7} {run['wall']:>9.2f} {fut:>10.2f} {pl:>7.2f} "
+                  f"{fut / run['wall']:>8.2f} {end / max(compute, 1e-9):>12.2f}  "
+                  f"{detail}, teardown and launcher {teardown:.2f}", flush=True)
 
 
 def futures(workers, chunksize, **kw):
@@ -82,20 +159,41 @@ def best(runs, key="tasks_per_second"):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one repeat instead of three")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="another parc_mpi checkout (e.g. a git worktree of the previous "
+                         "commit) measured in the same loop, for a before/after ratio")
+    ap.add_argument("--only", choices=("trivial", "phases"),
+                    help="run one section only")
+    ap.add_argument("--tasks", type=int, default=20000,
+                    help="trivial tasks per run (more: steadier figures on a busy box)")
+    ap.add_argument("--repeat", type=int, help="runs per figure (median)")
     args = ap.parse_args()
-    reps = 1 if args.quick else 3
-    n = 20000
+    reps = args.repeat or (1 if args.quick else 3)
+    n = args.tasks
     print(f"# parc_mpi runner benchmark ({os.cpu_count()} cores here; median of {reps})")
-    print("\n## trivial tasks (x*x), 20,000 of them, tasks/s")
+    if args.only == "phases":
+        phases_table(reps)
+        return
+    print(f"\n## trivial tasks (x*x), {n:,} of them, tasks/s")
+    base_head = f" {'baseline':>10} {'base x c64':>10}" if args.baseline else ""
     print(f"{'workers':>7} {'parc_mpi':>10} {'futures c=1':>12} {'futures c=64':>13} "
-          f"{'Pool':>10} {'x vs c=1':>9} {'x vs c=64':>10}")
+          f"{'Pool':>10} {'x vs c=1':>9} {'x vs c=64':>10}{base_head}")
     for w in (2, 4):
-        o = best([ours(w, BENCH_KIND="square", BENCH_N=n) for _ in range(reps)])
-        f1 = best([futures(w, 1, BENCH_KIND="square", BENCH_N=n) for _ in range(reps)])
-        f64 = best([futures(w, 64, BENCH_KIND="square", BENCH_N=n) for _ in range(reps)])
-        pl = best([pool(w, n) for _ in range(reps)])
+        o, b, f1, f64, pl = [], [], [], [], []
+        for _ in range(reps):  # interleaved, so that load drifts hit every column alike
+            o.append(ours(w, BENCH_KIND="square", BENCH_N=n))
+            if args.baseline:
+                b.append(ours(w, tree=os.path.abspath(args.baseline), BENCH_KIND="square",
+                              BENCH_N=n))
+            f1.append(futures(w, 1, BENCH_KIND="square", BENCH_N=n))
+            f64.append(futures(w, 64, BENCH_KIND="square", BENCH_N=n))
+            pl.append(pool(w, n))
+        o, f1, f64, pl = best(o), best(f1), best(f64), best(pl)
+        extra = f" {best(b):>10,.0f} {best(b) / f64:>10.2f}" if b else ""
         print(f"{w:>7} {o:>10,.0f} {f1:>12,.0f} {f64:>13,.0f} {pl:>10,.0f} "
-              f"{o / f1:>9.1f} {o / f64:>10.2f}")
+              f"{o / f1:>9.1f} {o / f64:>10.2f}{extra}", flush=True)
+    if args.only == "trivial":
+        return
 
     print("\n## parallel efficiency on 2 workers (ideal = tasks x seconds / workers)")
     print(f"{'task':>8} {'tasks':>6} {'parc_mpi':>9} {'futures c=1':>12} {'futures c=16':>13}")
@@ -118,6 +216,7 @@ def main():
     s = ours(2, BENCH_KIND="square", BENCH_N=1_000_000, BENCH_LAZY=1)
     print(f"rank 0 peak memory: {s['main_peak_rss_mb']:.0f} MB (target < 300 MB); "
           f"{s['tasks_per_second']:,.0f} tasks/s, {s['tasks']:,} stored")
+    phases_table(1 if args.quick else reps)
 
 
 if __name__ == "__main__":

@@ -147,7 +147,8 @@ class Scheduler:
 
     def holding(self, worker: int) -> int:
         """How many batches ``worker`` holds."""
-        return len(self.held.get(worker, ()))
+        held = self.held.get(worker)
+        return len(held) if held else 0
 
     @property
     def drained(self) -> bool:
@@ -205,7 +206,9 @@ class Scheduler:
         """Take a batch's store rows (plain tuples in ResultRow order, made by
         ``store.rows_for``) and, for adaptive jobs, the raw
         results; they are counted at the next commit."""
-        self.held.get(worker, set()).discard(batch_id)
+        held = self.held.get(worker)
+        if held:
+            held.discard(batch_id)
         tasks = self.in_flight.pop(batch_id, None)
         if tasks is None:  # a duplicate (a worker thought lost came back)
             return

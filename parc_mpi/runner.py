@@ -205,8 +205,15 @@ class Watch:
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
                extra: Optional[Dict[str, Any]] = None, quiet: bool = False,
                report: bool = True, allow_failures: bool = False) -> Dict[str, Any]:
-    """Commit everything, write results.csv and best.json, print the summary."""
+    """Commit everything, write results.csv and best.json, print the summary.
+
+    The time each step takes after the last result is kept in the run's metadata
+    (``phases``), so that the end of a run can be measured, not guessed."""
+    clock = time.perf_counter
+    phases: Dict[str, float] = {}
+    t = clock()
     sched.flush()
+    phases["final commit"] = clock() - t
     summary = sched.summary()
     summary.update(extra or {})
     if status is None:
@@ -218,9 +225,14 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             status = "finished"
     summary["status"] = status
     names = job.space.names if isinstance(job, OptimizeJob) else None
+    t = clock()
     store.write_results_csv(names)
+    phases["results.csv"] = clock() - t
     if job.summary is not None and summary["ok"]:
+        t = clock()
         summary["job_summary"] = _job_summary(job, store)
+        phases["job summary"] = clock() - t
+    t = clock()
     if isinstance(job, OptimizeJob):
         best = summary.get("best")
         store.write_json("best.json", {
@@ -229,12 +241,21 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             "failed": summary["failed"]})
     store.set_meta(status=status, finished=time.time(), summary=summary)
     from .monitor.health import health_lines
-    store.flush()
     with store.reader() as reader:
         health = health_lines(reader)
         first = reader.failures(limit=1) if summary["failed"] else []
-    store.close()
+    phases["best.json, summary, health"] = clock() - t
+    t = clock()
     report = write_report(store.run_dir) if report else None
+    phases["report"] = clock() - t
+    started = _process_start()
+    if started is not None:
+        phases["start-up (process start to first task)"] = max(0.0, sched.t0 - started)
+    phases["compute (first task to last result)"] = summary["seconds"]
+    try:
+        store.set_meta(phases={k: round(v, 4) for k, v in phases.items()})
+    finally:
+        store.close()
     if quiet:
         return summary
     line = f"[parc_mpi] {summary_line(summary, sched.source.total, sched.done_before)}"
@@ -260,6 +281,15 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         else:
             print(f"error: {text}", file=sys.stderr, flush=True)
     return summary
+
+
+def _process_start() -> Optional[float]:
+    """When this process started (epoch seconds), from the kernel."""
+    try:
+        import psutil
+        return psutil.Process().create_time()
+    except Exception:  # psutil missing or the platform cannot say: no start-up figure
+        return None
 
 
 def exit_status(summary: Dict[str, Any], allow_failures: bool = False) -> int:

@@ -25,7 +25,7 @@ def run_batch(sched, batch, worker=1, compute=None):
     batch_id, tasks = batch
     outcomes, seconds = execute_batch(sched.job.fn, sched.job.call, tasks, sched.job.timeout)
     sched.receive(batch_id, worker, rows_for(tasks, outcomes, worker, "node"),
-                  [o.result for o in outcomes], seconds if compute is None else compute, "node")
+                  [o[3] for o in outcomes], seconds if compute is None else compute, "node")
     return tasks
 
 

@@ -57,12 +57,19 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
                     sched.give_back(bid, src)
                 sched.worker_finished(src, msg.cpu, msg.wall, nodes.get(src, "?"))
                 running.discard(src)
-        # refill every worker that has a free slot
-        free = {w: prefetch - sched.holding(w) for w in open_workers}
-        for w, batch in sched.assign({w: n for w, n in free.items() if n > 0}):
-            sends.append(comm.isend(Tasks(*batch), dest=w, tag=TAG_TASKS))
-            active = True
-            sent += 1
+        # refill every worker that has a free slot (the scheduler says with what)
+        free = None
+        for w in open_workers:
+            n = prefetch - sched.holding(w)
+            if n > 0:
+                if free is None:
+                    free = {}
+                free[w] = n
+        if free:
+            for w, batch in sched.assign(free):
+                sends.append(comm.isend(Tasks(*batch), dest=w, tag=TAG_TASKS))
+                active = True
+                sent += 1
         if sends and len(sends) > 2 * len(workers):
             sends[:] = [r for r in sends if not r.Test()]
         if liveness is not None:

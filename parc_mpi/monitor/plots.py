@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import (FixedLocator, FuncFormatter, LogLocator, MaxNLocator,
+                               NullFormatter)
 
 DPI = 80
 MAX_BARS = 20_000  # timeline bars drawn at most; beyond, tasks are sampled evenly
@@ -77,12 +78,44 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1, *,
     return fig
 
 
-def _grid(n: int, width: float = 4.4, height: float = 2.8):
+def _grid(n: int, width: float = 4.4, height: float = 2.6):
+    """Small multiples sharing both axes (one scale to compare nodes by, and tick
+    labels only on the outer panels: each label is a text to lay out and draw)."""
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = _figure(width * cols, height * rows + 0.3, rows, cols, top=0.75, hgap=0.8)
-    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
+    fig = _figure(width * cols, height * rows + 0.3, rows, cols, top=0.75, hgap=0.45,
+                  wgap=0.3)
+    axes = []
+    for i in range(n):
+        first = axes[0] if axes else None
+        axes.append(fig.add_subplot(rows, cols, i + 1, sharex=first, sharey=first))
+    axes[0].xaxis.set_major_locator(MaxNLocator(5))
+    axes[0].yaxis.set_major_locator(MaxNLocator(5))
+    for i, ax in enumerate(axes):
+        ax.tick_params(labelleft=i % cols == 0, labelbottom=i + cols >= n, labelsize=7)
     return fig, axes
+
+
+def _outer_labels(axes, xlabel: str, ylabel: str) -> None:
+    """Axis titles on the outer panels of a _grid only."""
+    n, cols = len(axes), min(len(axes), 3)
+    for i, ax in enumerate(axes):
+        if i + cols >= n:
+            ax.set_xlabel(xlabel, fontsize=8)
+        if i % cols == 0:
+            ax.set_ylabel(ylabel, fontsize=8)
+
+
+def _spans(t: np.ndarray, on: np.ndarray):
+    """(start, end) of each run of consecutive samples where ``on`` holds."""
+    out, start = [], None
+    for i in range(len(t) - 1):
+        if on[i] and start is None:
+            start = t[i]
+        if start is not None and (not on[i] or i == len(t) - 2):
+            out.append((start, t[i + 1] if on[i] else t[i]))
+            start = None
+    return out
 
 
 def time_unit(samples: Dict[str, List[dict]], t0: float):
@@ -113,27 +146,27 @@ def temperatures(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
         return None
     fig, axes = _grid(len(nodes))
     unit, xlabel = time_unit(samples, t0)
+    lows: List[float] = []
     for ax, node in zip(axes, nodes):
         s = samples[node]
         t, cpu, gpu = _series(s, t0, "cpu_temp_c", "gpu_temp_c", unit=unit)
-        for i in range(len(s) - 1):
-            mask = s[i].get("throttled") or 0
-            if mask & 0x1:
-                ax.axvspan(t[i], t[i + 1], color="#f4a3a3", lw=0)
-            elif mask & 0xE:
-                ax.axvspan(t[i], t[i + 1], color="#f6d58e", lw=0)
+        masks = np.array([x.get("throttled") or 0 for x in s])
+        for on, colour in ((masks & 0x1 != 0, "#f4a3a3"),
+                           ((masks & 0xE != 0) & (masks & 0x1 == 0), "#f6d58e")):
+            for a, b in _spans(t, on):
+                ax.axvspan(a, b, color=colour, lw=0)
+        lows.append(np.nanmin(cpu) if not np.all(np.isnan(cpu)) else 30.0)
         ax.plot(t, cpu, color="#c0392b", label="CPU (kernel thermal zone)", **_style(len(t)))
         if not np.all(np.isnan(gpu)):
             ax.plot(t, gpu, ".", color="#2c3e50", ms=3, label="firmware (vcgencmd)")
         for level, what in ((80, "80 °C: throttling starts"), (85, "85 °C: hard limit")):
             ax.axhline(level, color="grey", ls="--", lw=0.8)
-            ax.text(0.01, level, what, transform=ax.get_yaxis_transform(), fontsize=6,
-                    va="bottom", color="grey")
-        ax.set_ylim(min(30, np.nanmin(cpu) - 2 if not np.all(np.isnan(cpu)) else 30), 90)
-        ax.set_title(node, fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel("°C", fontsize=8)
-        ax.tick_params(labelsize=7)
+            if ax is axes[0]:
+                ax.text(0.01, level, what, transform=ax.get_yaxis_transform(), fontsize=6,
+                        va="bottom", color="grey")
+        ax.set_title(node, fontsize=9, y=1.0)
+    axes[0].set_ylim(min(30.0, min(lows) - 2), 90)
+    _outer_labels(axes, xlabel, "°C")
     axes[0].legend(fontsize=6, loc="lower right")
     fig.suptitle("Temperature (shaded: throttled; red: under-voltage)", fontsize=10)
     return _png(fig)
@@ -145,6 +178,7 @@ def load_memory(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
         return None
     fig, axes = _grid(len(nodes))
     unit, xlabel = time_unit(samples, t0)
+    top = 110.0
     for ax, node in zip(axes, nodes):
         s = samples[node]
         t, cpu, load, mem = _series(s, t0, "cpu_percent", "load1", "mem_percent", unit=unit)
@@ -154,17 +188,17 @@ def load_memory(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
         ax.plot(t, load, label="load1 / cores %", **style)
         ax.plot(t, mem, label="memory %", **style)
         ax.axhline(100, color="grey", lw=0.6)
-        ax.text(0.01, 100, "all cores busy", transform=ax.get_yaxis_transform(), fontsize=6,
-                va="bottom", color="grey")
         ax.axhline(90, color="grey", ls="--", lw=0.6)
-        ax.text(0.01, 90, "memory alert", transform=ax.get_yaxis_transform(), fontsize=6,
-                va="top", color="grey")
-        ax.set_ylim(0, max(110, float(np.nanmax(load)) + 5 if len(load) and
-                           not np.all(np.isnan(load)) else 110))
-        ax.set_title(node, fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_ylabel("%", fontsize=8)
-        ax.tick_params(labelsize=7)
+        if ax is axes[0]:
+            ax.text(0.01, 100, "all cores busy", transform=ax.get_yaxis_transform(),
+                    fontsize=6, va="bottom", color="grey")
+            ax.text(0.01, 90, "memory alert", transform=ax.get_yaxis_transform(),
+                    fontsize=6, va="top", color="grey")
+        if len(load) and not np.all(np.isnan(load)):
+            top = max(top, float(np.nanmax(load)) + 5)
+        ax.set_title(node, fontsize=9, y=1.0)
+    axes[0].set_ylim(0, top)
+    _outer_labels(axes, xlabel, "%")
     axes[0].legend(fontsize=7, loc="lower left", framealpha=0.8)
     fig.suptitle("CPU, load and memory", fontsize=10)
     return _png(fig)
@@ -200,7 +234,7 @@ def timeline(tasks: np.ndarray, lanes: List[tuple], t0: float) -> Optional[bytes
     ax.set_yticklabels([f"{node} r{r}" for r, node in lanes], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since start", fontsize=8)
-    ax.set_title("Task timeline (black: failed; white: idle)", fontsize=10)
+    ax.set_title("Task timeline (black: failed; white: idle)", fontsize=10, y=1.0)
     return _png(fig)
 
 
@@ -215,7 +249,7 @@ def throughput(hist) -> Optional[bytes]:
     ax.plot(centres, rate, lw=1.2)
     ax.set_xlabel("seconds since start", fontsize=8)
     ax.set_ylabel("tasks/s", fontsize=8)
-    ax.set_title("Throughput", fontsize=10)
+    ax.set_title("Throughput", fontsize=10, y=1.0)
     ax.set_ylim(bottom=0)
     return _png(fig)
 
@@ -231,13 +265,13 @@ def convergence(values: np.ndarray, times: np.ndarray, goal: str, t0: float) -> 
     a1, a2, a3 = fig.add_subplot(1, 3, 1), fig.add_subplot(1, 3, 2), fig.add_subplot(1, 3, 3)
     a1.plot(n, best, lw=1.5)
     a1.set_xlabel("evaluations", fontsize=8)
-    a1.set_title("best so far", fontsize=9)
+    a1.set_title("best so far", fontsize=9, y=1.0)
     a2.plot(times - t0, best, lw=1.5)
     a2.set_xlabel("seconds", fontsize=8)
-    a2.set_title("best so far against time", fontsize=9)
+    a2.set_title("best so far against time", fontsize=9, y=1.0)
     a3.plot(n[ok], values[ok], ".", ms=3, alpha=0.6)
     a3.set_xlabel("evaluations", fontsize=8)
-    a3.set_title("every value", fontsize=9)
+    a3.set_title("every value", fontsize=9, y=1.0)
     finite = values[ok]
     if len(finite) and np.all(finite > 0) and finite.max() / max(finite.min(), 1e-300) > 1e3:
         for a in (a1, a2, a3):
@@ -275,7 +309,7 @@ def network(rows: List[Any]) -> Optional[bytes]:
         _plain_log(a)
         a.set_xlabel("message size", fontsize=8)
         a.set_ylabel(unit, fontsize=8)
-        a.set_title(title, fontsize=9)
+        a.set_title(title, fontsize=9, y=1.0)
         a.tick_params(labelsize=7)
         a.legend(fontsize=6)
     return _png(fig)
@@ -302,7 +336,7 @@ def pair_heatmap(pairs: List[tuple]) -> Optional[bytes]:
     ax.set_xticklabels(nodes, fontsize=7, rotation=45)
     ax.set_yticks(range(len(nodes)))
     ax.set_yticklabels(nodes, fontsize=7)
-    ax.set_title("1-byte latency between nodes, p50 µs", fontsize=9)
+    ax.set_title("1-byte latency between nodes, p50 µs", fontsize=9, y=1.0)
     fig.colorbar(im, ax=ax)
     return _png(fig)
 
@@ -351,7 +385,7 @@ def results(inputs: Dict[str, np.ndarray], outputs: Dict[str, np.ndarray],
             ax.set_yticklabels([f"{v:.3g}" for v in ys[::step_y]], fontsize=7)
             ax.set_xlabel(grid[0], fontsize=8)
             ax.set_ylabel(grid[1], fontsize=8)
-            ax.set_title(f"{name} over the grid", fontsize=8)
+            ax.set_title(f"{name} over the grid", fontsize=8, y=1.0)
             fig.colorbar(im, ax=ax)
     fig.suptitle("Results", fontsize=10)
     return _png(fig)

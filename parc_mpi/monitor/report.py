@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from .. import __version__
 from ..store import NodeInfo, RunReader, StoreError
 from . import plots
 from .alerts import LOAD_PCT, MEMORY_PCT, TEMP_C, Threshold, node_alerts
@@ -339,9 +340,17 @@ class Reporter:
         out: Dict[str, Optional[bytes]] = {}
         plot_dir = os.path.join(self.out_dir, "plots")
         os.makedirs(plot_dir, exist_ok=True)
+        keys_path = os.path.join(plot_dir, ".keys.json")
+        if not self._hashes:  # what another process (the live report) drew already
+            try:
+                with open(keys_path, encoding="utf-8") as fh:
+                    self._hashes = dict(json.load(fh))
+            except (OSError, ValueError):
+                pass
+        before = dict(self._hashes)
         for plot in PLOTS:
             name = plot.name
-            digest = hashlib.sha1(repr(plot.key(data)).encode()).hexdigest()
+            digest = hashlib.sha1(repr((__version__, plot.key(data))).encode()).hexdigest()
             path = os.path.join(plot_dir, f"{name}.png")
             if self._hashes.get(name) == digest and os.path.exists(path):
                 out[name] = b"unchanged"
@@ -353,6 +362,8 @@ class Reporter:
             if png is not None:
                 _atomic_write(path, png)
                 self._hashes[name] = digest
+        if self._hashes != before:
+            _atomic_write(keys_path, json.dumps(self._hashes).encode())
         return out
 
     def _img(self, name: str, pngs, self_contained: bool, alt: str) -> str:

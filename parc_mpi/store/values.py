@@ -23,7 +23,6 @@ Stores written before this scheme hold JSON text only, and decode unchanged.
 from __future__ import annotations
 
 import json
-import math
 import pickle
 from typing import Any, NamedTuple, Optional
 
@@ -61,10 +60,12 @@ def encode(value: Any, limit: Optional[int] = MAX_RESULT_BYTES) -> Any:
     """A value for an SQLite column (see the module's docstring); raises
     :class:`ValueNotStorable` naming the type and the reason."""
     kind = type(value)
-    if kind is int and -(1 << 63) <= value < (1 << 63):
-        return value
-    if kind is float and math.isfinite(value):
-        return value
+    if kind is int:
+        if -(1 << 63) <= value < (1 << 63):
+            return value
+    elif kind is float:
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return value
     if value is None:
         return None
     if _json_exact(value):
