@@ -34,6 +34,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(HERE, "jobs"))
 
 from parc_mpi.mpienv import mpiexec_command  # noqa: E402
+from parc_mpi.store import RunReader  # noqa: E402
 
 JOB = os.path.join(HERE, "jobs", "tasks.py")
 PEER = os.path.join(HERE, "jobs", "futures_peer.py")
@@ -61,11 +62,8 @@ def ours(workers, *args, ranks=None, tree=ROOT, whole=False, **kw):
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise SystemExit(f"parc_mpi run failed:\n{proc.stdout}\n{proc.stderr}")
-        # read with sqlite3 directly when the tree is an older parc_mpi (no reader)
-        import sqlite3
-        db = sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True)
-        meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-        db.close()
+        with RunReader(run_dir) as reader:  # this checkout's reader reads any tree's run
+            meta = reader.meta()
         summary = meta["summary"]
         if whole:
             summary = dict(summary, wall=wall, phases=meta.get("phases") or {})
@@ -192,6 +190,14 @@ def main():
         extra = f" {best(b):>10,.0f} {best(b) / f64:>10.2f}" if b else ""
         print(f"{w:>7} {o:>10,.0f} {f1:>12,.0f} {f64:>13,.0f} {pl:>10,.0f} "
               f"{o / f1:>9.1f} {o / f64:>10.2f}{extra}", flush=True)
+    print("\n## tasks returning a 1 MiB numpy array, 300 of them: MB/s stored (parc_mpi) "
+          "or received (futures)")
+    print(f"{'workers':>7} {'parc_mpi':>10} {'futures c=1':>12} {'x':>6}")
+    for w in (2, 4):
+        kw = dict(BENCH_KIND="array", BENCH_N=300)
+        o = best([ours(w, **kw) for _ in range(reps)]) * 1.048576
+        f1 = best([futures(w, 1, **kw) for _ in range(reps)]) * 1.048576
+        print(f"{w:>7} {o:>10,.0f} {f1:>12,.0f} {o / f1:>6.2f}", flush=True)
     if args.only == "trivial":
         return
 

@@ -67,3 +67,13 @@ def test_only_the_store_package_speaks_sql():
         if "sqlite3" in text or SQL.search(text):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_starting_a_rank_does_not_load_matplotlib():
+    """Every rank imports the launch path; only the monitor and rank 0's final report
+    draw, and matplotlib costs half a second of CPU per rank to import."""
+    code = ("import sys, parc_mpi.run, parc_mpi.cluster.launch; "
+            "sys.exit(1 if 'matplotlib' in sys.modules else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -102,3 +102,8 @@ def test_only_new_bits_alert():
     alerts = summarize_alerts(loud, baseline=0)
     assert alerts[0].startswith("under-voltage during the run: check the power supply")
     assert any("82" in a for a in alerts) and any("95%" in a for a in alerts)
+
+
+def test_a_sample_has_exactly_the_documented_keys():
+    from parc_mpi.monitor.sensors import SAMPLE_KEYS, Sensors
+    assert list(Sensors().sample()) == list(SAMPLE_KEYS)

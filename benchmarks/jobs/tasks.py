@@ -1,4 +1,5 @@
-"""Benchmark job: BENCH_KIND = square | busy | sleep, BENCH_N tasks, BENCH_SECONDS each."""
+"""Benchmark job: BENCH_KIND = square | busy | sleep | array, BENCH_N tasks,
+BENCH_SECONDS each (array: each task returns a 1 MiB float64 numpy array)."""
 import os
 import time
 
@@ -25,7 +26,12 @@ def nap(x):
     return x
 
 
-FN = {"square": square, "busy": busy, "sleep": nap}[KIND]
+def array(x):
+    import numpy as np
+    return np.full(131072, float(x))  # 1 MiB
+
+
+FN = {"square": square, "busy": busy, "sleep": nap, "array": array}[KIND]
 # a generator: rank 0 must not materialise the items
 job = parc_mpi.map(FN, (i for i in range(N))) if os.environ.get("BENCH_LAZY") else \
     parc_mpi.map(FN, range(N))

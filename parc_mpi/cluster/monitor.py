@@ -9,7 +9,6 @@ from typing import Dict, List, Optional
 from mpi4py import MPI
 
 from ..monitor.health import LocalSampler
-from ..monitor.report import Reporter
 from ..store import HealthWriter
 from .heartbeat import skip_finalize
 from .netbench import Leader
@@ -40,6 +39,7 @@ class LiveReport:
         self.interval = interval
         self.out_dir = out_dir or run_dir
         os.makedirs(self.out_dir, exist_ok=True)
+        from ..monitor.report import Reporter  # matplotlib: only the monitor rank needs it
         self.reporter = Reporter(run_dir, self.out_dir)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="parc-live-report", daemon=True)

@@ -28,7 +28,7 @@ from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttl
 TOP = 10
 MAX_FAILURES = 20
 RESULT_ROWS = 10        # the results table shows the first tasks
-RESULT_SAMPLE = 20_000  # the results figure draws at most about this many tasks
+RESULT_SAMPLE = 5_000   # the results figure draws at most about this many tasks
 MAX_OUTPUTS = 4
 MAX_INPUTS = 4
 
@@ -66,13 +66,13 @@ class RunData:
             job = self.meta.get("job", {})
             self.kind = job.get("kind", "?")
             self.goal = job.get("goal", "min")
-            span = reader.span()
+            span = reader.tally()
             self.n_attempts = span["attempts"]
             self.last_end = span["last_end"]
             self.t0 = min(x for x in (self.meta.get("started", time.time()),
                                       span["first_start"]) if x is not None)
-            self.task_status = reader.task_counts()
-            self.per_node_tasks = reader.attempts_by_node()
+            self.task_status = span["final_by_status"]
+            self.per_node_tasks = span["by_node"]
             self._lanes = reader.lanes()
             self._timeline = reader.timeline(plots.MAX_BARS)
             self._hist = self._histogram(reader)
@@ -85,7 +85,8 @@ class RunData:
             self.first_rows = reader.final_results(limit=RESULT_ROWS)
             self._sample = reader.sample_final(RESULT_SAMPLE)
             self.failed = reader.failed_attempts(limit=MAX_FAILURES)
-            self.n_failed_attempts = sum(n for st, n in reader.counts().items() if st != "ok")
+            self.n_failed_attempts = sum(n for st, n in span["by_status"].items()
+                                         if st != "ok")
         # nodes in the order of their ranks (the main node first, as in the node list)
         self.samples: Dict[str, List[dict]] = {
             n: samples[n] for n in sorted(samples, key=self.node_order)}

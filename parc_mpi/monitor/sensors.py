@@ -32,6 +32,26 @@ OCCURRED_MASK = 0xF0000
 UNDER_VOLTAGE = 0x10001   # under-voltage now or since boot: the power supply, not heat
 TEMP_KEYS = ("cpu_thermal", "cpu-thermal", "coretemp", "k10temp", "zenpower", "acpitz")
 
+# The keys of a health sample (Sensors.sample), defined once; None where the machine
+# cannot tell (never 0). The store keeps a sample as it is (JSON), the report, the
+# alerts and the loader read these names.
+SAMPLE_KEYS = {
+    "t": "epoch seconds on the node",
+    "cpu_temp_c": "CPU temperature from the kernel's thermal zone or hwmon, °C",
+    "gpu_temp_c": "firmware (SoC) temperature from vcgencmd, °C (Raspberry Pi)",
+    "arm_mhz": "real ARM clock, MHz",
+    "clock_source": "where arm_mhz came from: firmware or cpufreq",
+    "throttled": "get_throttled bit mask (THROTTLE_BITS), Raspberry Pi",
+    "cpu_percent": "CPU busy % over all cores since the last sample",
+    "load1": "1-minute load average", "load5": "5-minute", "load15": "15-minute",
+    "cores": "logical cores",
+    "procs_running": "runnable processes", "procs_total": "all processes (loadavg)",
+    "processes": "processes (psutil)",
+    "mem_percent": "memory in use, %", "mem_available_mb": "memory available, MiB",
+    "swap_used_mb": "swap in use, MiB",
+    "net": "per NIC: [bytes sent, bytes received]",
+}
+
 
 def decode_throttled(mask: Optional[int]) -> Optional[Dict[str, bool]]:
     """The eight named flags of a get_throttled mask (None stays None)."""
@@ -206,7 +226,7 @@ class Sensors:
         for nic, c in psutil.net_io_counters(pernic=True).items():
             if nic != "lo":
                 nics[nic] = [c.bytes_sent, c.bytes_recv]
-        return {
+        return {  # the keys of SAMPLE_KEYS, in its order
             "t": time.time(),
             "cpu_temp_c": self.cpu_temp(),
             "gpu_temp_c": fw.get("gpu_temp_c"),

@@ -17,7 +17,7 @@ import csv
 import json
 import math
 import os
-from typing import Any, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from .values import type_name
 
@@ -62,15 +62,12 @@ def fields(value: Any, prefix: str, sep: str, cell=_scalar) -> List[Tuple[str, A
     return [(prefix, cell(value))]
 
 
-def write_csv(path: str, rows: Iterable[Any], param_names: Optional[List[str]] = None) -> str:
-    """Write ``results.csv`` from final-attempt records (``store.Result``, in task
-    order) through a temporary file and a rename; return the path."""
-    it: Iterator[Any] = iter(rows)
-    head_rows = []
-    for row in it:
-        head_rows.append(row)
-        if len(head_rows) >= SAMPLE:
-            break
+def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str:
+    """Write ``results.csv`` from a RunReader's final attempts (task order) through a
+    temporary file and a rename; return the path. One streaming pass: the common case
+    (a scalar item and a scalar result) costs little more than SQLite's read."""
+    from .reader import _result
+    head_rows = reader.final_results(limit=SAMPLE)
     in_cols: List[str] = list(param_names or [])
     out_cols: List[str] = []
     for r in head_rows:
@@ -90,26 +87,44 @@ def write_csv(path: str, rows: Iterable[Any], param_names: Optional[List[str]] =
     rename = {c: c[len("item."):] for c in in_cols if c.startswith("item.")}
     head = (["task", "status", "attempts"] + [rename.get(c, c) for c in in_cols]
             + out_cols + ["worker", "node", "seconds", "error"])
+    scalar = not param_names and in_cols == ["item"] and out_cols == ["result"]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(head)
-        for r in _chain(head_rows, it):
-            if param_names:
-                p = r.params if isinstance(r.params, dict) else {}
-                ins = {n: _scalar(p.get(n)) for n in param_names}
-            else:
-                ins = dict(fields(r.params, "item", "."))
-            outs = dict(fields(r.result, "result", ".")) if r.ok else {}
-            out.writerow([r.task, r.status, r.attempt + 1]
-                         + [ins.get(c) for c in in_cols] + [outs.get(c) for c in out_cols]
-                         + [r.worker, r.node,
-                            None if r.seconds is None else round(r.seconds, 6),
-                            r.error_line])
+        rows = reader.iter_final_raw()
+        if scalar:
+            out.writerows(_scalar_rows(rows))
+        else:
+            for raw in rows:
+                r = _result(raw)
+                if param_names:
+                    p = r.params if isinstance(r.params, dict) else {}
+                    ins = {n: _scalar(p.get(n)) for n in param_names}
+                else:
+                    ins = dict(fields(r.params, "item", "."))
+                outs = dict(fields(r.result, "result", ".")) if r.ok else {}
+                out.writerow([r.task, r.status, r.attempt + 1]
+                             + [ins.get(c) for c in in_cols]
+                             + [outs.get(c) for c in out_cols]
+                             + [r.worker, r.node,
+                                None if r.seconds is None else round(r.seconds, 6),
+                                r.error_line])
     os.replace(tmp, path)
     return path
 
 
-def _chain(first: List[Any], rest: Iterator[Any]) -> Iterator[Any]:
-    yield from first
-    yield from rest
+def _scalar_rows(rows: Iterator[tuple]) -> Iterator[tuple]:
+    """CSV rows for a scalar item and a scalar result, straight from SQL rows:
+    native numbers pass untouched, anything encoded is decoded and summarised."""
+    from .values import decode_lenient
+    native = (int, float, type(None))
+    for _seq, task, attempt, status, params, _value, result, error, worker, node, t0, t1 \
+            in rows:
+        if params.__class__ not in native:
+            params = _scalar(decode_lenient(params))
+        if result.__class__ not in native:
+            result = _scalar(decode_lenient(result))
+        yield (task, status, attempt + 1, params, result, worker, node,
+               None if t0 is None or t1 is None else round(t1 - t0, 6),
+               error.strip().splitlines()[-1] if error else "")

@@ -13,13 +13,13 @@ import sqlite3
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from .records import Ask, NetFigure, NodeInfo, Pair, Result, Sample
-from .schema import NETBENCH_COLUMNS, STATUS_OK
+from .schema import NETBENCH_COLUMNS, STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT
 from .values import decode_lenient as decode
 
 _RESULT_SQL = ("SELECT seq, task, attempt, status, params, value, result, error, worker, "
                "node, t_start, t_end FROM results")
 # the final attempt of every task
-_FINAL = " WHERE seq IN (SELECT MAX(seq) FROM results GROUP BY task)"
+_FINAL = "seq IN (SELECT MAX(seq) FROM results GROUP BY task)"
 _PLAIN = ("seq", "task", "attempt", "status", "value", "error", "worker", "node", "t_start",
           "t_end")
 
@@ -60,6 +60,17 @@ class RunReader:
                                       isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the run store: {exc}") from None
+        self._retried: Optional[bool] = None
+
+    def _where_final(self, *more: str) -> str:
+        """A WHERE clause keeping each task's final attempt (and ``more``). When no task
+        was ever tried twice every row is final, and the costly grouping is skipped (a
+        million-task run: 0.05 s instead of 1.2 s)."""
+        if self._retried is None:
+            self._retried = bool(self._all(
+                "SELECT EXISTS (SELECT 1 FROM results WHERE attempt > 0)")[0][0])
+        conds = ([_FINAL] if self._retried else []) + list(more)
+        return (" WHERE " + " AND ".join(conds)) if conds else ""
 
     def __enter__(self) -> "RunReader":
         return self
@@ -108,7 +119,7 @@ class RunReader:
 
     def final_results(self, limit: Optional[int] = None) -> List[Result]:
         """The final attempt of every task (or of the first ``limit``), in task order."""
-        sql, args = _RESULT_SQL + _FINAL + " ORDER BY task", ()
+        sql, args = _RESULT_SQL + self._where_final() + " ORDER BY task", ()
         if limit is not None:
             sql, args = sql + " LIMIT ?", (int(limit),)
         return [_result(r) for r in self._all(sql, args)]
@@ -116,16 +127,25 @@ class RunReader:
     def sample_final(self, max_rows: int) -> List[Result]:
         """The final attempts of at most about ``max_rows`` tasks, taken evenly by task
         number (what a report can show of a run of any size)."""
-        n = self._all("SELECT COUNT(DISTINCT task) FROM results")[0][0]
+        where = self._where_final()
+        n = self._all("SELECT COUNT(*) FROM results" + where)[0][0]
         every = max(1, -(-n // max(1, max_rows)))
         return [_result(r) for r in self._all(
-            _RESULT_SQL + _FINAL + " AND task % ? = 0 ORDER BY task", (every,))]
+            _RESULT_SQL + self._where_final("task % ? = 0") + " ORDER BY task", (every,))]
 
     def iter_final_results(self) -> Iterator[Result]:
         """As :meth:`final_results`, one at a time (the read ends with the loop)."""
         try:
-            for row in self.db.execute(_RESULT_SQL + _FINAL + " ORDER BY task"):
+            for row in self.db.execute(_RESULT_SQL + self._where_final() + " ORDER BY task"):
                 yield _result(row)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
+
+    def iter_final_raw(self) -> Iterator[tuple]:
+        """As :meth:`iter_final_results`, but the SQL rows as they are (columns of
+        ``Result``, values still encoded): for streaming a million rows to a file."""
+        try:
+            yield from self.db.execute(_RESULT_SQL + self._where_final() + " ORDER BY task")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
 
@@ -146,7 +166,7 @@ class RunReader:
 
     def task_counts(self) -> Dict[str, int]:
         """Tasks by the status of their final attempt."""
-        return dict(self._all("SELECT status, COUNT(*) FROM results" + _FINAL +
+        return dict(self._all("SELECT status, COUNT(*) FROM results" + self._where_final() +
                               " GROUP BY status"))
 
     def columns(self, names: Sequence[str]) -> Dict[str, list]:
@@ -165,6 +185,21 @@ class RunReader:
         n, t0, t1 = self._all("SELECT COUNT(*), MIN(t_start), MAX(t_end) FROM results")[0]
         return {"attempts": n, "first_start": t0, "last_end": t1}
 
+    def tally(self) -> Dict[str, Any]:
+        """One pass over the results for what a summary shows: attempts by node and by
+        status, the first start and last end, and tasks by final status."""
+        # one scan without a sort (a GROUP BY over two columns sorts a million rows)
+        n, ok, failed, timeout, t0, t1 = self._all(
+            "SELECT COUNT(*), TOTAL(status = ?), TOTAL(status = ?), TOTAL(status = ?), "
+            "MIN(t_start), MAX(t_end) FROM results",
+            (STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT))[0]
+        by_status = {k: int(v) for k, v in ((STATUS_OK, ok), (STATUS_FAILED, failed),
+                                            (STATUS_TIMEOUT, timeout)) if v}
+        self._where_final()  # learns whether any task was retried
+        finals = by_status if not self._retried else self.task_counts()
+        return {"attempts": n, "by_node": self.attempts_by_node(), "by_status": by_status,
+                "final_by_status": finals, "first_start": t0, "last_end": t1}
+
     def attempts_by_node(self) -> Dict[Optional[str], int]:
         return dict(self._all("SELECT node, COUNT(*) FROM results GROUP BY node"))
 
@@ -175,7 +210,7 @@ class RunReader:
     def timeline(self, max_rows: int) -> List[tuple]:
         """(worker, t_start, t_end, ok) of at most about ``max_rows`` attempts, taken
         evenly in commit order (a million tasks are drawn as a sample, not one by one)."""
-        n = self.span()["attempts"]
+        n = self._all("SELECT MAX(seq) FROM results")[0][0] or 0  # the rowid: no scan
         every = max(1, -(-n // max(1, max_rows)))
         return self._all("SELECT worker, t_start, t_end, status = ? FROM results "
                          "WHERE t_start IS NOT NULL AND worker IS NOT NULL AND seq % ? = 0 "
@@ -208,7 +243,7 @@ class RunReader:
 
     def failures(self, limit: Optional[int] = None) -> List[Result]:
         """Tasks whose final attempt failed, lowest task first."""
-        sql = _RESULT_SQL + _FINAL + " AND status != ? ORDER BY task"
+        sql = _RESULT_SQL + self._where_final("status != ?") + " ORDER BY task"
         args: list = [STATUS_OK]
         if limit is not None:
             sql += " LIMIT ?"

@@ -84,7 +84,7 @@ class NodeInfo(NamedTuple):
 class Sample(NamedTuple):
     node: str
     t: float
-    data: Dict[str, Any]       # sensors.SAMPLE_KEYS
+    data: Dict[str, Any]       # keys: parc_mpi.monitor.sensors.SAMPLE_KEYS
 
 
 class NetFigure(NamedTuple):

@@ -152,8 +152,7 @@ class Store:
         from .export import write_csv
         self.flush()
         with self.reader() as reader:
-            return write_csv(os.path.join(self.run_dir, "results.csv"),
-                             reader.iter_final_results(), param_names)
+            return write_csv(os.path.join(self.run_dir, "results.csv"), reader, param_names)
 
     def write_json(self, name: str, data: Any) -> str:
         path = os.path.join(self.run_dir, name)
