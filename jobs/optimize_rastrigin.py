@@ -11,9 +11,10 @@ What to expect: 300 evaluations in 3 dimensions is a small budget for a landscap
 with about a thousand local minima in the box. Measured here (serially, seeds 1-5),
 "auto" ended at 1.0, 1.0, 2.0, 2.0 and 2.0 (the local minima next to the global one),
 CMA-ES between 1.0 and 5.1, random search between 0.9 and 15.5. Under mpiexec the
-points are asked while others are still running, so a run ends near those values but
-not on them. The global minimum 0 needs more evaluations (budget=1000) or luck; in 2
-dimensions, 200 evaluations of "auto" reached 0.001 or less in 3 of 5 seeds.
+points are asked while others are still running, so runs differ from the serial ones:
+one `mpiexec -n 4` run here ended at 2.99, the local minimum near (-1, 1, 1). The global
+minimum 0 needs more evaluations (budget=1000) or luck; in 2 dimensions, 200
+evaluations of "auto" reached 0.001 or less in 3 of 5 seeds.
 """
 import math
 

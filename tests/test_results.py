@@ -237,3 +237,32 @@ def test_initial_points_outside_the_space_are_refused_by_name():
     with pytest.raises(JobError, match=r"initial\[0\]: no value for 'x'"):
         parc_mpi.optimize(lambda x: x, {"x": Real(-1, 1)}, budget=5, goal="min",
                           initial=[{}])
+
+
+@pytest.mark.e2e
+def test_load_reads_a_run_that_is_still_going_without_holding_it_up(tmp_path, write_job):
+    import subprocess
+    import time
+    from conftest import ROOT, cli_env
+    job = write_job("import time, parc_mpi\ndef f(x):\n    time.sleep(0.05)\n    return x\n"
+                    "job = parc_mpi.map(f, range(60))\n")
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q",
+                                       "--no-monitor"), cwd=ROOT, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            run = parc_mpi.load(str(run_dir))
+        except Exception:   # the store is not there yet
+            time.sleep(0.05)
+            continue
+        if run.status == "running" and 0 < len(run.tasks) < 60:
+            seen = len(run.tasks)
+            break
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert seen, "never saw the run while it was going"
+    assert len(parc_mpi.load(str(run_dir)).tasks) == 60

@@ -92,8 +92,11 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(head)
-        rows = reader.iter_final_raw()
-        if scalar:
+        plain = reader.plain_final_rows() if scalar else None
+        rows = reader.iter_final_raw() if plain is None else None
+        if plain is not None:
+            out.writerows(plain)          # every value a plain number: SQLite's rows as-is
+        elif scalar:
             out.writerows(_scalar_rows(rows))
         else:
             for raw in rows:
