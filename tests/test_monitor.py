@@ -77,6 +77,8 @@ def test_three_hosts_store_health_from_every_node_and_netbench(tmp_path):
     workers = {r.worker for r in con.results()}
     assert 1 not in workers and workers <= {2, 3, 4, 5, 6}
     assert "health nodeB:" in done.stdout
+    cost = con.meta()["monitor_cost"]   # the monitor rank's own account of its CPU
+    assert cost["wall_seconds"] > 0 and 0 < cost["cpu_seconds"] < 2 * cost["wall_seconds"]
 
 
 @pytest.mark.e2e

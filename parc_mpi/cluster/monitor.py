@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Dict, List, Optional
 
 from mpi4py import MPI
@@ -42,15 +43,20 @@ class LiveReport:
         from ..monitor.report import Reporter  # matplotlib: only the monitor rank needs it
         self.reporter = Reporter(run_dir, self.out_dir)
         self.stop = threading.Event()
+        self.renders = 0
+        self.cpu = 0.0  # this thread's CPU seconds, for the monitor's own account
         self.thread = threading.Thread(target=self._run, name="parc-live-report", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.stop.wait(self.interval):
+            t = time.thread_time()
             try:
                 self.reporter.render(live=True, refresh=self.interval)
+                self.renders += 1
             except Exception as exc:  # a report must never stop the job
                 log.warning("live report failed: %s", exc)
+            self.cpu += time.thread_time() - t
 
     def finish(self) -> None:
         self.stop.set()
@@ -62,6 +68,7 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                  peers: Dict[int, str], leaders: Dict[int, str],
                  report_interval: float = 10.0, live_dir: Optional[str] = None) -> None:
     health = HealthWriter(os.path.join(run_dir, "run.sqlite"))
+    wall0, cpu0 = time.monotonic(), time.process_time()
     live = LiveReport(run_dir, live_dir, report_interval)
     sampler = LocalSampler(health, node, node_ranks, interval)
     sampler.start()
@@ -92,5 +99,12 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                 health.commit()
         backoff.pause()
     live.finish()
+    # what the monitor rank cost, for the report's readers and benchmarks/monitor_cost.py
+    with sampler.lock:  # the sampler thread shares the connection
+        health.set_meta(monitor_cost={
+            "wall_seconds": round(time.monotonic() - wall0, 3),
+            "cpu_seconds": round(time.process_time() - cpu0, 3),
+            "live_reports": live.renders, "live_report_cpu_seconds": round(live.cpu, 3),
+            "report_interval": report_interval})
     sampler.finish()  # commits and closes
     wait_quietly([comm.isend("done", dest=0, tag=TAG_MONITOR)])

@@ -6,6 +6,7 @@ ranks, and every rank exits with the same status.
 """
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import signal
@@ -87,6 +88,11 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
                 err += (f" (this node {'cannot see' if origin is None else 'has'} the job's "
                         f"folder {pkg.origin_dir}; send your own modules to every node with "
                         "--ship DIR)")
+
+    if rank == 1 and opts.monitor and comm.size >= 3:
+        # rank 1 will be the monitor: load the report's plotting (half a second of CPU)
+        # now, while every rank starts up, not once the workers are computing
+        importlib.import_module("parc_mpi.monitor.report")
 
     # 3. rank 0 checks what only it can (first task, run directory), then rules
     store = None

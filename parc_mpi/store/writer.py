@@ -272,6 +272,11 @@ class HealthWriter:
     def commit_due(self) -> bool:
         return time.monotonic() - self.last_commit >= self.commit_seconds
 
+    def set_meta(self, **items: Any) -> None:
+        """Run metadata written by the monitor (its own cost, say)."""
+        self._write("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v, default=_json_default)) for k, v in items.items()])
+
     def commit(self) -> None:
         samples, self._samples = self._samples, []
         nodes = [(n, json.dumps(v["ranks"]), json.dumps(v["facts"]), v["baseline"],
