@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from conftest import ROOT, cli_env

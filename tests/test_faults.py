@@ -2,7 +2,6 @@
 a cut cable looks to MPI), a worker that exits mid-run, a worker killed with -9, and
 kill -9 of rank 0 in the middle of a burst of commits (a power loss, as far as the
 store can tell)."""
-import json
 import os
 import re
 import signal

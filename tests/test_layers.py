@@ -3,7 +3,6 @@ layer, SQL only in the store package."""
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

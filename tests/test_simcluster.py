@@ -1,7 +1,6 @@
 """A real multi-host cluster on this machine: every node a network namespace with its
 own network stack, host name and home folder, links shaped like a Pi cluster's
 (parc_mpi.simcluster). Skipped, with the reason, where namespaces cannot be made."""
-import json
 import os
 import subprocess
 import sys

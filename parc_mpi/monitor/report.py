@@ -103,7 +103,7 @@ class RunData:
         return self._result_cols
 
     def _find_result_columns(self):
-        from ..store.export import fields, plain
+        from ..store.export import bare, fields, plain
         ins: Dict[str, list] = {}
         outs: Dict[str, list] = {}
         ok_rows = [r for r in self._sample if r.ok]
@@ -123,8 +123,7 @@ class RunData:
                 if vs and all(v is None or (isinstance(v, (int, float))
                                             and not isinstance(v, bool)) for v in vs) \
                         and any(v is not None for v in vs):
-                    name = c[len("item."):] if c.startswith("item.") else c
-                    out[name] = np.array([np.nan if v is None else float(v) for v in vs])
+                    out[bare(c)] = np.array([np.nan if v is None else float(v) for v in vs])
             return out
         num_in, num_out = numeric(ins), numeric(outs)
         names_in, names_out = list(num_in), list(num_out)
@@ -458,23 +457,13 @@ class Reporter:
         """The first tasks as a table, and the results figure."""
         if not data.first_rows:
             return ""
-        from ..store.export import fields, plain
-        rows = []
-        cols_in: List[str] = []
-        cols_out: List[str] = []
-        for r in data.first_rows:
-            ins = fields(r.params, "item", ".", plain)
-            outs = fields(r.result, "result", ".", plain) if r.ok else []
-            for c, _v in ins:
-                if c not in cols_in:
-                    cols_in.append(c)
-            for c, _v in outs:
-                if c not in cols_out:
-                    cols_out.append(c)
-            rows.append((r, dict(ins), dict(outs)))
+        from ..store.export import bare, columns_of, fields, plain
+        cols_in, cols_out = columns_of(data.first_rows)
+        rows = [(r, dict(fields(r.params, "item", ".", plain)),
+                 dict(fields(r.result, "result", ".", plain)) if r.ok else {})
+                for r in data.first_rows]
         head = "<tr><th>task</th><th>status</th>" + "".join(
-            f"<th>{esc(c[5:] if c.startswith('item.') else c)}</th>"
-            for c in cols_in + cols_out) + "</tr>"
+            f"<th>{esc(bare(c))}</th>" for c in cols_in + cols_out) + "</tr>"
         body = "".join(
             f"<tr><td>{r.task}</td><td>{esc(r.status)}</td>" + "".join(
                 f"<td>{esc(num(i.get(c)) if c in i else '')}</td>" for c in cols_in)

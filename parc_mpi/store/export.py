@@ -17,7 +17,7 @@ import csv
 import json
 import math
 import os
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 from .values import type_name
 
@@ -62,15 +62,13 @@ def fields(value: Any, prefix: str, sep: str, cell=_scalar) -> List[Tuple[str, A
     return [(prefix, cell(value))]
 
 
-def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str:
-    """Write ``results.csv`` from a RunReader's final attempts (task order) through a
-    temporary file and a rename; return the path. One streaming pass: the common case
-    (a scalar item and a scalar result) costs little more than SQLite's read."""
-    from .reader import _result
-    head_rows = reader.final_results(limit=SAMPLE)
+def columns_of(rows: Iterable[Any], param_names: Optional[List[str]] = None
+               ) -> Tuple[List[str], List[str]]:
+    """(input columns, output columns) of result records, in first-seen order: the
+    parameter names when given, else the item's fields; the successful results' fields."""
     in_cols: List[str] = list(param_names or [])
     out_cols: List[str] = []
-    for r in head_rows:
+    for r in rows:
         if not param_names:
             for c, _v in fields(r.params, "item", "."):
                 if c not in in_cols:
@@ -79,13 +77,25 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
             for c, _v in fields(r.result, "result", "."):
                 if c not in out_cols:
                     out_cols.append(c)
+    return in_cols, out_cols
+
+
+def bare(column: str) -> str:
+    """A dict item's field is shown by its key alone (``beta``, not ``item.beta``)."""
+    return column[len("item."):] if column.startswith("item.") else column
+
+
+def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str:
+    """Write ``results.csv`` from a RunReader's final attempts (task order) through a
+    temporary file and a rename; return the path. One streaming pass: the common case
+    (a scalar item and a scalar result) costs little more than SQLite's read."""
+    from .reader import _result
+    in_cols, out_cols = columns_of(reader.final_results(limit=SAMPLE), param_names)
     if not out_cols:
         out_cols = ["result"]
     if not in_cols:
         in_cols = ["item"]
-    # a dict item gives its keys as they are; a scalar or sequence item "item", "item_0"
-    rename = {c: c[len("item."):] for c in in_cols if c.startswith("item.")}
-    head = (["task", "status", "attempts"] + [rename.get(c, c) for c in in_cols]
+    head = (["task", "status", "attempts"] + [bare(c) for c in in_cols]
             + out_cols + ["worker", "node", "seconds", "error"])
     scalar = not param_names and in_cols == ["item"] and out_cols == ["result"]
     tmp = path + ".tmp"

@@ -13,7 +13,8 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 from .reader import RunReader, StoreError
 from .records import Result
-from .values import Unpicklable
+from .export import bare, fields, plain
+from .values import Unpicklable, numeric
 
 
 class Task(NamedTuple):
@@ -118,7 +119,7 @@ class Run:
         sign = -1.0 if (self.meta.get("job") or {}).get("goal") == "max" else 1.0
         best = None
         for t in self.tasks:
-            v = _number(t.result) if t.ok else None
+            v = numeric(t.result) if t.ok else None
             if v is not None and math.isfinite(v) and (best is None or sign * v < sign * best[1]):
                 best = (t, v)
         return None if best is None else {"params": best[0].params, "value": best[1],
@@ -136,7 +137,7 @@ class Run:
         for t in order:
             for n in names:
                 out[n].append(t.params.get(n) if isinstance(t.params, dict) else None)
-            v = _number(t.result) if t.ok else None
+            v = numeric(t.result) if t.ok else None
             out["value"].append(v if v is not None else math.nan)
             out["ok"].append(t.ok)
             out["seconds"].append(None if t.t_end is None else t.t_end - t0)
@@ -153,9 +154,9 @@ class Run:
         rows = []
         for t in self.tasks:
             row: Dict[str, Any] = {"task": t.task, "status": t.status, "attempts": t.attempts}
-            row.update(_spread(t.params, "item", keys_bare=True))
+            row.update((bare(c), v) for c, v in fields(t.params, "item", ".", plain))
             if t.ok:
-                row.update(_spread(t.result, "result", keys_bare=False))
+                row.update(fields(t.result, "result", ".", plain))
             row.update(worker=t.worker, node=t.node, seconds=t.seconds,
                        error=(t.error or "").strip().splitlines()[-1] if t.error else None)
             rows.append(row)
@@ -213,23 +214,6 @@ class Run:
             load_job(path)
         except (JobError, OSError):
             pass
-
-
-def _number(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _spread(value: Any, prefix: str, keys_bare: bool) -> Dict[str, Any]:
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {(k if keys_bare else f"{prefix}.{k}"): v for k, v in value.items()}
-    if isinstance(value, (tuple, list)) and 0 < len(value) <= 20:
-        return {f"{prefix}_{i}": v for i, v in enumerate(value)}
-    return {prefix: value}
 
 
 def load(run_dir: str) -> Run:

@@ -133,17 +133,9 @@ class RunReader:
         return [_result(r) for r in self._all(
             _RESULT_SQL + self._where_final("task % ? = 0") + " ORDER BY task", (every,))]
 
-    def iter_final_results(self) -> Iterator[Result]:
-        """As :meth:`final_results`, one at a time (the read ends with the loop)."""
-        try:
-            for row in self.db.execute(_RESULT_SQL + self._where_final() + " ORDER BY task"):
-                yield _result(row)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
-
     def iter_final_raw(self) -> Iterator[tuple]:
-        """As :meth:`iter_final_results`, but the SQL rows as they are (columns of
-        ``Result``, values still encoded): for streaming a million rows to a file."""
+        """The final attempts in task order as the SQL rows are (columns of ``Result``,
+        values still encoded), one at a time: for streaming a million rows to a file."""
         try:
             yield from self.db.execute(_RESULT_SQL + self._where_final() + " ORDER BY task")
         except sqlite3.DatabaseError as exc:
@@ -199,11 +191,6 @@ class RunReader:
         return {n: list(c) for n, c in zip(names, cols)}
 
     # -- aggregates: what a report needs, without a row per task in Python ------
-    def span(self) -> Dict[str, Any]:
-        """attempts, first start, last end (None while there are no results)."""
-        n, t0, t1 = self._all("SELECT COUNT(*), MIN(t_start), MAX(t_end) FROM results")[0]
-        return {"attempts": n, "first_start": t0, "last_end": t1}
-
     def tally(self) -> Dict[str, Any]:
         """One pass over the results for what a summary shows: attempts by node and by
         status, the first start and last end, and tasks by final status."""

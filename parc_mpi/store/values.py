@@ -147,7 +147,3 @@ def numeric(value: Any) -> Optional[float]:
     except ImportError:  # pragma: no cover
         pass
     return None
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default)
