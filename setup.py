@@ -9,6 +9,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["parc_mpi", "parc_mpi.*"]),
+    # the dashboard's pages and the vendored uPlot (with its licence): the box is offline
+    package_data={"parc_mpi.serve": ["static/*.*", "static/vendor/*"]},
     install_requires=[
         "mpi4py>=3.1",
         "numpy>=1.22",
@@ -34,6 +36,7 @@ setup(
         "console_scripts": [
             "parc-hostfile=parc_mpi.hostfile:main",
             "parc-run=parc_mpi.run:main",
+            "parc-serve=parc_mpi.serve.cli:main",
         ],
     },
 )

@@ -56,6 +56,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _serve_spec(text: str) -> str:
+    from .serve.launch import parse_spec
+    try:
+        parse_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = make_parser("run", "Run a parc_mpi job file.", EPILOG, script="parc-run")
     p.add_argument("job", help="a Python file that defines a module-level 'job'")
@@ -109,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-failures", action="store_true",
                    help="exit 0 even when some tasks failed for good (a sweep where some "
                         "points are expected to fail); by default any failure exits 1")
+    p.add_argument("--serve", metavar="[HOST:]PORT", type=_serve_spec,
+                   help="serve the live dashboard of this run from the main node (e.g. "
+                        "--serve 8080; python -m parc_mpi.serve shows every run)")
     p.add_argument("--log-level", default="warning", type=str.lower,
                    choices=("debug", "info", "warning", "error"),
                    help="parc_mpi's own log lines, each with rank and host: debug shows "
@@ -144,7 +156,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       netbench=args.netbench, resume=args.resume,
                       heartbeat_timeout=args.heartbeat_timeout, argv=argv,
                       allow_failures=args.allow_failures, budget=args.budget,
-                      warm_start=args.warm_start)
+                      warm_start=args.warm_start, serve=args.serve)
     if args.resume and args.run_dir:
         print("error: --resume RUN_DIR continues that run in place; drop --run-dir",
               file=sys.stderr)

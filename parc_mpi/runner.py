@@ -46,6 +46,7 @@ class RunOptions:
     allow_failures: bool = False  # exit 0 although some tasks failed for good
     budget: Optional[int] = None     # an optimization's budget (with --resume: extend it)
     warm_start: Optional[str] = None  # tell an earlier run's results first
+    serve: Optional[str] = None  # [HOST:]PORT: the dashboard beside this run
     argv: List[str] = field(default_factory=list)
 
 
@@ -88,6 +89,7 @@ def open_run(job: Job, opts: RunOptions) -> Store:
             if not opts.quiet:
                 print(f"[parc_mpi] removed {stop} (the stop request of the run being "
                       "resumed)", flush=True)
+        start_dashboard(store, opts)
         return store
     if isinstance(job, OptimizeJob) and job.seed is None:
         # a run must be replayable by --resume: draw the seed now and record it
@@ -108,7 +110,39 @@ def open_run(job: Job, opts: RunOptions) -> Store:
     _check_writable(run_dir)
     store = Store(run_dir, sync=opts.sync)
     store.lock = lock_run(run_dir)
+    start_dashboard(store, opts)
     return store
+
+
+def start_dashboard(store: Store, opts: RunOptions) -> None:
+    """``--serve``: the dashboard child process for this run (``store.dashboard``).
+    A port that cannot be bound is a JobError naming it (like any bad option); the
+    new run directory is then removed, as after any start-up error."""
+    store.dashboard = None
+    if not opts.serve:
+        return
+    from .serve.launch import ServerProcess
+    try:
+        store.dashboard = ServerProcess(store.run_dir, opts.serve)
+    except ValueError as exc:
+        store.close()
+        if not opts.resume:
+            import shutil
+            shutil.rmtree(store.run_dir, ignore_errors=True)
+        from .job import JobError
+        raise JobError(str(exc)) from None
+    store.dashboard.announce()
+
+
+def stop_dashboard(store: Store, final_shown: Optional[float] = None) -> None:
+    """End ``--serve``'s child once pages have had time to see the final state."""
+    server = getattr(store, "dashboard", None)
+    if server is None:
+        return
+    from .serve.launch import LINGER
+    waited = time.monotonic() - final_shown if final_shown is not None else 0.0
+    server.stop(linger=max(0.0, LINGER - waited) if final_shown is not None else 0.0)
+    store.dashboard = None
 
 
 def _check_writable(run_dir: str) -> None:
@@ -240,6 +274,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             "value": best["value"] if best else None, "evaluations": summary["tasks"],
             "failed": summary["failed"]})
     store.set_meta(status=status, finished=time.time(), summary=summary)
+    final_shown = time.monotonic()  # from now on a dashboard shows the final state
     from .monitor.health import health_lines
     with store.reader() as reader:
         health = health_lines(reader)
@@ -256,6 +291,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         store.set_meta(phases={k: round(v, 4) for k, v in phases.items()})
     finally:
         store.close()
+        stop_dashboard(store, final_shown)
     if quiet:
         return summary
     line = f"[parc_mpi] {summary_line(summary, sched.source.total, sched.done_before)}"

@@ -76,3 +76,14 @@ def test_starting_a_rank_does_not_load_matplotlib():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_dashboard_never_loads_matplotlib_or_mpi4py():
+    """The server draws nothing (the browser does) and is no MPI process: a Pi running
+    it as a service pays for neither."""
+    code = ("import sys, parc_mpi.serve.cli, parc_mpi.serve.server, parc_mpi.serve.launch; "
+            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'mpi4py'}); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]

@@ -11,7 +11,7 @@ from mpi4py import MPI
 
 from ..job import Job
 from ..layout import Layout
-from ..runner import RunOptions, start_scheduler
+from ..runner import RunOptions, start_scheduler, stop_dashboard
 from ..store import StoreError
 from .agent import Agent, threads_ok
 from .heartbeat import WorkerHeartbeat
@@ -49,6 +49,7 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
             except (StoreError, ValueError) as exc:
                 verdict = str(exc)
         if verdict and store is not None:
+            stop_dashboard(store)
             store.close()
             if not opts.resume:  # a store made for this run only; never an old run's
                 shutil.rmtree(store.run_dir, ignore_errors=True)

@@ -20,10 +20,9 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 import numpy as np
 
 from .. import __version__
-from ..store import NodeInfo, RunReader, StoreError
+from ..store import RunReader, StoreError
 from . import plots
-from .alerts import LOAD_PCT, MEMORY_PCT, TEMP_C, Threshold, node_alerts
-from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttle_cause
+from .nodeview import node_views, run_alerts
 
 TOP = 10
 MAX_FAILURES = 20
@@ -181,37 +180,14 @@ class RunData:
 
 
 def alerts(data: RunData) -> List[tuple]:
-    """(level, text) most important first: power, throttling, heat, stale nodes, slow
-    paths, memory, failures."""
-    out = []
-    status = data.meta.get("status")
-    now = data.meta.get("finished") or time.time()
-    for node, info in data.nodes.items():
-        s = data.samples.get(node, [])
-        out += [(a.level, f"{node}: {a.text}") for a in node_alerts(s, info.baseline_throttled)]
-        interval = data.meta.get("monitor_interval") or 2.0
-        last = info.last_seen
-        if status == "running" and last and now - last > max(5 * interval, 15):
-            out.append((1, f"{node}: no health sample for {now - last:.0f} s "
-                           "(stale; last seen at "
-                           f"{time.strftime('%H:%M:%S', time.localtime(last))})"))
-    from .network import warnings_for
-    for text in warnings_for(data.netbench):
-        out.append((2, text))
-    lost = (data.meta.get("summary") or {}).get("lost_workers") or {}
-    for w, info in sorted(lost.items(), key=lambda x: int(x[0])):
-        at = time.strftime("%H:%M:%S", time.localtime(info.get("at") or now))
-        out.append((1, f"worker rank {w} on {info.get('node', '?')} was lost at {at} "
-                       f"(silent past the heartbeat timeout); its "
-                       f"{info.get('tasks_requeued', 0)} task(s) ran elsewhere"))
+    """(level, text) most important first (see :func:`.nodeview.run_alerts`)."""
     c = data.counts()
-    if c["failed"]:
-        out.append((2, f"{c['failed']} of {c['tasks']} tasks failed (tracebacks below)"))
-    return sorted(out)
+    return run_alerts(data.meta, data.nodes, data.samples, data.netbench, c["tasks"],
+                      c["failed"])
 
 
-def _cell(value: Optional[float], limits: Threshold, text: str) -> str:
-    return f'<td class="{limits.colour(value)}">{esc(text)}</td>'
+def _cell(colour: Optional[str], text: str) -> str:
+    return f'<td class="{colour or "na"}">{esc(text)}</td>'
 
 
 def nodes_table(data: RunData) -> str:
@@ -221,71 +197,35 @@ def nodes_table(data: RunData) -> str:
             "<th>processes</th>"
             "<th>latency p50 / p99 µs</th><th>upload MB/s</th><th>download MB/s</th>"
             "<th>tasks</th><th>busy</th><th>last seen</th></tr>")
-    workers = (data.meta.get("summary") or {}).get("workers", {})
-    per_node_tasks = data.per_node_tasks
     rows = []
-    names = sorted(set(data.nodes) | {n for n in per_node_tasks if n}, key=data.node_order)
-    for node in names:
-        info = data.nodes.get(node) or NodeInfo(node, [], {}, None, None, None)
-        s = data.samples.get(node, [])
-        last = s[-1] if s else {}
-        temps = [x["cpu_temp_c"] for x in s if x.get("cpu_temp_c") is not None]
-        fw = [x["gpu_temp_c"] for x in s if x.get("gpu_temp_c") is not None]
-        clocks = [x["arm_mhz"] for x in s if x.get("arm_mhz") is not None]
-        links = info.facts.get("links", {}) if info.facts else {}
-        link = ", ".join(f"{k} {v['speed_mbit']} Mbit/s" if v.get("speed_mbit") else
-                         f"{k} (speed n/a)" for k, v in links.items()
-                         if v.get("up")) or "n/a"
-        mask = last.get("throttled")
-        flags_now = decode_throttled(mask) if mask is not None else None
-        now_txt = "n/a" if flags_now is None else (", ".join(
-            k for k, v in flags_now.items() if v and not k.endswith("occurred")) or "none")
-        new = 0
-        for x in s:
-            new |= new_throttle_bits(info.baseline_throttled, x.get("throttled"))
-        since_txt = "n/a" if mask is None else (throttle_cause(new) or "none")
-        cores = last.get("cores") or 1
-        load = last.get("load1")
-        # cells are coloured by the run's worst value, as the alerts are
-        loads = [100.0 * x["load1"] / x["cores"] for x in s
-                 if x.get("load1") is not None and x.get("cores")]
-        mems = [x["mem_percent"] for x in s if x.get("mem_percent") is not None]
-        net = {r.kind: r for r in data.netbench if r.node.split(" (")[0] == node
-               and r.size == min((x.size for x in data.netbench
-                                  if x.node == r.node and x.kind == r.kind), default=0)}
-        big = {r.kind: r for r in data.netbench if r.node.split(" (")[0] == node
-               and r.kind != "latency" and r.size == max(
-                   (x.size for x in data.netbench if x.node == r.node
-                    and x.kind == r.kind), default=0)}
-        lat = net.get("latency")
-        busy = [w.get("busy_fraction") for w in workers.values()
-                if w.get("node") == node and w.get("busy_fraction") is not None]
-        seen = info.last_seen
+    for v in node_views(data.meta, data.nodes, data.samples, data.netbench,
+                        data.per_node_tasks):
+        col = v["colours"]
+        link = ", ".join(f"{x['nic']} {x['speed_mbit']} Mbit/s" if x["speed_mbit"] else
+                         f"{x['nic']} (speed n/a)" for x in v["links"]) or "n/a"
+        now = v["throttled_now"]
+        cores = v["cores"] or 1
+        load = v["load1"]
+        seen = v["last_seen"]
         rows.append(
-            "<tr>" + f"<td>{esc(node)}</td><td>{esc(link)}</td>"
-            f"<td>{esc(', '.join(map(str, info.ranks or [])) or 'n/a')}</td>"
-            + _cell(max(temps) if temps else None, TEMP_C,
-                    f"{_fmt(temps[-1] if temps else None)} / {_fmt(max(temps) if temps else None)}")
-            + _cell(max(fw) if fw else None, TEMP_C,
-                    f"{_fmt(fw[-1] if fw else None)} / {_fmt(max(fw) if fw else None)}")
-            + f"<td>{esc(_fmt(min(clocks) if clocks else None, digits=0))}</td>"
-            + (f'<td class="{"red" if flags_now and any(flags_now[k] for k in ("under_voltage", "throttled")) else "green"}">'
-               f"{esc(now_txt)}</td>" if flags_now is not None else '<td class="na">n/a</td>')
-            + (f'<td class="{"red" if new & UNDER_VOLTAGE else "amber" if new else "green"}">'
-               f"{esc(since_txt)}</td>" if mask is not None else '<td class="na">n/a</td>')
-            + _cell(max(loads) if loads else None, LOAD_PCT,
-                    "n/a" if load is None else
-                    f"{load:.2f} / {cores} (max {max(loads) * cores / 100:.2f})")
-            + _cell(max(mems) if mems else None, MEMORY_PCT,
-                    f"{_fmt(last.get('mem_percent'), '%', 0)} / "
-                    f"{_fmt(max(mems) if mems else None, '%', 0)}")
-            + f"<td>{esc(last.get('processes', 'n/a'))}</td>"
-            + f"<td>{esc(_fmt(lat.p50 if lat else None, digits=1))} / "
-              f"{esc(_fmt(lat.p99 if lat else None, digits=1))}</td>"
-            + f"<td>{esc(_fmt(big['upload'].mbps if 'upload' in big else None))}</td>"
-            + f"<td>{esc(_fmt(big['download'].mbps if 'download' in big else None))}</td>"
-            + f"<td>{per_node_tasks.get(node, 0)}</td>"
-            + f"<td>{esc(_fmt(100 * sum(busy) / len(busy), '%', 0) if busy else 'n/a')}</td>"
+            "<tr>" + f"<td>{esc(v['node'])}</td><td>{esc(link)}</td>"
+            f"<td>{esc(', '.join(map(str, v['ranks'])) or 'n/a')}</td>"
+            + _cell(col["cpu_temp"], f"{_fmt(v['cpu_temp_c'])} / {_fmt(v['cpu_temp_max_c'])}")
+            + _cell(col["gpu_temp"], f"{_fmt(v['gpu_temp_c'])} / {_fmt(v['gpu_temp_max_c'])}")
+            + f"<td>{esc(_fmt(v['arm_mhz_min'], digits=0))}</td>"
+            + _cell(col["throttle_now"], "n/a" if now is None else ", ".join(now) or "none")
+            + _cell(col["throttle_since"], v["throttled_since_start"] or "n/a")
+            + _cell(col["load"], "n/a" if load is None else
+                    f"{load:.2f} / {cores} (max {v['load_pct_max'] * cores / 100:.2f})")
+            + _cell(col["memory"], f"{_fmt(v['mem_percent'], '%', 0)} / "
+                                   f"{_fmt(v['mem_percent_max'], '%', 0)}")
+            + f"<td>{esc(v['processes'])}</td>"
+            + f"<td>{esc(_fmt(v['latency_p50_us'], digits=1))} / "
+              f"{esc(_fmt(v['latency_p99_us'], digits=1))}</td>"
+            + f"<td>{esc(_fmt(v['upload_mbps']))}</td>"
+            + f"<td>{esc(_fmt(v['download_mbps']))}</td>"
+            + f"<td>{v['tasks']}</td>"
+            + f"<td>{esc(_fmt(v['busy_pct'], '%', 0))}</td>"
             + f"<td>{esc(time.strftime('%H:%M:%S', time.localtime(seen)) if seen else 'n/a')}"
               "</td></tr>")
     return f'<table class="nodes">{head}{"".join(rows)}</table>'

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .records import Ask, NetFigure, NodeInfo, Pair, Result, Sample
 from .schema import NETBENCH_COLUMNS, STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT
@@ -20,6 +20,8 @@ _RESULT_SQL = ("SELECT seq, task, attempt, status, params, value, result, error,
                "node, t_start, t_end FROM results")
 # the final attempt of every task
 _FINAL = "seq IN (SELECT MAX(seq) FROM results GROUP BY task)"
+_SORTS = {"task": "task", "status": "status", "value": "value", "seconds": "t_end - t_start",
+          "node": "node", "worker": "worker", "attempt": "attempt"}
 _PLAIN = ("seq", "task", "attempt", "status", "value", "error", "worker", "node", "t_start",
           "t_end")
 
@@ -132,6 +134,32 @@ class RunReader:
         every = max(1, -(-n // max(1, max_rows)))
         return [_result(r) for r in self._all(
             _RESULT_SQL + self._where_final("task % ? = 0") + " ORDER BY task", (every,))]
+
+    def final_page(self, offset: int = 0, limit: int = 50, sort: str = "task",
+                   descending: bool = False, status: Optional[str] = None
+                   ) -> Tuple[int, List[Result]]:
+        """(how many final attempts match, one page of them) sorted by ``sort``: task,
+        status, value, seconds, node, worker or attempt (a paged table of any size;
+        ties by task). ``status``: ok, failed or timeout only."""
+        key = _SORTS.get(sort)
+        if key is None:
+            raise ValueError(f"cannot sort by {sort!r}; one of {', '.join(_SORTS)}")
+        more, args = ((["status = ?"], [status]) if status else ([], []))
+        where = self._where_final(*more)
+        n = self._all("SELECT COUNT(*) FROM results" + where, args)[0][0]
+        order = "DESC" if descending else "ASC"
+        # NULLs (a failed task's value) last in either direction
+        rows = self._all(_RESULT_SQL + where + f" ORDER BY ({key}) IS NULL, {key} {order}, "
+                         "task LIMIT ? OFFSET ?", args + [int(limit), max(0, int(offset))])
+        return n, [_result(r) for r in rows]
+
+    def ended_since(self, t: float) -> int:
+        """How many attempts ended after time ``t`` (a recent throughput)."""
+        return self._all("SELECT COUNT(*) FROM results WHERE t_end > ?", (t,))[0][0]
+
+    def last_seq(self) -> int:
+        """The newest attempt's sequence number (0 when none): cheap, the rowid."""
+        return self._all("SELECT MAX(seq) FROM results")[0][0] or 0
 
     def iter_final_raw(self) -> Iterator[tuple]:
         """The final attempts in task order as the SQL rows are (columns of ``Result``,

@@ -1,0 +1,163 @@
+"""What is known of each node and of the run's health, as plain numbers (no HTML, no
+matplotlib): the report's nodes table and alert list and the dashboard's JSON are
+both made from these, so the two never disagree."""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ..store import NetFigure, NodeInfo
+from .alerts import LOAD_PCT, MEMORY_PCT, TEMP_C, node_alerts
+from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttle_cause
+
+
+def stale_after(meta: Mapping[str, Any]) -> float:
+    """Seconds without a health sample after which a running node is called stale."""
+    return max(5 * (meta.get("monitor_interval") or 2.0), 15.0)
+
+
+def _net_figures(netbench: Sequence[NetFigure], node: str) -> Dict[str, NetFigure]:
+    """The node's latency at the smallest size, upload and download at the largest."""
+    mine = [r for r in netbench if r.node.split(" (")[0] == node]
+    out: Dict[str, NetFigure] = {}
+    for r in mine:
+        sizes = [x.size for x in mine if x.node == r.node and x.kind == r.kind]
+        want = min(sizes) if r.kind == "latency" else max(sizes)
+        if r.size == want:
+            out[r.kind] = r
+    return out
+
+
+def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]],
+              netbench: Sequence[NetFigure], tasks: int, busy: Optional[float],
+              meta: Mapping[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
+    """One node as the report's row and the dashboard's JSON show it. Every value is a
+    plain number, string, list or None (n/a); ``state`` and ``colours`` carry the same
+    thresholds as the alerts."""
+    info = info or NodeInfo(node, [], {}, None, None, None)
+    now = time.time() if now is None else now
+    last = samples[-1] if samples else {}
+    temps = [x["cpu_temp_c"] for x in samples if x.get("cpu_temp_c") is not None]
+    fw = [x["gpu_temp_c"] for x in samples if x.get("gpu_temp_c") is not None]
+    clocks = [x["arm_mhz"] for x in samples if x.get("arm_mhz") is not None]
+    loads = [100.0 * x["load1"] / x["cores"] for x in samples
+             if x.get("load1") is not None and x.get("cores")]
+    mems = [x["mem_percent"] for x in samples if x.get("mem_percent") is not None]
+    mask = last.get("throttled")
+    flags = decode_throttled(mask) if mask is not None else None
+    new = 0
+    for x in samples:
+        new |= new_throttle_bits(info.baseline_throttled, x.get("throttled"))
+    links = (info.facts or {}).get("links", {})
+    net = _net_figures(netbench, node)
+    lat = net.get("latency")
+    running = meta.get("status") == "running"
+    seen = info.last_seen
+    stale = bool(running and seen and now - seen > stale_after(meta))
+    alerts = node_alerts(samples, info.baseline_throttled)
+    throttled_now = [k for k, v in (flags or {}).items() if v and not k.endswith("occurred")]
+    if stale:
+        state = "stale"
+    elif new & UNDER_VOLTAGE or (flags or {}).get("under_voltage"):
+        state = "under-voltage"
+    elif (flags or {}).get("throttled") or (flags or {}).get("soft_temp_limit"):
+        state = "throttled"
+    elif alerts:
+        state = "alert"
+    elif temps and temps[-1] >= TEMP_C.amber:
+        state = "warm"
+    else:
+        state = "ok"
+    return {
+        "node": node,
+        "ranks": list(info.ranks or []),
+        "model": (info.facts or {}).get("model"),
+        "cores": last.get("cores") or (info.facts or {}).get("cores"),
+        "mem_total_mb": (info.facts or {}).get("mem_total_mb"),
+        "links": [{"nic": k, "speed_mbit": v.get("speed_mbit"), "wireless": v.get("wireless")}
+                  for k, v in links.items() if v.get("up")],
+        "cpu_temp_c": temps[-1] if temps else None,
+        "cpu_temp_max_c": max(temps) if temps else None,
+        "gpu_temp_c": fw[-1] if fw else None,
+        "gpu_temp_max_c": max(fw) if fw else None,
+        "arm_mhz_min": min(clocks) if clocks else None,
+        "throttled_mask": mask,
+        "throttled_now": None if flags is None else throttled_now,
+        "throttled_since_start": None if mask is None else (throttle_cause(new) or "none"),
+        "under_voltage_since_start": bool(new & UNDER_VOLTAGE),
+        "new_throttle_bits": new,
+        "load1": last.get("load1"),
+        "load_pct_max": max(loads) if loads else None,
+        "mem_percent": last.get("mem_percent"),
+        "mem_percent_max": max(mems) if mems else None,
+        "processes": last.get("processes"),
+        "latency_p50_us": lat.p50 if lat else None,
+        "latency_p99_us": lat.p99 if lat else None,
+        "upload_mbps": net["upload"].mbps if "upload" in net else None,
+        "download_mbps": net["download"].mbps if "download" in net else None,
+        "tasks": tasks,
+        "busy_pct": busy,
+        "last_seen": seen,
+        "samples": len(samples),
+        "state": state,
+        "colours": {"cpu_temp": TEMP_C.colour(max(temps) if temps else None),
+                    "gpu_temp": TEMP_C.colour(max(fw) if fw else None),
+                    "load": LOAD_PCT.colour(max(loads) if loads else None),
+                    "memory": MEMORY_PCT.colour(max(mems) if mems else None),
+                    "throttle_now": None if flags is None else (
+                        "red" if flags.get("under_voltage") or flags.get("throttled")
+                        else "green"),
+                    "throttle_since": None if mask is None else (
+                        "red" if new & UNDER_VOLTAGE else "amber" if new else "green")},
+        "alerts": [a.text for a in alerts],
+    }
+
+
+def node_views(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
+               samples: Mapping[str, List[Dict[str, Any]]], netbench: Sequence[NetFigure],
+               per_node_tasks: Mapping[Optional[str], int],
+               now: Optional[float] = None) -> List[Dict[str, Any]]:
+    """Every node the monitor saw or a task ran on, in rank order (the main node first)."""
+    workers = (meta.get("summary") or {}).get("workers", {})
+
+    def order(node: str) -> Tuple[int, str]:
+        info = nodes.get(node)
+        return (min(info.ranks) if info and info.ranks else 1 << 30, node)
+    names = sorted(set(nodes) | {n for n in per_node_tasks if n}, key=order)
+    out = []
+    for node in names:
+        busy = [w.get("busy_fraction") for w in workers.values()
+                if w.get("node") == node and w.get("busy_fraction") is not None]
+        out.append(node_view(node, nodes.get(node), samples.get(node, []), netbench,
+                             per_node_tasks.get(node, 0),
+                             100.0 * sum(busy) / len(busy) if busy else None, meta, now))
+    return out
+
+
+def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
+               samples: Mapping[str, List[Dict[str, Any]]], netbench: Sequence[NetFigure],
+               tasks: int, failed: int, now: Optional[float] = None) -> List[Tuple[int, str]]:
+    """(level, text), most important first: power, throttling, heat, stale nodes, lost
+    workers, slow paths, memory, failures."""
+    out: List[Tuple[int, str]] = []
+    now = meta.get("finished") or (time.time() if now is None else now)
+    running = meta.get("status") == "running"
+    for node, info in nodes.items():
+        s = samples.get(node, [])
+        out += [(a.level, f"{node}: {a.text}") for a in node_alerts(s, info.baseline_throttled)]
+        last = info.last_seen
+        if running and last and now - last > stale_after(meta):
+            out.append((1, f"{node}: no health sample for {now - last:.0f} s "
+                           "(stale; last seen at "
+                           f"{time.strftime('%H:%M:%S', time.localtime(last))})"))
+    from .network import warnings_for
+    out += [(2, text) for text in warnings_for(netbench)]
+    lost = (meta.get("summary") or {}).get("lost_workers") or {}
+    for w, info in sorted(lost.items(), key=lambda x: int(x[0])):
+        at = time.strftime("%H:%M:%S", time.localtime(info.get("at") or now))
+        out.append((1, f"worker rank {w} on {info.get('node', '?')} was lost at {at} "
+                       f"(silent past the heartbeat timeout); its "
+                       f"{info.get('tasks_requeued', 0)} task(s) ran elsewhere"))
+    if failed:
+        out.append((2, f"{failed} of {tasks} tasks failed (tracebacks below)"))
+    return sorted(out)
