@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no monitor rank and no health sampling (rank 1 works too)")
     p.add_argument("--monitor-interval", type=_positive_float, default=2.0, metavar="SECONDS",
                    help="seconds between health samples of each node (default: 2)")
-    p.add_argument("--report-interval", type=_positive_float, default=10.0, metavar="SECONDS",
-                   help="seconds between rewrites of the live report (default: 10)")
+    p.add_argument("--report-interval", type=_positive_float, metavar="SECONDS",
+                   help="seconds between rewrites of the live report (default: 10; 60 "
+                        "with --serve, whose pages are live anyway)")
     p.add_argument("--live-dir", metavar="DIR",
                    help="write the live report here (e.g. /dev/shm/run on a Pi, to spare "
                         "the SD card); the final report always goes to the run directory")

@@ -36,7 +36,7 @@ class RunOptions:
     sync: str = "normal"
     monitor: bool = True
     monitor_interval: float = 2.0
-    report_interval: float = 10.0
+    report_interval: Optional[float] = None  # None: 10 s, or 60 s with --serve
     live_dir: Optional[str] = None
     netbench: str = "quick"
     resume: Optional[str] = None  # a run directory to continue
@@ -48,6 +48,20 @@ class RunOptions:
     warm_start: Optional[str] = None  # tell an earlier run's results first
     serve: Optional[str] = None  # [HOST:]PORT: the dashboard beside this run
     argv: List[str] = field(default_factory=list)
+
+    @property
+    def live_report_interval(self) -> float:
+        """Seconds between live report rewrites: with a dashboard served, the file is
+        only the fallback, so it is rewritten six times less often."""
+        if self.report_interval is not None:
+            return self.report_interval
+        return 60.0 if self.serve else 10.0
+
+    @property
+    def health_commit_seconds(self) -> float:
+        """How often health samples are committed, i.e. how fresh a dashboard's node
+        rows can be: every sample with --serve, else every 5 s."""
+        return max(self.monitor_interval, 1.0) if self.serve else 5.0
 
 
 def apply_options(job: Job, opts: RunOptions) -> None:
@@ -157,6 +171,8 @@ def _check_writable(run_dir: str) -> None:
 
 
 def record_start(store: Store, job: Job, opts: RunOptions, world: Dict[str, Any]) -> None:
+    world = dict(world, monitor_interval=opts.monitor_interval,
+                 health_commit_seconds=opts.health_commit_seconds)
     if opts.resume:  # the run keeps its name, start and job; the world may differ
         store.set_meta(**world)
         return
@@ -393,7 +409,8 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
     sampler = None
     if opts.monitor:  # the main rank samples its own node
         from .monitor.health import LocalSampler
-        sampler = LocalSampler(HealthWriter(store.path), node, [0], opts.monitor_interval)
+        sampler = LocalSampler(HealthWriter(store.path, opts.health_commit_seconds), node, [0],
+                               opts.monitor_interval)
         sampler.start()
     status = None
     try:

@@ -1,9 +1,11 @@
 """A real multi-host cluster on this machine: every node a network namespace with its
 own network stack, host name and home folder, links shaped like a Pi cluster's
 (parc_mpi.simcluster). Skipped, with the reason, where namespaces cannot be made."""
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from conftest import ROOT, Done, cli_env, python_cmd, run_cmd
 from docs_blocks import blocks, scratch, write_file
 from faults import start, wait_committed
 from parc_mpi.mpienv import find_mpiexec
-from parc_mpi.nodes import read_node_list
+from parc_mpi.nodes import Node, read_node_list
 from parc_mpi.simcluster import SimCluster, available
 from parc_mpi.store import RunReader
 
@@ -134,3 +136,101 @@ def test_the_simcluster_command_runs_a_command_on_the_main_node_and_tears_down(t
     assert "(wifi)" in lines[0] and lines[1] == "head" and lines[2].split()[1:] == ["w1"], lines
     assert tag not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                      text=True).stdout
+
+
+STEADY = """
+import time, parc_mpi
+def f(x):
+    time.sleep(0.2)
+    return x * x
+job = parc_mpi.map(f, range(20000), name="steady")
+"""
+
+
+def _line_with(proc, text, timeout):
+    """Read the command's stdout until a line holds ``text``; that line."""
+    box = []
+
+    def read():
+        for line in proc.stdout:
+            box.append(line)
+            if text in line:
+                return
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    hit = [x for x in box if text in x]
+    assert hit, ("".join(box), proc.poll())
+    return hit[0], box
+
+
+def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
+    """The box as its owner uses it: 24 ranks on six simulated Pis with --serve; a
+    seventh namespace plays the laptop on the router and runs headless Chromium,
+    which loads the dashboard by the main node's name, sees progress advance and one
+    row per node, shows the kiosk view, and stops the run with the token through the
+    page's button. Every rank exits 0 and every finished task is stored once."""
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text("name,address,role,cores\n" + "".join(
+        f"pi{i},pi{i},{'main' if i == 0 else 'worker'},4\n" for i in range(6)))
+    hostfile = tmp_path / "hostfile"
+    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
+                              "--format", "mpich")).returncode == 0
+    job = tmp_path / "job.py"
+    job.write_text(STEADY)
+    run_dir = tmp_path / "run"
+    shots = ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    laptop = Node("laptop", "laptop", "worker", 1)  # on the switch, in no hostfile
+    with SimCluster(read_node_list(str(nodes_csv)) + [laptop], "gigabit") as cluster:
+        proc = start(cluster.command([find_mpiexec(), "-f", str(hostfile), "-n", "24",
+                                      sys.executable, "-m", "parc_mpi.run", str(job),
+                                      "--run-dir", str(run_dir), "--serve", "8080"]))
+        try:
+            line, _seen = _line_with(proc, "dashboard: http://", 120)
+            url, token = line.split()[2], line.split()[-1].rstrip(")")
+            assert url == "http://pi0:8080/", line
+            overview = url + "#/run/run/overview"
+            done_js = "+(document.getElementById('progress') || {dataset: {}}).dataset.done || 0"
+            steps = [
+                {"open": overview}, {"wait": done_js, "timeout": 150}, {"sleep": 4},
+                {"eval": done_js}, {"shot": str(shots / "simbox-overview.png")},
+                {"open": url + "#/run/run/nodes"},
+                {"wait": "document.querySelectorAll('main table.nodes tr').length === 7 && "
+                         "[...document.querySelectorAll('main table.nodes tr td:first-child')]"
+                         ".map(e => e.textContent)", "timeout": 60},
+                {"shot": str(shots / "simbox-nodes.png")},
+                {"size": [800, 480]}, {"open": url + "?view=kiosk"},
+                {"wait": "document.querySelectorAll('.tile').length"},
+                {"shot": str(shots / "simbox-kiosk.png")},
+                {"size": [1280, 900]}, {"open": overview},
+                {"wait": "document.querySelector('button.stop') !== null"},
+                {"eval": f"window.prompt = () => {token!r}; "
+                         "document.querySelector('button.stop').click(); true"},
+                {"wait": "document.querySelector('main').innerText.includes('stop requested')",
+                 "timeout": 30},
+            ]
+            (tmp_path / "steps.json").write_text(json.dumps(steps))
+            browse = subprocess.run(
+                ["ip", "netns", "exec", cluster.ns["laptop"], sys.executable,
+                 str(ROOT / "tests" / "browser.py"), str(tmp_path / "steps.json")],
+                capture_output=True, text=True, timeout=400)
+            assert browse.returncode == 0, browse.stderr[-3000:]
+            got = json.loads(browse.stdout)
+            out, err = proc.communicate(timeout=180)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    first, later, names = got[1], got[3], got[6]
+    assert 0 < first < later, got  # progress advanced while the laptop watched
+    assert names == [f"pi{i}" for i in range(6)], names
+    assert got[10] == 6  # one kiosk tile per node
+    assert proc.returncode == 0, (out[-3000:], err[-3000:])
+    assert "soft stop from the dashboard" in (run_dir / "STOP").read_text()
+    meta = meta_of(run_dir)
+    assert meta["status"] == "stopped"
+    with RunReader(str(run_dir)) as reader:
+        tasks = reader.columns(("task", "status"))
+    assert len(tasks["task"]) == len(set(tasks["task"])) == meta["summary"]["tasks"]
+    assert later <= meta["summary"]["tasks"] < 20000
+    assert set(tasks["status"]) == {"ok"}

@@ -86,7 +86,7 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
-                     opts.report_interval, opts.live_dir)
+                     opts.live_report_interval, opts.live_dir, opts.health_commit_seconds)
         return 0, None
     if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)

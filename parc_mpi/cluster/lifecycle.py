@@ -39,7 +39,7 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
                   lambda: len(workers) - len(sched.lost))
     sampler = None
     if layout.monitor is None and opts.monitor:  # no monitor rank: sample this node here
-        sampler = LocalSampler(HealthWriter(store.path), layout.hosts[0], layout.main_ranks,
+        sampler = LocalSampler(HealthWriter(store.path, opts.health_commit_seconds), layout.hosts[0], layout.main_ranks,
                                opts.monitor_interval)
         sampler.start()
     liveness = Liveness(hbcomm, workers, opts.heartbeat_timeout, enabled=threads_ok())

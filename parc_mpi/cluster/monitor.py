@@ -66,8 +66,9 @@ class LiveReport:
 def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                  node_ranks: List[int], interval: float, netbench: str,
                  peers: Dict[int, str], leaders: Dict[int, str],
-                 report_interval: float = 10.0, live_dir: Optional[str] = None) -> None:
-    health = HealthWriter(os.path.join(run_dir, "run.sqlite"))
+                 report_interval: float = 10.0, live_dir: Optional[str] = None,
+                 commit_seconds: float = 5.0) -> None:
+    health = HealthWriter(os.path.join(run_dir, "run.sqlite"), commit_seconds)
     wall0, cpu0 = time.monotonic(), time.process_time()
     live = LiveReport(run_dir, live_dir, report_interval)
     sampler = LocalSampler(health, node, node_ranks, interval)

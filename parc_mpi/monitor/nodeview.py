@@ -12,8 +12,18 @@ from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttl
 
 
 def stale_after(meta: Mapping[str, Any]) -> float:
-    """Seconds without a health sample after which a running node is called stale."""
-    return max(5 * (meta.get("monitor_interval") or 2.0), 15.0)
+    """Seconds without a health sample after which a running node is called stale:
+    five sampling intervals (at least 15 s) plus how late samples are committed."""
+    return (max(5 * (meta.get("monitor_interval") or 2.0), 15.0)
+            + (meta.get("health_commit_seconds") or 10.0))
+
+
+def silent_for(meta: Mapping[str, Any], last_seen: Optional[float], now: float) -> float:
+    """Seconds a node has been silent during the run: the start-up network benchmark
+    before ``started`` (when nobody samples) does not count."""
+    if not last_seen:
+        return 0.0
+    return now - max(last_seen, meta.get("started") or last_seen)
 
 
 def _net_figures(netbench: Sequence[NetFigure], node: str) -> Dict[str, NetFigure]:
@@ -53,7 +63,7 @@ def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]]
     lat = net.get("latency")
     running = meta.get("status") == "running"
     seen = info.last_seen
-    stale = bool(running and seen and now - seen > stale_after(meta))
+    stale = bool(running and silent_for(meta, seen, now) > stale_after(meta))
     alerts = node_alerts(samples, info.baseline_throttled)
     throttled_now = [k for k, v in (flags or {}).items() if v and not k.endswith("occurred")]
     if stale:
@@ -146,7 +156,7 @@ def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
         s = samples.get(node, [])
         out += [(a.level, f"{node}: {a.text}") for a in node_alerts(s, info.baseline_throttled)]
         last = info.last_seen
-        if running and last and now - last > stale_after(meta):
+        if running and silent_for(meta, last, now) > stale_after(meta):
             out.append((1, f"{node}: no health sample for {now - last:.0f} s "
                            "(stale; last seen at "
                            f"{time.strftime('%H:%M:%S', time.localtime(last))})"))

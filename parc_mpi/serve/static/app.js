@@ -75,6 +75,7 @@
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "spark"); svg.setAttribute("width", w); svg.setAttribute("height", h);
     var pts = [], t0 = ts[0], t1 = ts[ts.length - 1] || 1;
+    ys.forEach(function (y) { if (!na(y)) { hi = Math.max(hi, y); lo = Math.min(lo, y); } });
     for (var i = 0; i < ts.length; i++) {
       if (na(ys[i])) continue;
       var x = t1 > t0 ? (ts[i] - t0) / (t1 - t0) * (w - 2) + 1 : w / 2;
@@ -154,7 +155,9 @@
 
   function progress(s) {
     var frac = s.total ? s.done / s.total : (s.status === "running" ? 0 : 1);
-    return [bar(frac),
+    var b = bar(frac);
+    b.id = "progress"; b.setAttribute("data-done", s.done); b.setAttribute("data-total", s.total);
+    return [b,
       el("p", {cls: "facts"},
         el("span", null, el("b", {text: "done"}), s.done + (s.total ? " / " + s.total + " (" + (100 * frac).toFixed(0) + "%)" : "")),
         el("span", null, el("b", {text: "failed"}), String(s.failed)),
