@@ -403,3 +403,39 @@ def test_the_pages_in_a_real_browser_escape_what_tasks_return(served, tmp_path):
         assert b.wait("document.querySelectorAll('.tile').length") == 1
         assert b.eval("document.documentElement.scrollHeight") <= 480
         b.shot(str(shots / "dashboard-kiosk.png"))
+
+
+def test_the_tracker_folds_new_rows_into_the_same_counts_the_reader_makes(tmp_path):
+    """Incremental counts (retries included) equal a full read, after every batch."""
+    import random
+    rng = random.Random(5)
+    (tmp_path / "run").mkdir()
+    store = Store(str(tmp_path / "run"))
+    store.set_meta(status="running", started=time.time(), job={"kind": "optimize",
+                                                               "goal": "max"})
+    tracker = api.Tracker(str(tmp_path / "run"))
+    attempt = {}
+    now = time.time()
+    try:
+        for batch in range(6):
+            rows = []
+            for _ in range(50):
+                task = rng.randrange(120)
+                if attempt.get(task, (0, "failed"))[1] == "ok":
+                    continue  # a task that succeeded is never tried again
+                a = attempt[task][0] + 1 if task in attempt else 0
+                status = rng.choice(["ok", "ok", "failed", "timeout"])
+                attempt[task] = (a, status)
+                value = rng.uniform(-5, 5) if status == "ok" else None
+                rows.append((task, a, None, status, value, None, None, 1,
+                             f"n{task % 3}", now, now + 0.01 * batch))
+            store.add_rows(rows)
+            store.flush()
+            with RunReader(str(tmp_path / "run")) as r:
+                tracker.update(r, r.meta())
+                assert dict(+tracker.final) == r.task_counts()
+                assert tracker.attempts == r.attempts()
+                assert dict(tracker.by_node) == r.attempts_by_node()
+                assert tracker.best_result(r).seq == r.best(1, "max")[0].seq
+    finally:
+        store.close()

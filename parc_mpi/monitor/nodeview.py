@@ -7,8 +7,8 @@ import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..store import NetFigure, NodeInfo
-from .alerts import LOAD_PCT, MEMORY_PCT, TEMP_C, node_alerts
-from .sensors import UNDER_VOLTAGE, decode_throttled, new_throttle_bits, throttle_cause
+from .alerts import LOAD_PCT, MEMORY_PCT, TEMP_C, NodeHealth
+from .sensors import UNDER_VOLTAGE, decode_throttled, throttle_cause
 
 
 def stale_after(meta: Mapping[str, Any]) -> float:
@@ -38,33 +38,34 @@ def _net_figures(netbench: Sequence[NetFigure], node: str) -> Dict[str, NetFigur
     return out
 
 
-def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]],
+def healths_of(nodes: Mapping[str, NodeInfo],
+               samples: Mapping[str, List[Dict[str, Any]]]) -> Dict[str, NodeHealth]:
+    """Every node's samples folded (see :class:`.alerts.NodeHealth`)."""
+    return {n: NodeHealth.of(samples.get(n, []),
+                             nodes[n].baseline_throttled if n in nodes else None)
+            for n in set(nodes) | set(samples)}
+
+
+def node_view(node: str, info: Optional[NodeInfo], health: Optional[NodeHealth],
               netbench: Sequence[NetFigure], tasks: int, busy: Optional[float],
               meta: Mapping[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
     """One node as the report's row and the dashboard's JSON show it. Every value is a
     plain number, string, list or None (n/a); ``state`` and ``colours`` carry the same
     thresholds as the alerts."""
     info = info or NodeInfo(node, [], {}, None, None, None)
+    h = health or NodeHealth(info.baseline_throttled)
     now = time.time() if now is None else now
-    last = samples[-1] if samples else {}
-    temps = [x["cpu_temp_c"] for x in samples if x.get("cpu_temp_c") is not None]
-    fw = [x["gpu_temp_c"] for x in samples if x.get("gpu_temp_c") is not None]
-    clocks = [x["arm_mhz"] for x in samples if x.get("arm_mhz") is not None]
-    loads = [100.0 * x["load1"] / x["cores"] for x in samples
-             if x.get("load1") is not None and x.get("cores")]
-    mems = [x["mem_percent"] for x in samples if x.get("mem_percent") is not None]
+    last = h.last
     mask = last.get("throttled")
     flags = decode_throttled(mask) if mask is not None else None
-    new = 0
-    for x in samples:
-        new |= new_throttle_bits(info.baseline_throttled, x.get("throttled"))
+    new = h.new_bits
     links = (info.facts or {}).get("links", {})
     net = _net_figures(netbench, node)
     lat = net.get("latency")
     running = meta.get("status") == "running"
     seen = info.last_seen
     stale = bool(running and silent_for(meta, seen, now) > stale_after(meta))
-    alerts = node_alerts(samples, info.baseline_throttled)
+    alerts = h.alerts()
     throttled_now = [k for k, v in (flags or {}).items() if v and not k.endswith("occurred")]
     if stale:
         state = "stale"
@@ -74,7 +75,7 @@ def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]]
         state = "throttled"
     elif alerts:
         state = "alert"
-    elif temps and temps[-1] >= TEMP_C.amber:
+    elif h.temp_last is not None and h.temp_last >= TEMP_C.amber:
         state = "warm"
     else:
         state = "ok"
@@ -86,20 +87,20 @@ def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]]
         "mem_total_mb": (info.facts or {}).get("mem_total_mb"),
         "links": [{"nic": k, "speed_mbit": v.get("speed_mbit"), "wireless": v.get("wireless")}
                   for k, v in links.items() if v.get("up")],
-        "cpu_temp_c": temps[-1] if temps else None,
-        "cpu_temp_max_c": max(temps) if temps else None,
-        "gpu_temp_c": fw[-1] if fw else None,
-        "gpu_temp_max_c": max(fw) if fw else None,
-        "arm_mhz_min": min(clocks) if clocks else None,
+        "cpu_temp_c": h.temp_last,
+        "cpu_temp_max_c": h.temp_max,
+        "gpu_temp_c": h.gpu_last,
+        "gpu_temp_max_c": h.gpu_max,
+        "arm_mhz_min": h.clock_min,
         "throttled_mask": mask,
         "throttled_now": None if flags is None else throttled_now,
         "throttled_since_start": None if mask is None else (throttle_cause(new) or "none"),
         "under_voltage_since_start": bool(new & UNDER_VOLTAGE),
         "new_throttle_bits": new,
         "load1": last.get("load1"),
-        "load_pct_max": max(loads) if loads else None,
+        "load_pct_max": h.load_pct_max,
         "mem_percent": last.get("mem_percent"),
-        "mem_percent_max": max(mems) if mems else None,
+        "mem_percent_max": h.mem_max,
         "processes": last.get("processes"),
         "latency_p50_us": lat.p50 if lat else None,
         "latency_p99_us": lat.p99 if lat else None,
@@ -108,12 +109,12 @@ def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]]
         "tasks": tasks,
         "busy_pct": busy,
         "last_seen": seen,
-        "samples": len(samples),
+        "samples": h.n,
         "state": state,
-        "colours": {"cpu_temp": TEMP_C.colour(max(temps) if temps else None),
-                    "gpu_temp": TEMP_C.colour(max(fw) if fw else None),
-                    "load": LOAD_PCT.colour(max(loads) if loads else None),
-                    "memory": MEMORY_PCT.colour(max(mems) if mems else None),
+        "colours": {"cpu_temp": TEMP_C.colour(h.temp_max),
+                    "gpu_temp": TEMP_C.colour(h.gpu_max),
+                    "load": LOAD_PCT.colour(h.load_pct_max),
+                    "memory": MEMORY_PCT.colour(h.mem_max),
                     "throttle_now": None if flags is None else (
                         "red" if flags.get("under_voltage") or flags.get("throttled")
                         else "green"),
@@ -124,7 +125,7 @@ def node_view(node: str, info: Optional[NodeInfo], samples: List[Dict[str, Any]]
 
 
 def node_views(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
-               samples: Mapping[str, List[Dict[str, Any]]], netbench: Sequence[NetFigure],
+               healths: Mapping[str, NodeHealth], netbench: Sequence[NetFigure],
                per_node_tasks: Mapping[Optional[str], int],
                now: Optional[float] = None) -> List[Dict[str, Any]]:
     """Every node the monitor saw or a task ran on, in rank order (the main node first)."""
@@ -138,14 +139,14 @@ def node_views(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
     for node in names:
         busy = [w.get("busy_fraction") for w in workers.values()
                 if w.get("node") == node and w.get("busy_fraction") is not None]
-        out.append(node_view(node, nodes.get(node), samples.get(node, []), netbench,
+        out.append(node_view(node, nodes.get(node), healths.get(node), netbench,
                              per_node_tasks.get(node, 0),
                              100.0 * sum(busy) / len(busy) if busy else None, meta, now))
     return out
 
 
 def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
-               samples: Mapping[str, List[Dict[str, Any]]], netbench: Sequence[NetFigure],
+               healths: Mapping[str, NodeHealth], netbench: Sequence[NetFigure],
                tasks: int, failed: int, now: Optional[float] = None) -> List[Tuple[int, str]]:
     """(level, text), most important first: power, throttling, heat, stale nodes, lost
     workers, slow paths, memory, failures."""
@@ -153,8 +154,8 @@ def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
     now = meta.get("finished") or (time.time() if now is None else now)
     running = meta.get("status") == "running"
     for node, info in nodes.items():
-        s = samples.get(node, [])
-        out += [(a.level, f"{node}: {a.text}") for a in node_alerts(s, info.baseline_throttled)]
+        h = healths.get(node) or NodeHealth(info.baseline_throttled)
+        out += [(a.level, f"{node}: {a.text}") for a in h.alerts()]
         last = info.last_seen
         if running and silent_for(meta, last, now) > stale_after(meta):
             out.append((1, f"{node}: no health sample for {now - last:.0f} s "

@@ -22,7 +22,7 @@ import numpy as np
 from .. import __version__
 from ..store import RunReader, StoreError
 from . import plots
-from .nodeview import node_views, run_alerts
+from .nodeview import healths_of, node_views, run_alerts
 
 TOP = 10
 MAX_FAILURES = 20
@@ -155,6 +155,12 @@ class RunData:
         return (np.arange(bins) + 0.5) * width, rate / width
 
     # -- derived --------------------------------------------------------------
+    def healths(self):
+        """Each node's samples folded once (the alerts and the nodes table share it)."""
+        if getattr(self, "_healths", None) is None:
+            self._healths = healths_of(self.nodes, self.samples)
+        return self._healths
+
     def counts(self) -> Dict[str, int]:
         ok = self.task_status.get("ok", 0)
         tasks = sum(self.task_status.values())
@@ -182,7 +188,7 @@ class RunData:
 def alerts(data: RunData) -> List[tuple]:
     """(level, text) most important first (see :func:`.nodeview.run_alerts`)."""
     c = data.counts()
-    return run_alerts(data.meta, data.nodes, data.samples, data.netbench, c["tasks"],
+    return run_alerts(data.meta, data.nodes, data.healths(), data.netbench, c["tasks"],
                       c["failed"])
 
 
@@ -198,7 +204,7 @@ def nodes_table(data: RunData) -> str:
             "<th>latency p50 / p99 µs</th><th>upload MB/s</th><th>download MB/s</th>"
             "<th>tasks</th><th>busy</th><th>last seen</th></tr>")
     rows = []
-    for v in node_views(data.meta, data.nodes, data.samples, data.netbench,
+    for v in node_views(data.meta, data.nodes, data.healths(), data.netbench,
                         data.per_node_tasks):
         col = v["colours"]
         link = ", ".join(f"{x['nic']} {x['speed_mbit']} Mbit/s" if x["speed_mbit"] else

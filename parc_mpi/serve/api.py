@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from typing import Any, Dict, List, Optional
+from collections import Counter, deque
+from typing import Any, Deque, Dict, Optional, Tuple
 
+from ..monitor.alerts import NodeHealth
 from ..monitor.nodeview import node_views, run_alerts, stale_after
 from ..store import RunReader, StoreError
 from ..store.export import _scalar, bare, fields
@@ -73,14 +76,121 @@ def _name(meta: Dict[str, Any], run_id: str) -> str:
     return meta.get("name") or run_id
 
 
-def run_summary(run_id: str, run_dir: str) -> Dict[str, Any]:
+class Tracker:
+    """One run followed incrementally: each call folds only the results and health
+    samples committed since the last one (a rowid range), so a poll costs the same on
+    a store of 100 results or 1,000,000, and the server holds counters, not rows.
+
+    Final-attempt counts need no per-task table: a task is tried again only after an
+    attempt that did not succeed, so only the tasks whose latest attempt failed are
+    remembered."""
+
+    RECENT = 30.0      # seconds of the recent throughput
+    BATCH = 50_000     # rows per read
+
+    def __init__(self, run_dir: str):
+        self.run_dir = run_dir
+        self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.seq = 0
+        self.attempts = 0
+        self.final: Counter = Counter()           # final attempts by status
+        self.not_ok: Dict[int, str] = {}          # task -> status of its failed attempt
+        self.by_node: Counter = Counter()         # attempts by node
+        self.per_second: Dict[int, int] = {}      # attempts ended, by whole second
+        self.best: Optional[Tuple[float, int]] = None  # (signed value, seq)
+        self.goal: Optional[str] = None
+        self.row = 0
+        self.health: Dict[str, NodeHealth] = {}
+        self.history: Dict[str, Deque[tuple]] = {}
+
+    def update(self, r: RunReader, meta: Dict[str, Any]) -> None:
+        """Fold what was committed since the last call (the caller's reader)."""
+        goal = (meta.get("job") or {}).get("goal", "min")
+        with self.lock:
+            if goal != self.goal or r.last_seq() < self.seq:  # a new or replaced store
+                self._reset()
+                self.goal = goal
+            sign = -1.0 if goal == "max" else 1.0
+            while True:
+                rows = r.tail(self.seq, self.BATCH)
+                for seq, task, attempt, status, value, node, t_end in rows:
+                    self.attempts += 1
+                    self.by_node[node] += 1
+                    if attempt and task in self.not_ok:
+                        self.final[self.not_ok.pop(task)] -= 1
+                    self.final[status] += 1
+                    if status != "ok":
+                        self.not_ok[task] = status
+                    elif value is not None and math.isfinite(value) and (
+                            self.best is None or sign * value < self.best[0]):
+                        self.best = (sign * value, seq)
+                    if t_end is not None:
+                        sec = int(t_end)
+                        self.per_second[sec] = self.per_second.get(sec, 0) + 1
+                if rows:
+                    self.seq = rows[-1][0]
+                if len(rows) < self.BATCH:
+                    break
+            if len(self.per_second) > 2 * self.RECENT:
+                cut = max(self.per_second) - self.RECENT - 2
+                self.per_second = {k: v for k, v in self.per_second.items() if k >= cut}
+            infos = r.nodes()
+            for node, info in infos.items():
+                h = self.health.get(node)
+                if h is not None and h.baseline != info.baseline_throttled and h.n:
+                    self.row = 0  # the node's start state came late: fold it again
+                    self.health, self.history = {}, {}
+                    break
+            while True:
+                got = r.samples_after(self.row, self.BATCH)
+                for row, smp in got:
+                    info = infos.get(smp.node)
+                    h = self.health.get(smp.node)
+                    if h is None:
+                        h = self.health[smp.node] = NodeHealth(
+                            info.baseline_throttled if info else None)
+                    h.add(smp.data)
+                    d = smp.data
+                    load = (round(100.0 * d["load1"] / d["cores"], 1)
+                            if d.get("load1") is not None and d.get("cores") else None)
+                    self.history.setdefault(smp.node, deque(maxlen=4000)).append(
+                        (smp.t, d.get("cpu_temp_c"), load, d.get("mem_percent")))
+                if got:
+                    self.row = got[-1][0]
+                if len(got) < self.BATCH:
+                    break
+
+    def ended_since(self, t: float) -> int:
+        with self.lock:
+            return sum(n for sec, n in self.per_second.items() if sec >= t)
+
+    def best_result(self, r: RunReader):
+        seq = self.best[1] if self.best else None
+        if seq is None:
+            return None
+        rows = r.results(after=seq - 1, limit=1)
+        return rows[0] if rows else None
+
+    def done(self) -> Tuple[int, int]:
+        """(tasks with a final attempt, of which ok)."""
+        with self.lock:
+            return sum(self.final.values()), self.final.get("ok", 0)
+
+
+def run_summary(run_id: str, run_dir: str, tracker: Optional[Tracker] = None
+                ) -> Dict[str, Any]:
     """One line of the runs list: status, job, start, duration, tasks."""
+    tracker = tracker or Tracker(run_dir)
     try:
         with RunReader(run_dir) as r:
             meta = r.meta()
-            done = sum(r.task_counts().values())
+            tracker.update(r, meta)
     except StoreError as exc:
         return {"id": run_id, "status": "unreadable", "error": str(exc)}
+    done = tracker.done()[0]
     started = meta.get("started")
     status = run_liveness(run_dir, meta)
     end = meta.get("finished") or (time.time() if status == "running" else None)
@@ -91,25 +201,24 @@ def run_summary(run_id: str, run_dir: str) -> Dict[str, Any]:
             "tasks": done, "total": _total(meta), "job_file": meta.get("job_file")}
 
 
-def status(run_id: str, run_dir: str, now: Optional[float] = None) -> Dict[str, Any]:
+def status(run_id: str, run_dir: str, now: Optional[float] = None,
+           tracker: Optional[Tracker] = None) -> Dict[str, Any]:
     """What the overview shows: status, progress, throughput, ETA, best, alerts."""
     now = time.time() if now is None else now
+    tracker = tracker or Tracker(run_dir)
+    recent_window = Tracker.RECENT
     with RunReader(run_dir) as r:
         meta = r.meta()
-        by_status = r.task_counts()
-        attempts = r.attempts()
-        last_seq = r.last_seq()
-        recent_window = 30.0
-        recent = r.ended_since(now - recent_window)
+        tracker.update(r, meta)
         job = meta.get("job") or {}
         goal = job.get("goal", "min")
-        best = r.best(1, goal) if job.get("kind") == "optimize" else []
+        best = tracker.best_result(r) if job.get("kind") == "optimize" else None
         nodes = r.nodes()
-        samples = r.samples_by_node()
         netbench = r.netbench()
+    recent = tracker.ended_since(now - recent_window)
+    attempts, last_seq = tracker.attempts, tracker.seq
     st = run_liveness(run_dir, meta)
-    done = sum(by_status.values())
-    ok = by_status.get("ok", 0)
+    done, ok = tracker.done()
     total = _total(meta)
     started = meta.get("started")
     end = meta.get("finished") or now
@@ -121,7 +230,8 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None) -> Dict[str, 
     recent_rate = recent / min(recent_window, elapsed or recent_window) if running else None
     pace = recent_rate or rate
     eta = ((total - done) / pace if running and total and pace and done < total else None)
-    alerts = run_alerts(meta, nodes, samples, netbench, done, done - ok, now)
+    with tracker.lock:
+        alerts = run_alerts(meta, nodes, tracker.health, netbench, done, done - ok, now)
     return {
         "api": API_VERSION, "id": run_id, "name": _name(meta, run_id),
         "kind": job.get("kind"), "status": st, "job_file": meta.get("job_file"),
@@ -130,8 +240,8 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None) -> Dict[str, 
         "attempts": attempts, "last_seq": last_seq,
         "tasks_per_second": _num(rate), "recent_tasks_per_second": _num(recent_rate),
         "eta_seconds": eta, "goal": goal if job.get("kind") == "optimize" else None,
-        "best": ({"task": best[0].task, "params": _cells(best[0].params, "item"),
-                  "value": _num(best[0].value)} if best else None),
+        "best": ({"task": best.task, "params": _cells(best.params, "item"),
+                  "value": _num(best.value)} if best else None),
         "stop_requested": os.path.exists(os.path.join(run_dir, "STOP")),
         "stopped": summary.get("stopped"),
         "ranks": meta.get("ranks"), "workers": meta.get("workers"),
@@ -179,37 +289,37 @@ def table(run_dir: str, page: int = 0, size: int = 50, sort: str = "task",
             "descending": descending, "status": status_, "rows": [_row(x) for x in rows]}
 
 
-def nodes(run_dir: str, now: Optional[float] = None) -> Dict[str, Any]:
+def nodes(run_dir: str, now: Optional[float] = None,
+          tracker: Optional[Tracker] = None) -> Dict[str, Any]:
     """One row per node and a short history of each (the last ten minutes)."""
     now = time.time() if now is None else now
+    tracker = tracker or Tracker(run_dir)
     with RunReader(run_dir) as r:
         meta = r.meta()
+        tracker.update(r, meta)
         infos = r.nodes()
-        samples = r.samples_by_node()
         netbench = r.netbench()
-        per_node = r.attempts_by_node()
     meta = dict(meta, status=run_liveness(run_dir, meta))
-    views = node_views(meta, infos, samples, netbench, per_node, now)
-    for v in views:
-        v["history"] = _history(samples.get(v["node"], []))
+    with tracker.lock:
+        views = node_views(meta, infos, tracker.health, netbench, tracker.by_node, now)
+        for v in views:
+            v["history"] = _history(tracker.history.get(v["node"], ()))
     return {"nodes": views, "stale_after": stale_after(meta), "now": now}
 
 
-def _history(samples: List[Dict[str, Any]]) -> Dict[str, list]:
-    if not samples:
+def _history(points) -> Dict[str, list]:
+    """The last HISTORY_SECONDS of (t, CPU °C, load %, memory %), at most
+    HISTORY_POINTS of them."""
+    if not points:
         return {"t": [], "cpu_temp_c": [], "load_pct": [], "mem_percent": []}
-    t_end = samples[-1]["t"]
-    recent = [s for s in samples if s["t"] >= t_end - HISTORY_SECONDS]
+    t_end = points[-1][0]
+    recent = [p for p in points if p[0] >= t_end - HISTORY_SECONDS]
     every = max(1, -(-len(recent) // HISTORY_POINTS))
     picked = recent[::every]
     if picked[-1] is not recent[-1]:
         picked.append(recent[-1])
-    return {"t": [s["t"] for s in picked],
-            "cpu_temp_c": [s.get("cpu_temp_c") for s in picked],
-            "load_pct": [round(100.0 * s["load1"] / s["cores"], 1)
-                         if s.get("load1") is not None and s.get("cores") else None
-                         for s in picked],
-            "mem_percent": [s.get("mem_percent") for s in picked]}
+    t, temp, load, mem = (list(c) for c in zip(*picked))
+    return {"t": t, "cpu_temp_c": temp, "load_pct": load, "mem_percent": mem}
 
 
 def samples(run_dir: str, since: Optional[float] = None, node: Optional[str] = None,

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     # started by `parc_mpi.run --serve`: the socket rank 0 bound, and rank 0's pid
     p.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--parent", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     return p
 
 
@@ -103,6 +104,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.host in ("0.0.0.0", "", "::"):
             print("[parc_mpi] listening on every interface: anyone on this network can "
                   "read these runs; --host 127.0.0.1 keeps it to this machine", flush=True)
+
+    if args.ready_fd is not None:  # tell rank 0 we serve
+        os.write(args.ready_fd, b"1")
+        os.close(args.ready_fd)
 
     def stop(*_a) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

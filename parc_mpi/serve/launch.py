@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 from typing import List, Optional, Tuple
 
 LINGER = 2.5   # seconds the final state stays served after the run ends (pages poll 2 s)
+READY_TIMEOUT = 30.0
 
 
 def parse_spec(text: str) -> Tuple[str, int]:
@@ -58,11 +60,29 @@ class ServerProcess:
         for k in list(env):  # the child is no MPI process: hide the launcher's wiring
             if k.startswith(("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPI_LOCALRANK")):
                 del env[k]
+        ready_r, ready_w = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "parc_mpi.serve", run_dir, "--fd", str(sock.fileno()),
-             "--token", self.token, "--parent", str(os.getpid())],
-            pass_fds=(sock.fileno(),), env=env, stdin=subprocess.DEVNULL)
+             "--token", self.token, "--parent", str(os.getpid()), "--ready-fd",
+             str(ready_w)],
+            pass_fds=(sock.fileno(), ready_w), env=env, stdin=subprocess.DEVNULL)
         sock.close()  # the child holds it now
+        os.close(ready_w)
+        # wait until it serves: its start-up (imports, a third of a second of CPU) then
+        # happens before the workers compute, not while they do
+        try:
+            ready, _w, _x = select.select([ready_r], [], [], READY_TIMEOUT)
+            ok = bool(ready) and os.read(ready_r, 1) == b"1"
+        finally:
+            os.close(ready_r)
+        if not ok:
+            code = self.proc.poll()
+            if code is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise ValueError(f"--serve {spec}: the dashboard did not start "
+                             + (f"(exit {code})" if code is not None else
+                                f"within {READY_TIMEOUT:.0f} s"))
 
     def urls(self) -> List[str]:
         from .cli import urls

@@ -170,6 +170,16 @@ class Dashboard(ThreadingHTTPServer):
                  os.uname().nodename}
         self.allow_hosts = {n.lower() for n in names | set(allow_hosts) if n}
         self.requests = 0
+        self._trackers: Dict[str, api.Tracker] = {}
+        self._trackers_lock = threading.Lock()
+
+    def tracker(self, run_dir: str) -> api.Tracker:
+        """The run's incremental counts, kept between requests."""
+        with self._trackers_lock:
+            t = self._trackers.get(run_dir)
+            if t is None:
+                t = self._trackers[run_dir] = api.Tracker(run_dir)
+            return t
 
     def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]
@@ -287,7 +297,8 @@ class Handler(BaseHTTPRequestHandler):
             key = ("summary", run_id)
             rows.append(json.loads(self.server.cache.get(
                 key, store_version(run_dir), True,
-                lambda: _dumps(api.run_summary(run_id, run_dir)))))
+                lambda: _dumps(api.run_summary(run_id, run_dir,
+                                               self.server.tracker(run_dir))))))
         return {"api": api.API_VERSION, "root": runs.root, "single": runs.single,
                 "host": os.uname().nodename, "runs": rows}
 
@@ -299,8 +310,9 @@ class Handler(BaseHTTPRequestHandler):
         if what == "results.csv":
             return self._csv(run_id, run_dir)
         calls: Dict[str, Tuple[bool, Callable[[], Any]]] = {
-            "status": (True, lambda: api.status(run_id, run_dir)),
-            "nodes": (True, lambda: api.nodes(run_dir)),
+            "status": (True, lambda: api.status(run_id, run_dir,
+                                                tracker=self.server.tracker(run_dir))),
+            "nodes": (True, lambda: api.nodes(run_dir, tracker=self.server.tracker(run_dir))),
             "results": (False, lambda: api.results(
                 run_dir, _int(q, "after", 0), _int(q, "limit", None),
                 _status(q.get("status")))),

@@ -153,6 +153,20 @@ class RunReader:
                          "task LIMIT ? OFFSET ?", args + [int(limit), max(0, int(offset))])
         return n, [_result(r) for r in rows]
 
+    def tail(self, after: int, limit: int = 100_000) -> List[tuple]:
+        """(seq, task, attempt, status, value, node, t_end) of the attempts with
+        ``seq > after``, in commit order, nothing decoded: what a follower of a live
+        run (the dashboard) folds into its counts, a rowid range at a time."""
+        return self._all("SELECT seq, task, attempt, status, value, node, t_end FROM results "
+                         "WHERE seq > ? ORDER BY seq LIMIT ?", (after, int(limit)))
+
+    def samples_after(self, row: int, limit: int = 100_000) -> List[Tuple[int, Sample]]:
+        """(row, sample) of the health samples committed after ``row``, in commit
+        order (unlike time order, this never misses a batch that arrives late)."""
+        return [(r, Sample(n, t, json.loads(d))) for r, n, t, d in self._all(
+            "SELECT rowid, node, t, data FROM samples WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (row, int(limit)))]
+
     def ended_since(self, t: float) -> int:
         """How many attempts ended after time ``t`` (a recent throughput)."""
         return self._all("SELECT COUNT(*) FROM results WHERE t_end > ?", (t,))[0][0]
