@@ -33,9 +33,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         import cProfile
         prof = cProfile.Profile()
         prof.enable()
+    from .store import StoreError
     try:
         path = reporter.render(self_contained=args.self_contained)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, StoreError) as exc:  # no run here, or a damaged store
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path}")

@@ -122,6 +122,12 @@ def test_cli_rebuilds_and_refuses_a_non_run(tmp_path):
     assert done.returncode == 0 and (run / "report.html").exists(), done
     bad = run_cmd(python_cmd("-m", "parc_mpi.report", tmp_path))
     assert bad.returncode == 2 and "no run.sqlite here" in bad.stderr
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "run.sqlite").write_bytes(b"not a database" * 100)
+    bad = run_cmd(python_cmd("-m", "parc_mpi.report", damaged))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad
+    assert "run.sqlite: cannot read the run store" in bad.stderr
 
 
 @pytest.mark.e2e

@@ -6,6 +6,7 @@ the JSON from :class:`~parc_mpi.store.RunReader`, :mod:`.server` serves it with 
 pages in ``static/`` (charts drawn in the browser by the vendored uPlot),
 :mod:`.launch` starts it beside a run. docs/dashboard.md describes the API.
 """
+from .cli import main
 from .server import make_server
 
-__all__ = ["make_server"]
+__all__ = ["main", "make_server"]

@@ -91,7 +91,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                              sock=sock, verbose=args.verbose)
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-              + (" (another dashboard? give --port)" if exc.errno == 98 else ""),
+              + (" (another dashboard or program has it; pick another --port)"
+                 if exc.errno == 98 else ""),
               file=sys.stderr)
         return 2
     if args.fd is None:
