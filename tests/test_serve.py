@@ -373,6 +373,30 @@ def test_a_run_that_finishes_while_watched_and_run_serve(tmp_path):
 
 
 @pytest.mark.e2e
+def test_a_dashboard_that_dies_does_not_take_the_run_down(tmp_path):
+    import psutil
+    job = tmp_path / "slow.py"
+    job.write_text(SLOW)
+    run_dir = tmp_path / "run"
+    proc = start(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "--serve",
+                            "127.0.0.1:0"))
+    try:
+        assert "dashboard: http://" in proc.stdout.readline()
+        server = [c for c in psutil.Process(proc.pid).children()
+                  if "parc_mpi.serve" in " ".join(c.cmdline())]
+        assert len(server) == 1
+        server[0].kill()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, (out, err)
+    assert "finished: 60 ok, 0 failed of 60 tasks" in out
+    with RunReader(str(run_dir)) as r:
+        assert r.task_counts() == {"ok": 60}
+
+
+@pytest.mark.e2e
 @pytest.mark.skipif(not chromium(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_the_pages_in_a_real_browser_escape_what_tasks_return(served, tmp_path):
     """Headless Chromium: the runs list, a run's tabs, the failure whose message is
@@ -437,5 +461,9 @@ def test_the_tracker_folds_new_rows_into_the_same_counts_the_reader_makes(tmp_pa
                 assert tracker.attempts == r.attempts()
                 assert dict(tracker.by_node) == r.attempts_by_node()
                 assert tracker.best_result(r).seq == r.best(1, "max")[0].seq
+                spent = {}
+                for x in r.results():
+                    spent[x.node] = spent.get(x.node, 0.0) + x.seconds
+                assert tracker.busy == pytest.approx(spent)
     finally:
         store.close()

@@ -127,8 +127,11 @@ def node_view(node: str, info: Optional[NodeInfo], health: Optional[NodeHealth],
 def node_views(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
                healths: Mapping[str, NodeHealth], netbench: Sequence[NetFigure],
                per_node_tasks: Mapping[Optional[str], int],
-               now: Optional[float] = None) -> List[Dict[str, Any]]:
-    """Every node the monitor saw or a task ran on, in rank order (the main node first)."""
+               now: Optional[float] = None,
+               live_busy: Optional[Mapping[str, float]] = None) -> List[Dict[str, Any]]:
+    """Every node the monitor saw or a task ran on, in rank order (the main node first).
+    Busy % comes from the workers' own figures once the run has ended, else from
+    ``live_busy`` (a follower's estimate) when given."""
     workers = (meta.get("summary") or {}).get("workers", {})
 
     def order(node: str) -> Tuple[int, str]:
@@ -139,9 +142,10 @@ def node_views(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
     for node in names:
         busy = [w.get("busy_fraction") for w in workers.values()
                 if w.get("node") == node and w.get("busy_fraction") is not None]
+        pct = (100.0 * sum(busy) / len(busy) if busy else
+               (live_busy or {}).get(node))
         out.append(node_view(node, nodes.get(node), healths.get(node), netbench,
-                             per_node_tasks.get(node, 0),
-                             100.0 * sum(busy) / len(busy) if busy else None, meta, now))
+                             per_node_tasks.get(node, 0), pct, meta, now))
     return out
 
 

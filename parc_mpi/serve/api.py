@@ -99,6 +99,8 @@ class Tracker:
         self.final: Counter = Counter()           # final attempts by status
         self.not_ok: Dict[int, str] = {}          # task -> status of its failed attempt
         self.by_node: Counter = Counter()         # attempts by node
+        self.busy: Counter = Counter()            # task seconds by node
+        self.workers: Dict[str, set] = {}         # worker ranks seen on each node
         self.per_second: Dict[int, int] = {}      # attempts ended, by whole second
         self.best: Optional[Tuple[float, int]] = None  # (signed value, seq)
         self.goal: Optional[str] = None
@@ -116,9 +118,12 @@ class Tracker:
             sign = -1.0 if goal == "max" else 1.0
             while True:
                 rows = r.tail(self.seq, self.BATCH)
-                for seq, task, attempt, status, value, node, t_end in rows:
+                for seq, task, attempt, status, value, node, worker, t0, t_end in rows:
                     self.attempts += 1
                     self.by_node[node] += 1
+                    if t0 is not None and t_end is not None:
+                        self.busy[node] += t_end - t0
+                        self.workers.setdefault(node, set()).add(worker)
                     if attempt and task in self.not_ok:
                         self.final[self.not_ok.pop(task)] -= 1
                     self.final[status] += 1
@@ -301,7 +306,13 @@ def nodes(run_dir: str, now: Optional[float] = None,
         netbench = r.netbench()
     meta = dict(meta, status=run_liveness(run_dir, meta))
     with tracker.lock:
-        views = node_views(meta, infos, tracker.health, netbench, tracker.by_node, now)
+        busy = None
+        started = meta.get("started")
+        if started and now > started:  # while it runs: task seconds over worker seconds
+            busy = {n: min(100.0, 100.0 * s / (len(tracker.workers[n]) * (now - started)))
+                    for n, s in tracker.busy.items() if tracker.workers.get(n)}
+        views = node_views(meta, infos, tracker.health, netbench, tracker.by_node, now,
+                           busy)
         for v in views:
             v["history"] = _history(tracker.history.get(v["node"], ()))
     return {"nodes": views, "stale_after": stale_after(meta), "now": now}

@@ -154,11 +154,13 @@ class RunReader:
         return n, [_result(r) for r in rows]
 
     def tail(self, after: int, limit: int = 100_000) -> List[tuple]:
-        """(seq, task, attempt, status, value, node, t_end) of the attempts with
+        """(seq, task, attempt, status, value, node, worker, t_start, t_end) of the
+        attempts with
         ``seq > after``, in commit order, nothing decoded: what a follower of a live
         run (the dashboard) folds into its counts, a rowid range at a time."""
-        return self._all("SELECT seq, task, attempt, status, value, node, t_end FROM results "
-                         "WHERE seq > ? ORDER BY seq LIMIT ?", (after, int(limit)))
+        return self._all("SELECT seq, task, attempt, status, value, node, worker, t_start, "
+                         "t_end FROM results WHERE seq > ? ORDER BY seq LIMIT ?",
+                         (after, int(limit)))
 
     def samples_after(self, row: int, limit: int = 100_000) -> List[Tuple[int, Sample]]:
         """(row, sample) of the health samples committed after ``row``, in commit
