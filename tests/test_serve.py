@@ -322,15 +322,21 @@ def test_api_functions_turn_nan_and_objects_into_json(tmp_path):
         {"a": [None, 1.5], "b": None}
 
 
-@pytest.mark.e2e
-def test_a_run_that_finishes_while_watched_and_run_serve(tmp_path):
-    """``--serve`` prints the URL, serves the run while it goes (progress advances),
-    shows the final state and stops with the run; a busy port is a one-line error."""
+def start_served_run(tmp_path):
+    """The SLOW job started with ``--serve 127.0.0.1:0``: (job, run_dir, process)."""
     job = tmp_path / "slow.py"
     job.write_text(SLOW)
     run_dir = tmp_path / "run"
     proc = start(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "--serve",
                             "127.0.0.1:0"))
+    return job, run_dir, proc
+
+
+@pytest.mark.e2e
+def test_a_run_that_finishes_while_watched_and_run_serve(tmp_path):
+    """``--serve`` prints the URL, serves the run while it goes (progress advances),
+    shows the final state and stops with the run; a busy port is a one-line error."""
+    job, run_dir, proc = start_served_run(tmp_path)
     try:
         line = proc.stdout.readline()
         assert "dashboard: http://127.0.0.1:" in line, line
@@ -375,11 +381,7 @@ def test_a_run_that_finishes_while_watched_and_run_serve(tmp_path):
 @pytest.mark.e2e
 def test_a_dashboard_that_dies_does_not_take_the_run_down(tmp_path):
     import psutil
-    job = tmp_path / "slow.py"
-    job.write_text(SLOW)
-    run_dir = tmp_path / "run"
-    proc = start(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "--serve",
-                            "127.0.0.1:0"))
+    _job, run_dir, proc = start_served_run(tmp_path)
     try:
         assert "dashboard: http://" in proc.stdout.readline()
         server = [c for c in psutil.Process(proc.pid).children()
