@@ -174,6 +174,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             sys.stderr.flush()
             if comm.rank == 0:
                 _end_without_lost_nodes(comm, status)
+            else:  # rank 0 ends the job; leaving first makes MPICH's launcher trip
+                heartbeat.await_the_end(max(120.0, 4 * opts.heartbeat_timeout))
             os._exit(status)
         return status
     return _serial(opts, args.ship)
@@ -181,12 +183,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _end_without_lost_nodes(comm, status: int) -> None:
     """Everything is committed and reported, but the launcher would wait for ever for
-    the processes of a node that is gone (its cable pulled, its power cut). Give the
-    survivors a moment to leave, then end the job through the launcher."""
-    time.sleep(1.0)
-    print("[parc_mpi] ending the MPI job with MPI_Abort: the launcher cannot wait for "
-          "the lost node's processes (everything is saved)", file=sys.stderr, flush=True)
-    time.sleep(0.3)  # let the launcher forward the last lines before the abort
+    the processes of a node that is gone (its cable pulled, its power cut): end the
+    job through the launcher, whose abort also ends the survivors (they wait for it),
+    with the run's own exit status."""
+    from .cluster import heartbeat
+    print(heartbeat.FAREWELL or "[parc_mpi] ending the MPI job with MPI_Abort: the "
+          "launcher cannot wait for the lost node's processes (everything is saved)",
+          file=sys.stderr, flush=True)
+    time.sleep(0.5)  # let the launcher forward the last lines before the abort
+    # MPICH's MPI_Abort prints "Abort(0) on node 0 ... application called MPI_Abort"
+    # on this rank's stderr: after the line above it only alarms; it is not shown
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
     comm.Abort(status)
 
 

@@ -2,7 +2,6 @@
 import itertools
 import math
 
-import pytest
 
 import parc_mpi
 from parc_mpi.engine import Scheduler

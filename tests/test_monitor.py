@@ -1,7 +1,6 @@
 """The monitor rank, agents and netbench in real runs."""
 import csv
 import json
-import os
 import subprocess
 import sys
 

@@ -1,6 +1,5 @@
 """Runs tests/mpi/ inside mpiexec with 2 and 4 ranks, so that the one test command
 (``python -m pytest``) covers the MPI tests too. A failure shows their output."""
-import sys
 
 import pytest
 

@@ -1,10 +1,7 @@
 """The report, from synthetic run stores and from real runs, and in a real browser."""
-import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path

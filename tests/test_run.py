@@ -1,10 +1,8 @@
 """End to end: the real `python -m parc_mpi.run`, serial and under mpiexec."""
 import csv
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest

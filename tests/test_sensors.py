@@ -1,7 +1,6 @@
 """Sensors against fake sysfs/hwmon trees and fake vcgencmd output."""
 from collections import namedtuple
 
-import pytest
 
 from parc_mpi.monitor.sensors import (Sensors, decode_throttled, new_throttle_bits,
                                       summarize_alerts, throttle_cause)

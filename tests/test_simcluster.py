@@ -115,7 +115,7 @@ def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_p
                 proc.kill()
     assert proc.returncode == 0, (out, err)
     assert "finished: 150 ok, 0 failed of 150 tasks" in out, (out, err)
-    assert "ending the MPI job with MPI_Abort" in err, err
+    assert "ending the job with MPI_Abort" in err, err
     with RunReader(str(run_dir)) as reader:
         ok = sorted(r.task for r in reader.results(status="ok"))
     assert ok == list(range(150))
@@ -170,19 +170,14 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
     which loads the dashboard by the main node's name, sees progress advance and one
     row per node, shows the kiosk view, and stops the run with the token through the
     page's button. Every rank exits 0 and every finished task is stored once."""
-    nodes_csv = tmp_path / "node_list.csv"
-    nodes_csv.write_text("name,address,role,cores\n" + "".join(
-        f"pi{i},pi{i},{'main' if i == 0 else 'worker'},4\n" for i in range(6)))
-    hostfile = tmp_path / "hostfile"
-    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
-                              "--format", "mpich")).returncode == 0
+    box, hostfile = six_pi_box(tmp_path)
     job = tmp_path / "job.py"
     job.write_text(STEADY)
     run_dir = tmp_path / "run"
     shots = ROOT / "test-artifacts"
     shots.mkdir(exist_ok=True)
     laptop = Node("laptop", "laptop", "worker", 1)  # on the switch, in no hostfile
-    with SimCluster(read_node_list(str(nodes_csv)) + [laptop], "gigabit") as cluster:
+    with SimCluster(box + [laptop], "gigabit") as cluster:
         proc = start(cluster.command([find_mpiexec(), "-f", str(hostfile), "-n", "24",
                                       sys.executable, "-m", "parc_mpi.run", str(job),
                                       "--run-dir", str(run_dir), "--serve", "8080"]))
@@ -234,3 +229,81 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
     assert len(tasks["task"]) == len(set(tasks["task"])) == meta["summary"]["tasks"]
     assert later <= meta["summary"]["tasks"] < 20000
     assert set(tasks["status"]) == {"ok"}
+
+
+BOX_OPT = """
+import time, parc_mpi
+from parc_mpi import Real
+def f(x, y):
+    time.sleep(0.25)
+    return (x - 1) ** 2 + (y + 0.5) ** 2
+job = parc_mpi.optimize(f, {"x": Real(-3, 3), "y": Real(-3, 3)}, budget=240, goal="min",
+                        optimizer="random", seed=11)
+"""
+
+
+def six_pi_box(tmp_path):
+    """The PaRC box's node list and MPICH hostfile: pi0 (main) .. pi5, 4 cores each."""
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text("name,address,role,cores\n" + "".join(
+        f"pi{i},pi{i},{'main' if i == 0 else 'worker'},4\n" for i in range(6)))
+    hostfile = tmp_path / "hostfile"
+    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
+                              "--format", "mpich")).returncode == 0
+    return read_node_list(str(nodes_csv)), hostfile
+
+
+def _cut_when(phase, run_dir, proc, cluster, node, timeout=300):
+    """Pull ``node``'s cable at ``phase``: 'work' (after 60 results), 'netbench' (while
+    the start-up benchmark measures the nodes), 'report' (once the last result is
+    in, while rank 0 writes results.csv and the report). Only 'work' ends cleanly
+    today; the other two are issue 19's open part (docs/reliability.md)."""
+    deadline = time.monotonic() + timeout
+    if phase == "work":
+        assert wait_committed(run_dir, 60, proc, timeout=timeout) >= 60
+    elif phase == "netbench":
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                run_dir / "run.sqlite").exists():
+            time.sleep(0.05)
+        time.sleep(1.0)  # the benchmark has reached the first worker nodes
+    else:
+        assert wait_committed(run_dir, 240, proc, timeout=timeout) >= 240
+    assert proc.poll() is None, "the run ended before the cable was pulled"
+    cluster.cut(node)
+
+
+@pytest.mark.parametrize("phase", ["work"])
+def test_on_the_six_pi_box_a_pulled_cable_ends_the_command_with_the_runs_status(tmp_path, phase):
+    """Issue 19: 24 ranks, -disable-auto-cleanup, an optimization of 240 x 0.25 s; pi3's
+    cable is pulled and left out. The command exits 0 (the run's own status), every
+    evaluation is stored once, and the last line the user reads is parc_mpi's, naming
+    the lost node and the run directory, not the launcher's internals."""
+    nodes, hostfile = six_pi_box(tmp_path)
+    job = tmp_path / "job.py"
+    job.write_text(BOX_OPT)
+    run_dir = tmp_path / "run"
+    with SimCluster(nodes, "gigabit") as cluster:
+        proc = start(cluster.command([find_mpiexec(), "-disable-auto-cleanup", "-f",
+                                      str(hostfile), "-n", "24", sys.executable, "-m",
+                                      "parc_mpi.run", str(job), "--run-dir", str(run_dir),
+                                      "--heartbeat-timeout", "10"]))
+        try:
+            _cut_when(phase, run_dir, proc, cluster, "pi3")
+            out, err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, (proc.returncode, out[-2000:], err[-3000:])
+    meta = meta_of(run_dir)
+    assert meta["status"] == "finished", meta["status"]
+    with RunReader(str(run_dir)) as reader:
+        tasks = reader.columns(("task", "status"))
+    assert sorted(tasks["task"]) == list(range(240)) and set(tasks["status"]) == {"ok"}
+    lost = meta["summary"].get("lost_workers") or {}
+    if phase != "report":  # cut after the last result, nothing may be noticed lost
+        assert {v["node"] for v in lost.values()} == {"pi3"}, lost
+    last = [x for x in err.strip().splitlines() if x.strip()][-1] if err.strip() else ""
+    assert "pmiserv" not in err and "assert" not in err and "HYD_" not in err, err[-3000:]
+    if lost:
+        assert last.startswith("[parc_mpi] finished with lost node pi3"), err[-3000:]
+        assert str(run_dir) in last

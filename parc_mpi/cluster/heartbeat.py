@@ -26,6 +26,7 @@ from .protocol import TAG_HEARTBEAT, recv_quietly, wait_quietly
 log = logging.getLogger(__name__)
 
 SKIP_FINALIZE = False   # set on every surviving rank once any rank was lost
+FAREWELL: Optional[str] = None  # rank 0's last line when it ends a job with a lost node
 
 
 def beat_interval(timeout: float) -> float:
@@ -36,6 +37,32 @@ def beat_interval(timeout: float) -> float:
 def skip_finalize() -> None:
     global SKIP_FINALIZE
     SKIP_FINALIZE = True
+
+
+def farewell(summary: dict, run_dir: str) -> None:
+    """Rank 0's last line for a run that lost a node: what happened, from the store's
+    own summary, and where everything is (the launcher may add its own lines after)."""
+    global FAREWELL
+    lost: Dict[str, List[str]] = {}
+    for rank, info in sorted((summary.get("lost_workers") or {}).items(),
+                             key=lambda kv: int(kv[0])):
+        lost.setdefault(info.get("node", "?"), []).append(rank)
+    nodes = ", ".join(f"{n} (rank{'s' if len(r) > 1 else ''} {', '.join(r)})"
+                      for n, r in lost.items())
+    FAREWELL = (f"[parc_mpi] {summary.get('status', 'ended')} with lost "
+                f"node{'s' if len(lost) > 1 else ''} {nodes}: {summary.get('ok', 0)} ok, "
+                f"{summary.get('failed', 0)} failed of {summary.get('tasks', 0)} tasks, all "
+                f"saved in {run_dir}; ending the job with MPI_Abort, as the launcher would "
+                "wait for the lost node for ever")
+
+
+def await_the_end(timeout: float) -> None:
+    """A surviving rank after a loss: stay until rank 0's MPI_Abort ends the job.
+    Leaving first is what made MPICH's launcher trip: every rank that exits without
+    MPI_Finalize makes it signal the other nodes' proxies, the lost node's included,
+    whose connection is gone (``send_hdr_downstream: assert (!closed) failed``, exit
+    255, or SIGPIPE, 141). ``timeout`` bounds the wait should rank 0 never abort."""
+    time.sleep(timeout)
 
 
 class WorkerHeartbeat(threading.Thread):

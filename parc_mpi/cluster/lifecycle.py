@@ -18,7 +18,7 @@ from ..monitor.health import LocalSampler
 from ..runner import RunOptions, Watch, exit_status, finish_run, record_start
 from ..store import HealthWriter, StoreError
 from .agent import threads_ok
-from .heartbeat import Liveness
+from .heartbeat import Liveness, farewell
 from .main import main_loop
 from .protocol import TAG_MONITOR, recv_quietly, wait_quietly
 
@@ -72,6 +72,8 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
             sampler.finish()
     summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report,
                          allow_failures=opts.allow_failures)
+    if sched.lost:
+        farewell(summary, store.run_dir)
     return exit_status(summary, opts.allow_failures), summary
 
 

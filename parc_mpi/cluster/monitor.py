@@ -12,7 +12,7 @@ from mpi4py import MPI
 from ..monitor.health import LocalSampler
 from ..store import HealthWriter
 from .heartbeat import skip_finalize
-from .netbench import Leader
+from .netbench import Leader, PeerSilent
 from .protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
 
 log = logging.getLogger(__name__)
@@ -22,11 +22,18 @@ def run_netbench(nbcomm: MPI.Comm, health: HealthWriter, mode: str, peers: Dict[
                  leaders: Dict[int, str]) -> None:
     """Main node -> each node, one node at a time; then the pair matrix."""
     leader = Leader(nbcomm, mode)
+    silent: List[str] = []
     try:
         for peer, node in sorted(peers.items()):
-            health.add_netbench(leader.node(peer, node))
-        if len(leaders) > 2:
-            health.add_pairs(leader.pair_matrix(leaders))
+            try:
+                health.add_netbench(leader.node(peer, node))
+            except PeerSilent as exc:  # a cable pulled now: skip the node, not the run
+                silent.append(node)
+                print(f"[parc_mpi] warning: network benchmark: node {node} stopped "
+                      f"answering ({exc}); its link may be down, skipped", flush=True)
+        alive = {r: n for r, n in leaders.items() if n not in silent}
+        if len(alive) > 2:
+            health.add_pairs(leader.pair_matrix(alive))
     finally:
         leader.end(sorted(set(peers) | (set(leaders) - {nbcomm.rank})))
 

@@ -26,6 +26,43 @@ from .protocol import TAG_NET_REPLY as TAG_REPLY
 from .protocol import recv_quietly
 
 LARGE = 8192  # OSU: above this a message is "large"
+# no single message of the benchmark may take longer (a window is sized to take about
+# 0.25 s): a node whose cable is pulled while it is measured is skipped, not waited for
+WAIT = 15.0
+
+
+class PeerSilent(RuntimeError):
+    """A peer did not answer within WAIT seconds (its link is down, or it is gone)."""
+
+
+def _wait(req: MPI.Request, peer: int) -> None:
+    """Complete ``req``, spinning as MPI_Wait does, or raise PeerSilent after WAIT."""
+    if req.Test():
+        return
+    deadline = time.monotonic() + WAIT
+    while not req.Test():
+        if time.monotonic() > deadline:
+            raise PeerSilent(f"rank {peer} did not answer in {WAIT:.0f} s")
+
+
+def _send(comm: MPI.Comm, msg, peer: int, tag: int) -> None:
+    _wait(comm.Isend(msg, dest=peer, tag=tag), peer)
+
+
+def _recv(comm: MPI.Comm, msg, peer: int, tag: int) -> None:
+    _wait(comm.Irecv(msg, source=peer, tag=tag), peer)
+
+
+def _recv_object(comm: MPI.Comm, peer: int, tag: int):
+    req = comm.irecv(source=peer, tag=tag)
+    deadline = time.monotonic() + WAIT
+    while True:
+        done, value = req.test()
+        if done:
+            return value
+        if time.monotonic() > deadline:
+            raise PeerSilent(f"rank {peer} did not answer in {WAIT:.0f} s")
+        time.sleep(0.001)
 
 MODES = {
     "quick": {"lat_sizes": [1, 1024, 65536], "bw_sizes": [65536, 1 << 20, 4 << 20],
@@ -58,13 +95,13 @@ def pingpong(comm: MPI.Comm, peer: int, size: int, warmup: int, timed: int,
     for i in range(warmup + timed):
         if first:
             t0 = MPI.Wtime()
-            comm.Send(msg, dest=peer, tag=TAG_DATA)
-            comm.Recv(msg, source=peer, tag=TAG_DATA)
+            _send(comm, msg, peer, TAG_DATA)
+            _recv(comm, msg, peer, TAG_DATA)
             if i >= warmup:
                 times[i - warmup] = (MPI.Wtime() - t0) * 1e6 / 2
         else:
-            comm.Recv(msg, source=peer, tag=TAG_DATA)
-            comm.Send(msg, dest=peer, tag=TAG_DATA)
+            _recv(comm, msg, peer, TAG_DATA)
+            _send(comm, msg, peer, TAG_DATA)
     return times
 
 
@@ -76,15 +113,15 @@ def window_send(comm: MPI.Comm, peer: int, size: int, window: int, reps: int,
     t0 = MPI.Wtime()
     for _ in range(reps):
         if sending:
-            reqs = [comm.Isend([buf, size, MPI.BYTE], dest=peer, tag=TAG_DATA)
-                    for _ in range(window)]
-            MPI.Request.Waitall(reqs)
-            comm.Recv([ack, 1, MPI.BYTE], source=peer, tag=TAG_REPLY)
+            for req in [comm.Isend([buf, size, MPI.BYTE], dest=peer, tag=TAG_DATA)
+                        for _ in range(window)]:
+                _wait(req, peer)
+            _recv(comm, [ack, 1, MPI.BYTE], peer, TAG_REPLY)
         else:
-            reqs = [comm.Irecv([buf, size, MPI.BYTE], source=peer, tag=TAG_DATA)
-                    for _ in range(window)]
-            MPI.Request.Waitall(reqs)
-            comm.Send([ack, 1, MPI.BYTE], dest=peer, tag=TAG_REPLY)
+            for req in [comm.Irecv([buf, size, MPI.BYTE], source=peer, tag=TAG_DATA)
+                        for _ in range(window)]:
+                _wait(req, peer)
+            _send(comm, [ack, 1, MPI.BYTE], peer, TAG_REPLY)
     return MPI.Wtime() - t0
 
 
@@ -162,7 +199,7 @@ class Leader:
         self._cmd(peer, "bw", size, window, reps, not upload)
         seconds = window_send(self.comm, peer, size, window, reps, sending=upload)
         if not upload:
-            seconds = self.comm.recv(source=peer, tag=TAG_REPLY)
+            seconds = _recv_object(self.comm, peer, TAG_REPLY)
         return seconds
 
     def node(self, peer: int, node: str) -> List[Dict[str, Any]]:
@@ -197,16 +234,20 @@ class Leader:
             mine = [(a, b) for a, b in pairs if me in (a, b)]
             for a, b in mine:
                 other = b if a == me else a
-                us = pingpong(self.comm, other, 1, warmup, timed, first=(a == me))
+                try:
+                    us = pingpong(self.comm, other, 1, warmup, timed, first=(a == me))
+                except PeerSilent:
+                    us = None
                 if a == me:
-                    out.append((leaders[a], leaders[b], float(np.percentile(us, 50)),
-                                float(np.percentile(us, 99))))
+                    out.append((leaders[a], leaders[b],
+                                float(np.percentile(us, 50)) if us is not None else None,
+                                float(np.percentile(us, 99)) if us is not None else None))
             for a, b in pairs:
-                if me not in (a, b):
-                    p50, p99 = self.comm.recv(source=a, tag=TAG_REPLY)
-                    out.append((leaders[a], leaders[b], p50, p99))
-                elif b == me:
-                    p50, p99 = self.comm.recv(source=a, tag=TAG_REPLY)
+                if a != me:  # a measured it (a pair of two dead-or-alive peers: None)
+                    try:
+                        p50, p99 = _recv_object(self.comm, a, TAG_REPLY)
+                    except PeerSilent:
+                        p50 = p99 = None
                     out.append((leaders[a], leaders[b], p50, p99))
             ring = [ring[0]] + [ring[-1]] + ring[1:-1]
         return out
@@ -224,17 +265,24 @@ def serve(comm: MPI.Comm, leader: int) -> None:
         what = cmd[0]
         if what == "end":
             return
-        if what == "lat":
-            _, size, warmup, timed = cmd
-            pingpong(comm, leader, size, warmup, timed, first=False)
-        elif what == "bw":
-            _, size, window, reps, sending = cmd
-            seconds = window_send(comm, leader, size, window, reps, sending=sending)
-            if sending:
-                comm.send(seconds, dest=leader, tag=TAG_REPLY)
-        elif what == "pair":
-            _, partner, warmup, timed, first = cmd
-            us = pingpong(comm, partner, 1, warmup, timed, first=first)
-            if first:
-                report = (float(np.percentile(us, 50)), float(np.percentile(us, 99)))
-                comm.send(report, dest=leader, tag=TAG_REPLY)
+        try:
+            if what == "lat":
+                _, size, warmup, timed = cmd
+                pingpong(comm, leader, size, warmup, timed, first=False)
+            elif what == "bw":
+                _, size, window, reps, sending = cmd
+                seconds = window_send(comm, leader, size, window, reps, sending=sending)
+                if sending:
+                    comm.send(seconds, dest=leader, tag=TAG_REPLY)
+            elif what == "pair":
+                _, partner, warmup, timed, first = cmd
+                try:
+                    us = pingpong(comm, partner, 1, warmup, timed, first=first)
+                except PeerSilent:  # the partner's link is gone: say so, serve on
+                    us = None
+                if first:
+                    report = ((float(np.percentile(us, 50)), float(np.percentile(us, 99)))
+                              if us is not None else (None, None))
+                    comm.send(report, dest=leader, tag=TAG_REPLY)
+        except PeerSilent:  # the leader gave up on this node (or is gone): wait for
+            continue        # its next word, as the leader moves on to the next node
