@@ -17,8 +17,8 @@ from .execute import run_batch
 from .job import Job, OptimizeJob
 from .sources import make_source
 from .store import HealthWriter, Store, lock_run, make_run_dir
+from .store.schema import STOP_FILE
 
-STOP_FILE = "STOP"
 
 
 @dataclass
@@ -154,8 +154,9 @@ def stop_dashboard(store: Store, final_shown: Optional[float] = None) -> None:
     if server is None:
         return
     from .serve.launch import LINGER
-    waited = time.monotonic() - final_shown if final_shown is not None else 0.0
-    server.stop(linger=max(0.0, LINGER - waited) if final_shown is not None else 0.0)
+    # no final state (a start-up error): stop at once
+    linger = 0.0 if final_shown is None else LINGER - (time.monotonic() - final_shown)
+    server.stop(linger=max(0.0, linger))
     store.dashboard = None
 
 

@@ -101,6 +101,12 @@ class Served:
         self.server.shutdown()
         self.server.server_close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 @pytest.fixture
 def served(runs):
@@ -189,12 +195,9 @@ def test_a_symlink_in_the_runs_folder_is_not_followed(runs, tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     (root / "elsewhere").symlink_to(runs / "sweep")
-    s = Served(root)
-    try:
+    with Served(root) as s:
         assert s.json("/api/runs")["runs"] == []
         assert s.get("/api/runs/elsewhere")[0] == 404
-    finally:
-        s.close()
 
 
 def test_a_foreign_host_name_is_refused(served):
@@ -263,31 +266,26 @@ def test_the_soft_stop_needs_the_token_json_and_no_foreign_origin(tmp_path):
 def test_a_run_whose_process_died_shows_as_crashed_and_cannot_be_stopped(tmp_path):
     store, lock = fake_running_run(tmp_path)
     (tmp_path / "live" / "run.lock").write_text(f"pid 999999999 on {os.uname().nodename}\n")
-    s = Served(tmp_path, token="t")
     try:
-        assert s.json("/api/runs/live")["status"] == "crashed"
-        code, body = s.post("/api/runs/live/stop", {"Content-Type": "application/json",
-                                                    "X-Parc-Token": "t"})
-        assert code == 409 and "crashed" in body["error"]
+        with Served(tmp_path, token="t") as s:
+            assert s.json("/api/runs/live")["status"] == "crashed"
+            code, body = s.post("/api/runs/live/stop", {"Content-Type": "application/json",
+                                                        "X-Parc-Token": "t"})
+            assert code == 409 and "crashed" in body["error"]
     finally:
-        s.close()
         store.close()
         lock.close()
 
 
 def test_a_folder_with_no_runs_and_a_damaged_store(runs, tmp_path):
-    empty = Served(tmp_path)
-    try:
+    with Served(tmp_path) as empty:
         assert empty.json("/api/runs")["runs"] == []
         assert empty.get("/")[0] == 200
-    finally:
-        empty.close()
     shutil.copytree(runs / "sweep", tmp_path / "good")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "run.sqlite").write_bytes(b"this is not a database" * 100)
-    s = Served(tmp_path)
-    try:
+    with Served(tmp_path) as s:
         listing = {r["id"]: r for r in s.json("/api/runs")["runs"]}
         assert listing["bad"]["status"] == "unreadable"
         assert "bad" in listing["bad"]["error"] and "\n" not in listing["bad"]["error"]
@@ -296,22 +294,17 @@ def test_a_folder_with_no_runs_and_a_damaged_store(runs, tmp_path):
             assert code == 503, (what, code)
             assert "run.sqlite" in json.loads(body)["error"]
         assert s.json("/api/runs/good")["done"] == 40  # the server is still up
-    finally:
-        s.close()
 
 
 def test_the_serve_command_refuses_a_missing_folder_and_a_busy_port(tmp_path):
     done = run_cmd(python_cmd("-m", "parc_mpi.serve", tmp_path / "nope"))
     assert done.returncode == 2 and "nope: no such folder" in done.stderr, done
-    s = Served(tmp_path)
-    try:
+    with Served(tmp_path) as s:
         port = s.server.server_address[1]
         done = run_cmd(python_cmd("-m", "parc_mpi.serve", tmp_path, "--host", "127.0.0.1",
                                   "--port", port))
         assert done.returncode == 2 and f"127.0.0.1:{port}" in done.stderr, done
         assert len(done.stderr.strip().splitlines()) == 1
-    finally:
-        s.close()
 
 
 def test_api_functions_turn_nan_and_objects_into_json(tmp_path):
@@ -365,15 +358,12 @@ def test_a_run_that_finishes_while_watched_and_run_serve(tmp_path):
     with pytest.raises(OSError):
         urllib.request.urlopen(base + "/api/runs", timeout=5)
     # the same port taken: one line, exit 2, no run directory left behind
-    s = Served(tmp_path)
-    try:
+    with Served(tmp_path) as s:
         port = s.server.server_address[1]
         done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", tmp_path / "r2",
                                   "--serve", f"127.0.0.1:{port}"))
         assert done.returncode == 2 and f"--serve 127.0.0.1:{port}" in done.stderr, done
         assert not (tmp_path / "r2").exists()
-    finally:
-        s.close()
     bad = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--serve", "host:port"))
     assert bad.returncode == 2 and "--serve" in bad.stderr
 

@@ -16,6 +16,7 @@ from ..monitor.alerts import NodeHealth
 from ..monitor.nodeview import node_views, run_alerts, stale_after
 from ..store import RunReader, StoreError
 from ..store.export import _scalar, bare, fields
+from ..store.schema import STOP_FILE
 
 API_VERSION = 1
 MAX_LIMIT = 1000          # results per request
@@ -25,7 +26,6 @@ MAX_CELL = 200            # characters of one table cell
 MAX_FAILURES = 50
 TOP = 10
 MAX_STEPS = 2000          # points of the best-so-far curve
-SORTS = ("task", "status", "value", "seconds", "node", "worker", "attempt")
 
 
 def _num(x: Any) -> Any:
@@ -107,6 +107,7 @@ class Tracker:
         self.row = 0
         self.health: Dict[str, NodeHealth] = {}
         self.history: Dict[str, Deque[tuple]] = {}
+        self.infos: Dict[str, Any] = {}           # the nodes table, as last read
 
     def update(self, r: RunReader, meta: Dict[str, Any]) -> None:
         """Fold what was committed since the last call (the caller's reader)."""
@@ -142,7 +143,7 @@ class Tracker:
             if len(self.per_second) > 2 * self.RECENT:
                 cut = max(self.per_second) - self.RECENT - 2
                 self.per_second = {k: v for k, v in self.per_second.items() if k >= cut}
-            infos = r.nodes()
+            infos = self.infos = r.nodes()
             for node, info in infos.items():
                 h = self.health.get(node)
                 if h is not None and h.baseline != info.baseline_throttled and h.n:
@@ -218,8 +219,8 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         job = meta.get("job") or {}
         goal = job.get("goal", "min")
         best = tracker.best_result(r) if job.get("kind") == "optimize" else None
-        nodes = r.nodes()
         netbench = r.netbench()
+    nodes = tracker.infos
     recent = tracker.ended_since(now - recent_window)
     attempts, last_seq = tracker.attempts, tracker.seq
     st = run_liveness(run_dir, meta)
@@ -247,7 +248,7 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         "eta_seconds": eta, "goal": goal if job.get("kind") == "optimize" else None,
         "best": ({"task": best.task, "params": _cells(best.params, "item"),
                   "value": _num(best.value)} if best else None),
-        "stop_requested": os.path.exists(os.path.join(run_dir, "STOP")),
+        "stop_requested": os.path.exists(os.path.join(run_dir, STOP_FILE)),
         "stopped": summary.get("stopped"),
         "ranks": meta.get("ranks"), "workers": meta.get("workers"),
         "mpi": meta.get("mpi"), "hosts": len(meta.get("nodes") or []) or len(nodes),
@@ -302,8 +303,8 @@ def nodes(run_dir: str, now: Optional[float] = None,
     with RunReader(run_dir) as r:
         meta = r.meta()
         tracker.update(r, meta)
-        infos = r.nodes()
         netbench = r.netbench()
+    infos = tracker.infos
     meta = dict(meta, status=run_liveness(run_dir, meta))
     with tracker.lock:
         busy = None

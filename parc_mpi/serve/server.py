@@ -33,12 +33,13 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..store import RunReader, StoreError
+from ..store.reader import SORTS
+from ..store.schema import STOP_FILE
 from ..store.export import write_csv
 from . import api
 
 log = logging.getLogger("parc_mpi.serve")
 
-STOP_FILE = "STOP"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")
@@ -314,14 +315,15 @@ class Handler(BaseHTTPRequestHandler):
                                                 tracker=self.server.tracker(run_dir))),
             "nodes": (True, lambda: api.nodes(run_dir, tracker=self.server.tracker(run_dir))),
             "results": (False, lambda: api.results(
-                run_dir, _int(q, "after", 0), _int(q, "limit", None),
+                run_dir, _number(q, "after", 0), _number(q, "limit"),
                 _status(q.get("status")))),
             "table": (False, lambda: api.table(
-                run_dir, _int(q, "page", 0), _int(q, "size", 50), _choice(q, "sort", api.SORTS),
+                run_dir, _number(q, "page", 0), _number(q, "size", 50),
+                _choice(q, "sort", SORTS),
                 _choice(q, "order", ("asc", "desc")) == "desc", _status(q.get("status")))),
             "samples": (False, lambda: api.samples(
-                run_dir, _float(q, "since"), q.get("node"), _int(q, "limit", None))),
-            "failures": (False, lambda: api.failures(run_dir, _int(q, "limit", None))),
+                run_dir, _number(q, "since", kind=float), q.get("node"), _number(q, "limit"))),
+            "failures": (False, lambda: api.failures(run_dir, _number(q, "limit"))),
             "optimization": (False, lambda: api.optimization(run_dir)),
             "network": (False, lambda: api.network(run_dir)),
         }
@@ -410,22 +412,15 @@ class BadRequest(ValueError):
     """A query parameter that cannot be used (400, naming it)."""
 
 
-def _int(q: Dict[str, str], key: str, default: Optional[int]) -> Optional[int]:
+def _number(q: Dict[str, str], key: str, default=None, kind=int):
+    """The query parameter ``key`` as ``kind`` (int or float), ``default`` when absent."""
     if key not in q:
         return default
     try:
-        return int(q[key])
+        return kind(q[key])
     except ValueError:
-        raise BadRequest(f"{key} must be an integer") from None
-
-
-def _float(q: Dict[str, str], key: str) -> Optional[float]:
-    if key not in q:
-        return None
-    try:
-        return float(q[key])
-    except ValueError:
-        raise BadRequest(f"{key} must be a number") from None
+        raise BadRequest(f"{key} must be {'an integer' if kind is int else 'a number'}"
+                         ) from None
 
 
 def _choice(q: Dict[str, str], key: str, allowed: tuple) -> str:

@@ -20,8 +20,9 @@ _RESULT_SQL = ("SELECT seq, task, attempt, status, params, value, result, error,
                "node, t_start, t_end FROM results")
 # the final attempt of every task
 _FINAL = "seq IN (SELECT MAX(seq) FROM results GROUP BY task)"
-_SORTS = {"task": "task", "status": "status", "value": "value", "seconds": "t_end - t_start",
+_SORT_SQL = {"task": "task", "status": "status", "value": "value", "seconds": "t_end - t_start",
           "node": "node", "worker": "worker", "attempt": "attempt"}
+SORTS = tuple(_SORT_SQL)  # what final_page sorts by
 _PLAIN = ("seq", "task", "attempt", "status", "value", "error", "worker", "node", "t_start",
           "t_end")
 
@@ -141,9 +142,9 @@ class RunReader:
         """(how many final attempts match, one page of them) sorted by ``sort``: task,
         status, value, seconds, node, worker or attempt (a paged table of any size;
         ties by task). ``status``: ok, failed or timeout only."""
-        key = _SORTS.get(sort)
+        key = _SORT_SQL.get(sort)
         if key is None:
-            raise ValueError(f"cannot sort by {sort!r}; one of {', '.join(_SORTS)}")
+            raise ValueError(f"cannot sort by {sort!r}; one of {', '.join(SORTS)}")
         more, args = ((["status = ?"], [status]) if status else ([], []))
         where = self._where_final(*more)
         n = self._all("SELECT COUNT(*) FROM results" + where, args)[0][0]
@@ -168,10 +169,6 @@ class RunReader:
         return [(r, Sample(n, t, json.loads(d))) for r, n, t, d in self._all(
             "SELECT rowid, node, t, data FROM samples WHERE rowid > ? ORDER BY rowid LIMIT ?",
             (row, int(limit)))]
-
-    def ended_since(self, t: float) -> int:
-        """How many attempts ended after time ``t`` (a recent throughput)."""
-        return self._all("SELECT COUNT(*) FROM results WHERE t_end > ?", (t,))[0][0]
 
     def last_seq(self) -> int:
         """The newest attempt's sequence number (0 when none): cheap, the rowid."""

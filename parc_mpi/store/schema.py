@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS pairs (      -- small-message latency between node pa
 );
 """
 
+STOP_FILE = "STOP"   # in a run directory: a soft-stop request (the runner, the dashboard)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_TIMEOUT = "timeout"
