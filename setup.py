@@ -17,6 +17,7 @@ setup(
         "scipy>=1.9",
         "matplotlib>=3.5",
         "psutil>=5.8",
+        "threadpoolctl>=3",   # the optimizers' own BLAS work on one thread
     ],
     extras_require={
         # PyPI's MPICH wheel: a working mpiexec inside a virtual environment.

@@ -20,8 +20,9 @@ if "numpy" not in _sys.modules and any(v in _os.environ for v in _LAUNCHED):
 
 from .api import OptimizeResult, maximize, minimize  # noqa: E402
 from .job import Job, JobError, generate, map, optimize  # noqa: E402
+from .progress import report, should_stop  # noqa: E402
 from .space import Choice, Integer, Real, Space  # noqa: E402
 from .store.load import Run, load  # noqa: E402
 
 __all__ = ["map", "optimize", "generate", "minimize", "maximize", "OptimizeResult", "Job",
-           "JobError", "Real", "Integer", "Choice", "Space", "load", "Run", "__version__"]
+           "JobError", "Real", "Integer", "Choice", "Space", "load", "Run", "report", "should_stop", "__version__"]

@@ -44,8 +44,21 @@ class OptimizeResult:
         name, ``value`` (nan for a failure), ``ok``, ``seconds`` (from the first
         evaluation's start to this one's end, on the worker's clock) and ``worker``
         (the MPI rank; 0 in a serial run); ``pandas.DataFrame(result.history)`` loads it.
+        With several objectives, a column per objective instead of ``value``;
+        with constraints, ``feasible`` and ``violation``; with a pruner, ``pruned``.
     run_dir : str or None
         Where the run store is, when one was kept.
+    front : list of dict
+        Several objectives: the Pareto front, ``[{"params": ..., "values": {name:
+        value}}]`` sorted by the first objective (``x`` is then empty, ``fun`` nan).
+    hypervolume : float or None
+        Of the front, against ``reference`` (``reference_source`` says whether it
+        was given or derived from the points seen).
+    feasible, first_feasible : int or None
+        With constraints: how many evaluations were feasible, and the number of the
+        first feasible one (1-based).
+    pruned : int
+        Evaluations stopped early by the pruner.
     """
 
     x: Dict[str, Any]
@@ -55,8 +68,15 @@ class OptimizeResult:
     success: bool
     message: str
     history: Dict[str, np.ndarray] = field(repr=False)
-    goal: str = "min"
+    goal: Any = "min"
     run_dir: Optional[str] = None
+    front: List[Dict[str, Any]] = field(default_factory=list, repr=False)
+    hypervolume: Optional[float] = None
+    reference: Optional[Dict[str, float]] = None
+    reference_source: Optional[str] = None
+    feasible: Optional[int] = None
+    first_feasible: Optional[int] = None
+    pruned: int = 0
 
     def __getitem__(self, key):  # scipy's OptimizeResult is a dict too
         return getattr(self, key)
@@ -65,7 +85,9 @@ class OptimizeResult:
 def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
              seed: Optional[int] = 0, run_dir: Optional[str] = None,
              quiet: bool = True, initial: Optional[List[Mapping]] = None,
-             warm_start: Optional[str] = None) -> OptimizeResult:
+             warm_start: Optional[str] = None, *, objectives: Optional[List[str]] = None,
+             pruner: Any = None, reference: Optional[Mapping[str, float]] = None
+             ) -> OptimizeResult:
     """Find the parameters with the lowest ``fn(**params)``.
 
     Parameters
@@ -88,6 +110,17 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
         Known points, evaluated first (within the budget).
     warm_start : str, optional
         An earlier run directory over the same space, told to the optimizer first.
+    objectives : list of str, optional
+        Several objectives, all minimised: ``fn`` returns a dict with these keys
+        (or a tuple in this order); the result holds the Pareto front.
+    pruner : {"median", "asha"}, optional
+        Stop evaluations early that report progress (``parc_mpi.report``) worse
+        than their peers'.
+    reference : dict, optional
+        Several objectives: the hypervolume's reference point.
+
+    ``fn`` may return ``{"value": y, "constraints": [c1, ...]}`` (feasible when every
+    ``c <= 0``): the best is then the best feasible point.
 
     Returns
     -------
@@ -106,24 +139,32 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
     True
     """
     return _optimize(fn, space, budget, optimizer, seed, "min", run_dir, quiet, initial,
-                     warm_start)
+                     warm_start, objectives, pruner, reference)
 
 
 def maximize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
              seed: Optional[int] = 0, run_dir: Optional[str] = None,
              quiet: bool = True, initial: Optional[List[Mapping]] = None,
-             warm_start: Optional[str] = None) -> OptimizeResult:
-    """Find the parameters with the highest ``fn(**params)``; as :func:`minimize`."""
+             warm_start: Optional[str] = None, *, objectives: Optional[List[str]] = None,
+             pruner: Any = None, reference: Optional[Mapping[str, float]] = None
+             ) -> OptimizeResult:
+    """Find the parameters with the highest ``fn(**params)``; as :func:`minimize`
+    (``objectives`` are then all maximised)."""
     return _optimize(fn, space, budget, optimizer, seed, "max", run_dir, quiet, initial,
-                     warm_start)
+                     warm_start, objectives, pruner, reference)
 
 
-def _optimize(fn, space, budget, optimizer, seed, goal, run_dir, quiet, initial=None,
-              warm_start=None) -> OptimizeResult:
+def _optimize(fn, space, budget, optimizer, seed, sense, run_dir, quiet, initial=None,
+              warm_start=None, objectives=None, pruner=None, reference=None) -> OptimizeResult:
+    goal: Any = sense
+    if objectives is not None:
+        if isinstance(objectives, str) or len(objectives) < 2:
+            raise ValueError(f"objectives: name two objectives or more, got {objectives!r}")
+        goal = {str(n): sense for n in objectives}
     try:
         job = optimize(fn, space, budget, goal=goal, optimizer=optimizer, seed=seed,
-                       name="minimize" if goal == "min" else "maximize", initial=initial,
-                       warm_start=warm_start)
+                       name="minimize" if sense == "min" else "maximize", initial=initial,
+                       warm_start=warm_start, pruner=pruner, reference=reference)
     except JobError as exc:
         raise ValueError(str(exc)) from None
     from .cluster.world import world
@@ -163,17 +204,6 @@ def _serial(job, run_dir: Optional[str], quiet: bool) -> OptimizeResult:
             shutil.rmtree(opts.run_dir, ignore_errors=True)
 
 
-def _result(x, fun, hist, goal, run_dir, last_error) -> OptimizeResult:
-    arrays = {k: np.asarray(v) for k, v in hist.items()}
-    nfev = len(arrays["value"])
-    nfail = int(nfev - arrays["ok"].sum()) if nfev else 0
-    success = nfev > nfail
-    message = (f"{nfev} evaluations, {nfail} failed" if success else
-               f"every evaluation failed; the last: {last_error or 'no usable number'}")
-    return OptimizeResult(x=x, fun=fun, nfev=nfev, nfail=nfail, success=success,
-                          message=message, history=arrays, goal=goal, run_dir=run_dir)
-
-
 def _cluster(comm, job, run_dir, quiet) -> OptimizeResult:
     from .cluster.launch import agree_and_run
     from .cluster.protocol import bcast_quietly
@@ -205,25 +235,72 @@ def _cluster(comm, job, run_dir, quiet) -> OptimizeResult:
 def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
     """The result from the run store: one entry per evaluation in commit order;
     ``seconds`` counts from the first evaluation's start to this one's end."""
+    from .optimizers.objectives import Goal
     from .store import RunReader
+    from .store.optimization import front_params, summarize
+    goal = Goal(job.goal)
     names = job.space.names
-    hist: Dict[str, List[Any]] = {n: [] for n in names}
-    hist.update(value=[], ok=[], seconds=[], worker=[])
     with RunReader(run_dir) as reader:
         rows = reader.results()
+        told = {e[1]: e for e in reader.evaluations()}
+        summary = summarize(reader, job.describe(), history=False)
+        front_params(reader, summary.get("front", []))
+    constrained, pruning = summary["constrained"], job.pruner is not None
+    outs = list(goal.names) if goal.multi else ["value"]
+    hist: Dict[str, List[Any]] = {n: [] for n in names}
+    hist.update({n: [] for n in outs})
+    hist.update(ok=[], seconds=[], worker=[])
+    if constrained:
+        hist.update(feasible=[], violation=[])
+    if pruning:
+        hist["pruned"] = []
     t0 = min((r.t_start for r in rows if r.t_start is not None), default=0.0)
     best_x, best, last_error = {}, math.nan, None
-    sign = -1.0 if job.goal == "max" else 1.0
+    sign = float(goal.signs[0])
     for r in rows:
-        ok = r.ok and r.value is not None and math.isfinite(r.value)
+        e = told.get(r.task) if r.ok else None
+        ok = e is not None
         for n in names:
             hist[n].append(r.params[n])
-        hist["value"].append(r.value if ok else math.nan)
+        values = e[2] if ok else [math.nan] * len(outs)
+        for n, v in zip(outs, values):
+            hist[n].append(v)
         hist["ok"].append(ok)
         hist["seconds"].append(r.t_end - t0)
         hist["worker"].append(r.worker)
-        if ok and (math.isnan(best) or sign * r.value < sign * best):
-            best, best_x = r.value, r.params
+        if constrained:
+            hist["feasible"].append(ok and e[4] == 0)
+            hist["violation"].append(e[4] if ok else math.nan)
+        if pruning:
+            hist["pruned"].append(ok and e[5])
+        if ok and not goal.multi and e[4] == 0 and not e[5] and (
+                math.isnan(best) or sign * values[0] < sign * best):
+            best, best_x = values[0], r.params
         if not ok and r.error:
             last_error = r.error_line
-    return _result(best_x, best, hist, job.goal, run_dir if keep else None, last_error)
+    arrays = {k: np.asarray(v) for k, v in hist.items()}
+    nfev = len(rows)
+    nfail = nfev - int(arrays["ok"].sum()) if nfev else 0
+    success = nfev > nfail
+    if not success:
+        message = f"every evaluation failed; the last: {last_error or 'no usable number'}"
+    elif goal.multi:
+        message = (f"{nfev} evaluations, {nfail} failed; a front of {len(summary['front'])} "
+                   f"point(s)")
+    else:
+        message = f"{nfev} evaluations, {nfail} failed"
+    if constrained:
+        message += (f"; {summary['feasible']} feasible" +
+                    (f", the first at evaluation {summary['first_feasible']}"
+                     if summary["first_feasible"] else ", none yet"))
+    if summary["pruned"]:
+        message += f"; {summary['pruned']} pruned"
+    front = [{"params": p["params"], "values": p["values"]} for p in summary.get("front", [])]
+    return OptimizeResult(
+        x=best_x, fun=best, nfev=nfev, nfail=nfail, success=success, message=message,
+        history=arrays, goal=job.goal, run_dir=run_dir if keep else None, front=front,
+        hypervolume=summary.get("hypervolume"), reference=summary.get("reference"),
+        reference_source=summary.get("reference_source"),
+        feasible=summary["feasible"] if constrained else None,
+        first_feasible=summary["first_feasible"] if constrained else None,
+        pruned=summary["pruned"])

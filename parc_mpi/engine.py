@@ -8,6 +8,7 @@ messages and call its methods; nothing outside writes its fields.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import pickle
@@ -19,7 +20,7 @@ from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 from .execute import Task
 from .job import Job
-from .sources import OptimizeSource, Source, objective_problem
+from .sources import OptimizeSource, Source
 from .store import STATUS_FAILED, STATUS_OK, ResultRow, Store
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Scheduler:
         self.in_flight: Dict[int, List[Task]] = {}  # batch id -> its tasks
         self.held: Dict[int, Set[int]] = {}         # worker -> the batch ids it holds
         self.batch_id = 0
-        self.uncounted: List[Tuple[int, bool, Any]] = []  # adaptive jobs: fed to the source
+        self.uncounted: List[Tuple[int, bool, Any, Any]] = []  # adaptive jobs: for the source
         self.uncounted_ok = 0      # map jobs: only counted
         self.uncounted_failed = 0
         self.taken = 0
@@ -201,11 +202,15 @@ class Scheduler:
             self.retry.extend(tasks)
 
     # -- taking results -----------------------------------------------------
+    def context(self) -> Any:
+        """What a worker needs beside the tasks: an optimize job's pruner table."""
+        return self.source.context()
+
     def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
-                compute: float, node: str = "?") -> None:
+                compute: float, node: str = "?", curves: Optional[dict] = None) -> None:
         """Take a batch's store rows (plain tuples in ResultRow order, made by
-        ``store.rows_for``) and, for adaptive jobs, the raw
-        results; they are counted at the next commit."""
+        ``store.rows_for``) and, for adaptive jobs, the raw results, and for optimize
+        jobs the progress curves by task; they are counted at the next commit."""
         held = self.held.get(worker)
         if held:
             held.discard(batch_id)
@@ -222,7 +227,7 @@ class Scheduler:
             per = compute / len(rows)
             self.t_task = per if self.t_task is None else 0.7 * self.t_task + 0.3 * per
         if self.single:
-            rows = [self._check_objective(ResultRow._make(row), r) for row, r in zip(rows, raw)]
+            rows = self._check_objectives(rows, raw, curves)
         status = RESULT_STATUS
         clean = all(row[status] == STATUS_OK for row in rows)
         self.store.add_rows(rows)
@@ -238,21 +243,45 @@ class Scheduler:
                     self.retry.append((task, attempt + 1, arg))
                     continue
             if self.source.adaptive:
-                self.uncounted.append((tasks[i][0], ok, raw[i] if ok else None))
+                task = tasks[i][0]
+                self.uncounted.append((task, ok, raw[i] if ok else None,
+                                       curves.get(task) if curves else None))
             elif ok:
                 self.uncounted_ok += 1
             else:
                 self.uncounted_failed += 1
 
-    @staticmethod
-    def _check_objective(row: ResultRow, result: Any) -> ResultRow:
-        """An optimize task that returned no usable number is a failed task."""
-        if row.status != STATUS_OK:
-            return row
-        problem = objective_problem(result)
-        if problem is None:
-            return row
-        return row._replace(status=STATUS_FAILED, value=None, error=problem)
+    def _check_objectives(self, rows: List[Tuple], raw: List[Any],
+                          curves: Optional[dict]) -> List[ResultRow]:
+        """An optimize task's result read through the goal: one that gives no usable
+        number is a failed task; the stored value is the objective when it is one,
+        feasible and not pruned; several objectives, constraints and progress curves
+        go to the store's trials and curves tables."""
+        goal = self.source.goal
+        out, records, points = [], [], []
+        for row, result in zip(rows, raw):
+            row = ResultRow._make(row)
+            if row.status != STATUS_OK:
+                out.append(row)
+                continue
+            told = goal.read(result)
+            if told.problem:
+                out.append(row._replace(status=STATUS_FAILED, value=None, error=told.problem))
+                continue
+            curve, pruned = curves.get(row.task, (None, False)) if curves else (None, False)
+            if curve:
+                points.extend((row.task, s, v) for s, v in curve)
+            if goal.multi or told.constraints or curve:
+                values = list(goal.values(told.f).values())
+                records.append((row.task, json.dumps(values), json.dumps(list(told.constraints))
+                                if told.constraints else None, told.violation, int(pruned)))
+            value = None
+            if not goal.multi and told.violation == 0 and not pruned:
+                value = float(goal.signs[0] * told.f[0])
+            out.append(row._replace(value=value) if value != row.value else row)
+        self.store.add_trials(records)
+        self.store.add_curves(points)
+        return out
 
     def worker_lost(self, worker: int, node: str) -> int:
         """A worker gone silent: every batch it held goes back in line for the
@@ -289,12 +318,12 @@ class Scheduler:
         self.failed += self.uncounted_failed
         self.uncounted_ok = self.uncounted_failed = 0
         counted, self.uncounted = self.uncounted, []
-        for task, ok, result in counted:
+        for task, ok, result, extra in counted:
             self.done += 1
             self.told += 1
             if not ok:
                 self.failed += 1
-            self.source.done(task, ok, result)
+            self.source.done(task, ok, result, extra)
 
     @property
     def finished(self) -> bool:
@@ -316,6 +345,9 @@ class Scheduler:
         best = self.source.best()
         if best is not None:
             parts.append(f"best {best[1]:.6g}")
+        note = self.source.note()
+        if note:
+            parts.append(note)
         if live_workers is not None:
             parts.append(f"{live_workers}/{len(self.stats) or live_workers} workers")
         if total and rate > 0 and self.done < total:

@@ -107,18 +107,47 @@ def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
 
 
 class BatchResult(NamedTuple):
-    """A batch's store rows, raw results (adaptive jobs only) and compute seconds."""
+    """A batch's store rows, raw results (adaptive jobs only), compute seconds, and
+    for optimize jobs whose objective reported progress, ``{task: (curve, pruned)}``."""
 
     rows: List[tuple]
     raw: Optional[List[Any]]
     compute: float
+    curves: Optional[dict] = None
 
 
-def run_batch(job, batch: List[Task], worker: int, node: str) -> BatchResult:
+def run_batch(job, batch: List[Task], worker: int, node: str,
+              context: Optional[tuple] = None) -> BatchResult:
     """Run a batch of ``job``'s tasks and make its store rows: the one path a batch
-    takes, on an MPI worker and in a serial run alike."""
+    takes, on an MPI worker and in a serial run alike. ``context``: the pruner's
+    table an optimize job's evaluations judge their progress by."""
     from .store import rows_for
-    outcomes, compute = execute_batch(job.fn, job.call, batch, job.timeout,
+    fn, records = job.fn, None
+    if job.kind == "optimize":
+        fn, records = _with_progress(job.fn, context)
+    outcomes, compute = execute_batch(fn, job.call, batch, job.timeout,
                                       getattr(job, "rename", None))
     raw = [o[3] for o in outcomes] if job.kind != "map" else None  # Outcome.result
-    return BatchResult(rows_for(batch, outcomes, worker, node), raw, compute)
+    rows = rows_for(batch, outcomes, worker, node)
+    curves = None
+    if records and any(records):  # one record per call, in the batch's order
+        curves = {task: rec for (task, _a, _arg), rec in zip(batch, records) if rec}
+    return BatchResult(rows, raw, compute, curves)
+
+
+def _with_progress(fn: Callable, context: Optional[tuple]):
+    """``fn`` run as an evaluation that may report progress (``parc_mpi.report``):
+    each call appends its ``(curve, pruned)`` (or None) to the returned list."""
+    from . import progress
+    records: list = []
+
+    def evaluation(**params):
+        ev = progress.begin(context)
+        try:
+            result = fn(**params)
+        finally:
+            progress.end()
+            records.append((ev.curve, ev.stop) if ev.curve else None)
+        return progress.outcome(ev, result)
+
+    return evaluation, records

@@ -81,7 +81,9 @@ class OptimizeJob(Job):
     space: Space = None
     budget: int = 0
     optimizer: Union[str, Optimizer] = "auto"
-    goal: str = "min"
+    goal: Any = "min"            # "min", "max" or {name: "min" | "max", ...}
+    pruner: Any = None
+    reference: Optional[Dict[str, float]] = None   # hypervolume's reference point
     seed: Optional[int] = None
     initial: Tuple[Dict[str, Any], ...] = ()   # known points, evaluated first
     warm_start: Optional[str] = None           # a run directory whose results are told first
@@ -90,13 +92,18 @@ class OptimizeJob(Job):
 
     def make_optimizer(self, workers: int = 1) -> Optimizer:
         return make_optimizer(self.optimizer, self.space, goal=self.goal, seed=self.seed,
-                              budget=self.budget, workers=workers)
+                              budget=self.budget, workers=workers, pruner=self.pruner)
 
     def describe(self) -> dict:
         out = super().describe()
         out.update(space=self.space.describe(), budget=self.budget, goal=self.goal,
                    seed=self.seed, optimizer=self.optimizer if isinstance(self.optimizer, str)
                    else type(self.optimizer).__name__)
+        if self.reference is not None:
+            out["reference"] = dict(self.reference)
+        if self.pruner is not None:
+            out["pruner"] = self.pruner if isinstance(self.pruner, str) else \
+                getattr(self.pruner, "kind", type(self.pruner).__name__)
         if self.initial:
             out["initial"] = [dict(p) for p in self.initial]
         if self.warm_start:
@@ -153,18 +160,23 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
              optimizer: Union[str, Optimizer] = "auto", seed: Optional[int] = 0,
              retries: int = 0, timeout: Optional[float] = None,
              name: Optional[str] = None, initial: Optional[Sequence[Mapping]] = None,
-             warm_start: Optional[str] = None) -> OptimizeJob:
+             warm_start: Optional[str] = None, pruner: Any = None,
+             reference: Optional[Mapping[str, float]] = None) -> OptimizeJob:
     """An adaptive search for the best value of ``fn(**params)``.
 
     Parameters
     ----------
     fn : callable
-        The objective; receives the space's parameters by name, returns a number.
+        The objective; receives the space's parameters by name, returns a number
+        (several objectives: a dict by name, or a tuple in the goal's order; with
+        constraints: a dict with ``"constraints": [c1, ...]``, feasible when every
+        ``c <= 0``, and the one objective under ``"value"``).
     space : dict of str to Real, Integer or Choice
     budget : int
         Number of evaluations (failed ones count).
-    goal : {"max", "min"}
-        Required: the highest or the lowest value is best.
+    goal : {"max", "min"} or dict
+        Required: the highest or the lowest value is best; several objectives:
+        ``{"error": "min", "seconds": "min"}`` (the result is a Pareto front).
     optimizer : str or Optimizer, default "auto"
     seed : int, default 0
         Seed of every random choice; the same seed gives the same points.
@@ -174,6 +186,12 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
     warm_start : str, optional
         The run directory of an earlier optimization over the same space: its
         results are told to the optimizer before it asks (not counted in the budget).
+    pruner : {"median", "asha"}, optional
+        Stop evaluations early that report progress (``parc_mpi.report(step, value)``)
+        worse than their peers'; off by default.
+    reference : dict, optional
+        Several objectives: the hypervolume's reference point, one value per
+        objective (default: derived from the points seen, and said so).
     """
     _check_fn(fn, "optimize(fn, ...): fn")
     try:
@@ -181,6 +199,10 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
         check_goal(goal)
     except ValueError as exc:
         raise JobError(str(exc)) from None
+    if warm_start is not None and isinstance(goal, Mapping):
+        raise JobError("warm_start: an earlier run can warm-start one objective only "
+                       "(the goal names several)")
+    reference = _check_reference(reference, goal)
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise JobError(f"budget must be a positive integer, got {budget!r}")
     points = []
@@ -200,12 +222,31 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
     job = OptimizeJob(fn=fn, space=space, budget=budget, optimizer=optimizer, goal=goal,
                       seed=seed, retries=_check_retries(retries),
                       timeout=_check_timeout(timeout), name=name, initial=tuple(points),
-                      warm_start=warm_start)
+                      warm_start=warm_start, pruner=pruner, reference=reference)
     try:
         job.make_optimizer()
     except ValueError as exc:
         raise JobError(str(exc)) from None
     return job
+
+
+def _check_reference(reference: Any, goal: Any) -> Optional[Dict[str, float]]:
+    if reference is None:
+        return None
+    if not isinstance(goal, Mapping):
+        raise JobError("reference: a hypervolume's reference point needs several objectives "
+                       "(the goal names one)")
+    if not isinstance(reference, Mapping) or set(reference) != set(goal):
+        raise JobError(f"reference must give a number for each objective "
+                       f"({', '.join(goal)}), got {reference!r}")
+    out = {}
+    for name in goal:
+        v = reference[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or \
+                v in (float("inf"), float("-inf")):
+            raise JobError(f"reference[{name!r}] must be a finite number, got {v!r}")
+        out[name] = float(v)
+    return out
 
 
 def generate(fn: Callable, items: Iterable, on_result: Callable, *,

@@ -109,6 +109,7 @@ def replay(sched, store: Store, retries: int) -> Dict[str, int]:
     with store.reader() as reader:
         rows = reader.results()
         asks = reader.asks() if sched.source.adaptive else []
+        extras = _extras(reader) if sched.source.adaptive else {}
     last: Dict[int, Result] = {}
     for row in rows:
         last[row.task] = row
@@ -120,7 +121,7 @@ def replay(sched, store: Store, retries: int) -> Dict[str, int]:
     failed = sum(1 for r in told if not r.ok)
     source = sched.source
     if source.adaptive:
-        asked = _replay_adaptive(source, store.path, asks, told)
+        asked = _replay_adaptive(source, store.path, asks, told, extras)
         rerun = [(t, 0, arg) for t, arg in asked if t not in told_tasks and t not in last]
         taken = len(asked)
     else:
@@ -133,13 +134,22 @@ def replay(sched, store: Store, retries: int) -> Dict[str, int]:
     return {"done": len(told), "failed": failed, "rerun": len(rerun) + len(retry)}
 
 
-def _replay_adaptive(source, path: str, asks, told: List[Result]) -> List[tuple]:
+def _extras(reader) -> Dict[int, tuple]:
+    """Each evaluation's (curve, pruned), as the optimizer was told it: the pruner's
+    state and the trials stopped early replay too."""
+    pruned = {e[1]: e[5] for e in reader.evaluations()}
+    out = {task: (curve, bool(pruned.get(task))) for task, curve in reader.curves().items()}
+    return out
+
+
+def _replay_adaptive(source, path: str, asks, told: List[Result],
+                     extras: Dict[int, tuple]) -> List[tuple]:
     """Every recorded take, with the tells that came before it, in order."""
     asked: List[tuple] = []
     i = 0
     for seq, after, n, want in asks:
         while i < after and i < len(told):
-            _tell(source, told[i])
+            _tell(source, told[i], extras)
             i += 1
         got = source.take(n)
         if [[t, journal(a)] for t, a in got] != want:
@@ -149,12 +159,13 @@ def _replay_adaptive(source, path: str, asks, told: List[Result]) -> List[tuple]
                 "is the objective or optimizer random without a seed?")
         asked.extend(got)
     for row in told[i:]:
-        _tell(source, row)
+        _tell(source, row, extras)
     return asked
 
 
-def _tell(source, row: Result) -> None:
-    source.done(row.task, row.ok, row.result if row.ok else math.nan)
+def _tell(source, row: Result, extras: Dict[int, tuple]) -> None:
+    source.done(row.task, row.ok, row.result if row.ok else math.nan,
+                extras.get(row.task) if row.ok else None)
 
 
 def mark_resumed(store: Store, opts_argv: List[str], counts: Dict[str, int]) -> None:

@@ -286,10 +286,12 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     t = clock()
     if isinstance(job, OptimizeJob):
         best = summary.get("best")
-        store.write_json("best.json", {
+        outcome = {
             "goal": job.goal, "params": best["params"] if best else None,
             "value": best["value"] if best else None, "evaluations": summary["tasks"],
-            "failed": summary["failed"]})
+            "failed": summary["failed"]}
+        outcome.update(_optimization(store, job, summary))
+        store.write_json("best.json", outcome)
     store.set_meta(status=status, finished=time.time(), summary=summary)
     final_shown = time.monotonic()  # from now on a dashboard shows the final state
     from .monitor.health import health_lines
@@ -314,6 +316,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     line = f"[parc_mpi] {summary_line(summary, sched.source.total, sched.done_before)}"
     if "best" in summary:
         line += f"; best {summary['best']['value']:.6g} at {summary['best']['params']}"
+    if summary.get("optimization"):
+        line += optimization_words(summary["optimization"])
     print(line, flush=True)
     if summary.get("job_summary"):
         print(f"[parc_mpi] {summary['job_summary']}", flush=True)
@@ -397,6 +401,48 @@ def _job_summary(job: Job, store: Store) -> Optional[str]:
     return None if text is None else str(text)
 
 
+def _optimization(store: Store, job: OptimizeJob, summary: Dict[str, Any]) -> Dict[str, Any]:
+    """best.json's words on several objectives, constraints and pruning (the front
+    with its parameters, the hypervolume and its reference); a short copy goes in
+    the summary for the last line."""
+    from .store.optimization import front_params, summarize
+    with store.reader() as reader:
+        opt = summarize(reader, job.describe(), history=False)
+        front_params(reader, opt.get("front", []))
+    out: Dict[str, Any] = {}
+    short: Dict[str, Any] = {}
+    if opt.get("front") is not None and "objectives" in opt and len(opt["objectives"]) > 1:
+        out.update(front=[{"params": p["params"], "values": p["values"]} for p in opt["front"]],
+                   hypervolume=opt["hypervolume"], reference=opt["reference"],
+                   reference_source=opt.get("reference_source"))
+        short.update(front=len(opt["front"]), hypervolume=opt["hypervolume"])
+    if opt["constrained"]:
+        out.update(feasible=opt["feasible"], first_feasible=opt["first_feasible"])
+        short.update(feasible=opt["feasible"], first_feasible=opt["first_feasible"],
+                     evaluations=opt["evaluations"])
+    if opt["pruned"]:
+        out["pruned"] = short["pruned"] = opt["pruned"]
+    if short:
+        summary["optimization"] = short
+    return out
+
+
+def optimization_words(short: Dict[str, Any]) -> str:
+    """The summary line's tail for several objectives, constraints and pruning."""
+    words = ""
+    if "front" in short:
+        hv = short.get("hypervolume")
+        words += f"; a front of {short['front']} point(s)" + (
+            f", hypervolume {hv:.6g}" if hv is not None else "")
+    if "feasible" in short:
+        first = short.get("first_feasible")
+        words += (f"; {short['feasible']} of {short['evaluations']} feasible" +
+                  (f", the first at evaluation {first}" if first else ""))
+    if short.get("pruned"):
+        words += f"; {short['pruned']} stopped early"
+    return words
+
+
 def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int:
     """One rank, no cluster: run the job in-process with the same scheduler (and
     the store ``open_run`` made, when the caller opened it already)."""
@@ -419,8 +465,8 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
             batch = sched.next_batch()
             if batch:
                 batch_id, tasks = batch
-                out = run_batch(job, tasks, 0, node)
-                sched.receive(batch_id, 0, out.rows, out.raw, out.compute, node)
+                out = run_batch(job, tasks, 0, node, sched.context())
+                sched.receive(batch_id, 0, out.rows, out.raw, out.compute, node, out.curves)
             if sched.flush_due() or not batch:
                 sched.flush()
             watch.tick()

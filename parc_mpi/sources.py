@@ -13,7 +13,7 @@ from collections import deque
 from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
 
 from .job import GenerateJob, Job, MapJob, OptimizeJob
-from .optimizers import Optimizer, Trial, as_objective_value
+from .optimizers import Optimizer, Trial
 
 
 class Source:
@@ -23,8 +23,17 @@ class Source:
     def take(self, n: int) -> List[Tuple[int, Any]]:
         raise NotImplementedError
 
-    def done(self, task: int, ok: bool, result: Any) -> None:
-        """A committed final outcome of a task."""
+    def done(self, task: int, ok: bool, result: Any, extra: Any = None) -> None:
+        """A committed final outcome of a task (``extra``: an optimize task's
+        ``(curve, pruned)`` when it reported progress)."""
+
+    def context(self) -> Any:
+        """What the workers need beside the tasks (an optimizer's pruner table)."""
+        return None
+
+    def note(self) -> Optional[str]:
+        """A word on the search for the progress line (several objectives: the front)."""
+        return None
 
     @property
     def exhausted(self) -> bool:
@@ -68,6 +77,7 @@ class OptimizeSource(Source):
     def __init__(self, job: OptimizeJob, workers: int = 1):
         self.job = job
         self.optimizer: Optimizer = job.make_optimizer(workers=workers)
+        self.goal = self.optimizer.objectives
         self.total = job.budget
         self._trials: Dict[int, Trial] = {}
         self.offset = 0  # optimizer trials that are not tasks (a warm start's)
@@ -93,9 +103,25 @@ class OptimizeSource(Source):
             self._trials[t.id - self.offset] = t
         return [(t.id - self.offset, t.params) for t in trials]
 
-    def done(self, task: int, ok: bool, result: Any) -> None:
+    def done(self, task: int, ok: bool, result: Any, extra: Any = None) -> None:
         trial = self._trials.pop(task)
-        self.optimizer.tell(trial, result if ok else math.nan)
+        pruned = False
+        if extra:
+            curve, pruned = extra
+            trial.curve = [tuple(p) for p in curve]
+        self.optimizer.tell(trial, result if ok else math.nan, pruned=bool(pruned))
+
+    def context(self) -> Any:
+        pruner = self.optimizer.pruner
+        return pruner.table() if pruner is not None else None
+
+    def note(self) -> Optional[str]:
+        if not self.goal.multi and not self.optimizer.constrained:
+            return None
+        if self.goal.multi:
+            n = len(self.optimizer.front)
+            return f"front {n} point{'s' if n != 1 else ''}" if n else "no feasible point yet"
+        return None if self.optimizer.best is not None else "no feasible point yet"
 
     @property
     def exhausted(self) -> bool:
@@ -148,7 +174,7 @@ class GenerateSource(Source):
             self._next_id += 1
         return out
 
-    def done(self, task: int, ok: bool, result: Any) -> None:
+    def done(self, task: int, ok: bool, result: Any, extra: Any = None) -> None:
         item = self._items.pop(task)
         if ok:
             new = self.job.on_result(item, result)
@@ -170,16 +196,3 @@ def make_source(job: Job, workers: int = 1) -> Source:
     if isinstance(job, MapJob):
         return MapSource(job)
     raise TypeError(f"unknown job kind {type(job).__name__}")
-
-
-def objective_problem(result: Any) -> Optional[str]:
-    """Why an optimize task's return value is not a usable number, or None."""
-    if isinstance(result, bool) or as_objective_value(result) != as_objective_value(result):
-        try:
-            x = float(result)
-        except (TypeError, ValueError):
-            return f"objective returned {type(result).__name__}, expected a number"
-        if isinstance(result, bool):
-            return "objective returned bool, expected a number"
-        return f"objective returned {x!r}, expected a finite number"
-    return None

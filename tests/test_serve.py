@@ -459,3 +459,73 @@ def test_the_tracker_folds_new_rows_into_the_same_counts_the_reader_makes(tmp_pa
                 assert tracker.busy == pytest.approx(spent)
     finally:
         store.close()
+
+
+MULTI = """
+import parc_mpi
+
+def beam(width, depth):
+    return {"weight": width * depth, "deflection": 1.0 / (width * depth ** 3),
+            "constraints": [6.0 / (width * depth ** 2) - 30.0]}
+
+job = parc_mpi.optimize(beam, {"width": parc_mpi.Real(0.1, 1), "depth": parc_mpi.Real(0.1, 1)},
+                        budget=40, goal={"weight": "min", "deflection": "min"}, seed=2)
+"""
+
+PRUNED = """
+import parc_mpi
+
+def train(lr):
+    loss = None
+    for epoch in range(1, 16):
+        loss = (lr - 0.3) ** 2 + 1.0 / epoch
+        if parc_mpi.report(epoch, loss):
+            break
+    return loss
+
+job = parc_mpi.optimize(train, {"lr": parc_mpi.Real(0, 1)}, budget=25, goal="min",
+                        pruner="median", seed=1)
+"""
+
+
+@pytest.mark.e2e
+def test_a_front_and_progress_curves_in_the_api_and_the_browser(tmp_path):
+    """Several objectives with a constraint, and a pruned run: the optimization API
+    gives the front (feasible points only, parameters included), every evaluation
+    flagged, hypervolume against evaluations and the curves; Chromium draws them."""
+    for name, source in (("multi", MULTI), ("pruned", PRUNED)):
+        job = tmp_path / f"{name}.py"
+        job.write_text(source)
+        done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", tmp_path / "runs" / name,
+                                  "-q", "--no-monitor"))
+        assert done.returncode == 0, done
+    o = api.optimization(str(tmp_path / "runs" / "multi"))
+    assert o["objectives"] == ["weight", "deflection"] and o["constrained"]
+    assert len(o["points"]["values"]) == 40 and o["front_size"] == len(o["front"]) >= 1
+    assert sum(o["points"]["front"]) == o["front_size"]
+    assert all(f for f, on in zip(o["points"]["feasible"], o["points"]["front"]) if on)
+    for p in o["front"]:
+        w, d = p["inputs"]["width"], p["inputs"]["depth"]
+        assert 6.0 / (w * d ** 2) <= 30.0 and p["values"]["weight"] == pytest.approx(w * d)
+    hist = o["hypervolume_history"]
+    assert hist[-1] == [40, pytest.approx(o["hypervolume"])]
+    assert all(a[1] <= b[1] for a, b in zip(hist, hist[1:]))   # it never shrinks
+    p = api.optimization(str(tmp_path / "runs" / "pruned"))
+    assert len(p["curves"]) == 25 and p["pruned"] == sum(c["pruned"] for c in p["curves"]) > 0
+    assert all(len(c["step"]) < 15 for c in p["curves"] if c["pruned"])
+    shots = ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    with Served(tmp_path / "runs") as s, Browser() as b:
+        b.open(s.base + "/#/run/multi/optimization")
+        n = b.wait("document.querySelectorAll('svg.plot circle.on-front').length")
+        assert n == o["front_size"]
+        # every feasible point is drawn (far infeasible ones may fall off the axes)
+        assert b.eval("document.querySelectorAll('svg.plot circle').length") >= \
+            sum(o["points"]["feasible"])
+        text = b.eval("document.querySelector('main').innerText")
+        assert "feasible; the first at evaluation" in text and "hypervolume" in text
+        b.shot(str(shots / "dashboard-front.png"))
+        b.open(s.base + "/#/run/pruned/optimization")
+        assert b.wait("document.querySelector('main').innerText.includes('stopped early')")
+        assert b.eval("document.querySelectorAll('svg.plot path').length") == 25
+        b.shot(str(shots / "dashboard-curves.png"))

@@ -51,10 +51,10 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
                 liveness.heard(src)
             if tag == TAG_RESULTS:
                 sched.receive(msg.batch_id, src, msg.rows, msg.raw, msg.compute,
-                              nodes.get(src, "?"))
+                              nodes.get(src, "?"), msg.curves)
             elif tag == TAG_DONE:
-                for bid, _tasks in msg.unstarted:
-                    sched.give_back(bid, src)
+                for unstarted in msg.unstarted:
+                    sched.give_back(unstarted.batch_id, src)
                 sched.worker_finished(src, msg.cpu, msg.wall, nodes.get(src, "?"))
                 running.discard(src)
         # refill every worker that has a free slot (the scheduler says with what)
@@ -66,8 +66,9 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
                     free = {}
                 free[w] = n
         if free:
+            context = sched.context()
             for w, batch in sched.assign(free):
-                sends.append(comm.isend(Tasks(*batch), dest=w, tag=TAG_TASKS))
+                sends.append(comm.isend(Tasks(*batch, context), dest=w, tag=TAG_TASKS))
                 active = True
                 sent += 1
         if sends and len(sends) > 2 * len(workers):

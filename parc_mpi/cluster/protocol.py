@@ -30,10 +30,12 @@ TAG_NET_REPLY = 43  # netbench communicator: acks and figures back to the monito
 
 
 class Tasks(NamedTuple):
-    """A batch for a worker: ``[(task, attempt, arg), ...]``."""
+    """A batch for a worker: ``[(task, attempt, arg), ...]``, and for an optimize job
+    with a pruner, the pruner's table its evaluations judge their progress by."""
 
     batch_id: int
     tasks: List[Tuple[int, int, Any]]
+    context: Any = None
 
 
 class Results(NamedTuple):
@@ -44,6 +46,7 @@ class Results(NamedTuple):
     rows: List[tuple]
     raw: Optional[List[Any]]
     compute: float
+    curves: Optional[dict] = None   # optimize jobs: {task: (curve, pruned)} (progress)
 
 
 class Done(NamedTuple):

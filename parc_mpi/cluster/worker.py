@@ -47,8 +47,8 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
             break
         if queue:
             backoff.reset()
-            batch_id, tasks = queue.popleft()
-            out = run_batch(job, tasks, me, node)
+            batch_id, tasks, context = queue.popleft()
+            out = run_batch(job, tasks, me, node, context)
             batches += 1
             busy += out.compute
             sends.append(comm.isend(Results(batch_id, *out), dest=0, tag=TAG_RESULTS))

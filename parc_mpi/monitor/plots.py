@@ -285,6 +285,88 @@ def convergence(values: np.ndarray, times: np.ndarray, goal: str, t0: float) -> 
     return _png(fig)
 
 
+def pareto(F: np.ndarray, feasible: np.ndarray, front: np.ndarray, names: List[str],
+           senses: List[str], history: List[List[float]]) -> Optional[bytes]:
+    """Several objectives: the evaluations and their Pareto front (two objectives:
+    a scatter with the front as a staircase; more: parallel coordinates, each
+    objective scaled to its range, the front in colour), beside hypervolume against
+    evaluations. ``F``: objective values as returned, one row per evaluation."""
+    if len(F) == 0:
+        return None
+    fig = _figure(11, 3.6, 1, 2, top=0.45, bottom=0.6, wgap=0.9)
+    a1, a2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    other = feasible & ~front
+    if F.shape[1] == 2:
+        if (~feasible).any():
+            a1.plot(F[~feasible, 0], F[~feasible, 1], "x", ms=4, color="0.65",
+                    label="infeasible")
+        a1.plot(F[other, 0], F[other, 1], ".", ms=4, color="C0", alpha=0.5, label="feasible")
+        P = F[front]
+        P = P[np.argsort(P[:, 0])]
+        a1.plot(P[:, 0], P[:, 1], "o-", ms=4, color="C3", lw=1,
+                drawstyle="steps-post" if senses[1] == "min" else "steps-pre",
+                label=f"front ({len(P)})")
+        if feasible.sum() >= 2:   # the feasible region's scale: far infeasible points clip
+            lo, hi = F[feasible].min(axis=0), F[feasible].max(axis=0)
+            pad = 0.08 * np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))
+            a1.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+            a1.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+        a1.set_xlabel(f"{names[0]} ({senses[0]})", fontsize=8)
+        a1.set_ylabel(f"{names[1]} ({senses[1]})", fontsize=8)
+        a1.set_title("evaluations and the Pareto front", fontsize=9)
+    else:
+        lo, hi = F[feasible].min(axis=0), F[feasible].max(axis=0)
+        Z = (F - lo) / np.where(hi > lo, hi - lo, 1.0)
+        x = np.arange(F.shape[1])
+        for row in Z[other][:500]:
+            a1.plot(x, row, color="0.7", lw=0.5, alpha=0.5)
+        for row in Z[front][:200]:
+            a1.plot(x, row, color="C3", lw=1, alpha=0.8)
+        a1.set_xticks(x)
+        a1.set_xticklabels([f"{n} ({s})" for n, s in zip(names, senses)], fontsize=7)
+        a1.set_ylabel("scaled to the feasible range", fontsize=8)
+        a1.set_title(f"parallel coordinates: the front ({int(front.sum())}) in red",
+                     fontsize=9)
+    if F.shape[1] == 2:
+        a1.legend(fontsize=7, loc="best")
+    if history:
+        h = np.array(history, dtype=float)
+        a2.plot(h[:, 0], h[:, 1], lw=1.5)
+    a2.set_xlabel("evaluations", fontsize=8)
+    a2.set_title("hypervolume", fontsize=9)
+    for a in (a1, a2):
+        a.tick_params(labelsize=7)
+    return _png(fig)
+
+
+def curves(series: List[np.ndarray], pruned: List[bool], goal: str) -> Optional[bytes]:
+    """Progress values each evaluation reported (``parc_mpi.report``): completed
+    ones in colour, those stopped early in grey on top, an x where each stopped."""
+    if not series:
+        return None
+    fig = _figure(11, 3.2, 1, 1, top=0.45)
+    ax = fig.add_subplot(1, 1, 1)
+    for c, p in sorted(zip(series, pruned), key=lambda x: x[1]):  # pruned last, on top
+        if p:
+            ax.plot(c[:, 0], c[:, 1], color="0.45", lw=0.8, alpha=0.8)
+            ax.plot(c[-1:, 0], c[-1:, 1], "x", color="0.25", ms=5)
+        else:
+            ax.plot(c[:, 0], c[:, 1], color="C0", lw=0.9, alpha=0.6)
+    vals = np.concatenate([c[:, 1] for c in series])
+    vals = vals[np.isfinite(vals)]
+    if len(vals) and np.all(vals > 0) and vals.max() / max(vals.min(), 1e-300) > 1e3:
+        ax.set_yscale("log")
+        _plain_log(ax)
+    n_pruned = sum(pruned)
+    ax.set_title(f"progress reported: {len(series) - n_pruned} completed (blue), "
+                 f"{n_pruned} stopped early (grey, x where they stopped); "
+                 f"{'higher' if goal == 'max' else 'lower'} "
+                 "is better", fontsize=9)
+    ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return _png(fig)
+
+
 def network(rows: List[Any]) -> Optional[bytes]:
     """Latency and bandwidth against message size, one line per node (OSU style);
     ``rows`` are store.NetFigure records."""

@@ -25,6 +25,7 @@ from . import plots
 from .nodeview import healths_of, node_views, run_alerts
 
 TOP = 10
+MAX_CURVES = 300   # progress curves drawn at most (the first evaluations')
 MAX_FAILURES = 20
 RESULT_ROWS = 10        # the results table shows the first tasks
 RESULT_SAMPLE = 5_000   # the results figure draws at most about this many tasks
@@ -81,6 +82,12 @@ class RunData:
             self.netbench = reader.netbench()
             self.pairs = reader.pairs()
             self.top = reader.best(TOP, self.goal) if self.kind == "optimize" else []
+            self.opt: Dict[str, Any] = {}
+            self.evals: List[tuple] = []
+            self.curves: Dict[int, list] = {}
+            self.curve_pruned: List[bool] = []
+            if self.kind == "optimize":
+                self._optimization(reader, job)
             self.first_rows = reader.final_results(limit=RESULT_ROWS)
             self._sample = reader.sample_final(RESULT_SAMPLE)
             self.failed = reader.failed_attempts(limit=MAX_FAILURES)
@@ -92,6 +99,31 @@ class RunData:
         first_sample = min((s[0]["t"] for s in samples.values() if s), default=None)
         if first_sample is not None:  # the monitor samples from before the start line
             self.t0 = min(self.t0, first_sample)
+
+    def _optimization(self, reader: RunReader, job: Dict[str, Any]) -> None:
+        """Several objectives, constraints, progress curves (store/optimization.py)."""
+        from ..store.optimization import front_params, summarize
+        self.opt = summarize(reader, job)
+        front_params(reader, self.opt.get("front", [])[:TOP])
+        self.evals = reader.evaluations() if len(self.opt["objectives"]) > 1 else []
+        self.curves = reader.curves(limit=MAX_CURVES)
+        if self.curves:
+            pruned = {e[1]: e[5] for e in reader.evaluations()}
+            self.curve_pruned = [bool(pruned.get(t)) for t in self.curves]
+
+    def front_arrays(self):
+        """(F, feasible, front) over every successful evaluation (several objectives)."""
+        from ..optimizers.objectives import Goal, non_dominated
+        goal = Goal(self.goal)
+        k = len(goal)
+        evs = [e for e in self.evals if len(e[2]) == k]
+        F = np.array([e[2] for e in evs], dtype=float).reshape(len(evs), k)
+        feasible = np.array([e[4] == 0 and not e[5] for e in evs], dtype=bool)
+        front = np.zeros(len(evs), dtype=bool)
+        if feasible.any():
+            idx = np.flatnonzero(feasible)
+            front[idx[non_dominated(F[idx] * goal.signs)]] = True
+        return F, feasible, front, list(goal.names), list(goal.senses)
 
     def result_columns(self):
         """Numeric inputs and outputs of the sampled tasks as arrays (at most
@@ -365,8 +397,11 @@ class Reporter:
             parts.append("<p class='muted'>No node reported a temperature sensor "
                          "(n/a: a VM, or a machine without one).</p>")
         if data.kind == "optimize":
-            parts.append("<h2>Optimization</h2>" + self._img(
-                "convergence", pngs, self_contained, "best so far") + self._best(data))
+            parts.append("<h2>Optimization</h2>" + self._optimization_words(data) + self._img(
+                "convergence", pngs, self_contained, "best so far") + self._img(
+                "pareto", pngs, self_contained, "Pareto front and hypervolume") +
+                self._best(data) + self._img("curves", pngs, self_contained,
+                                            "progress reported by each evaluation"))
         parts.append(self._results(data, pngs, self_contained))
         for plot in PLOTS:
             if plot.title is False:  # placed above with its own section
@@ -386,7 +421,29 @@ class Reporter:
         parts.append("</body></html>")
         return "\n".join(parts)
 
+    @staticmethod
+    def _optimization_words(data: RunData) -> str:
+        o = data.opt
+        if not o:
+            return ""
+        words = []
+        if len(o["objectives"]) > 1 and o.get("reference"):
+            ref = ", ".join(f"{n} {v:.6g}" for n, v in o["reference"].items())
+            hv = o.get("hypervolume")
+            words.append(f"A Pareto front of {len(o['front'])} point(s); hypervolume "
+                         f"{hv:.6g}{'' if o.get('hypervolume_exact', True) else ' (estimated)'} "
+                         f"against the reference point ({ref}), {o['reference_source']}.")
+        if o["constrained"]:
+            first = o["first_feasible"]
+            words.append(f"{o['feasible']} of {o['evaluations']} evaluations feasible" +
+                         (f"; the first at evaluation {first}." if first else "; none yet."))
+        if o["pruned"]:
+            words.append(f"{o['pruned']} evaluation(s) stopped early by the pruner.")
+        return "".join(f"<p>{esc(w)}</p>" for w in words)
+
     def _best(self, data: RunData) -> str:
+        if data.opt.get("front"):
+            return self._front(data)
         if not data.top:
             return "<p class='muted'>no successful evaluation yet</p>"
         rows = [(r.task, r.params, r.value) for r in data.top]
@@ -398,6 +455,22 @@ class Reporter:
                 f"<td>{esc(num(p.get(n) if isinstance(p, dict) else p))}</td>" for n in names)
             + f"<td>{v:.6g}</td></tr>" for i, (t, p, v) in enumerate(rows))
         return f"<h3>Top {len(rows)}</h3><table>{head}{body}</table>"
+
+    @staticmethod
+    def _front(data: RunData) -> str:
+        pts = data.opt["front"][:TOP]
+        names = list(pts[0].get("params") or {})
+        objs = data.opt["objectives"]
+        head = "<tr><th>trial</th>" + "".join(f"<th>{esc(n)}</th>" for n in names + objs) + \
+            "</tr>"
+        body = "".join(
+            f"<tr><td>{p['task']}</td>" + "".join(
+                f"<td>{esc(num((p.get('params') or {}).get(n)))}</td>" for n in names) +
+            "".join(f"<td>{p['values'][n]:.6g}</td>" for n in objs) + "</tr>" for p in pts)
+        more = len(data.opt["front"]) - len(pts)
+        note = (f"<p class='muted'>{more} more front point(s) in best.json.</p>"
+                if more > 0 else "")
+        return (f"<h3>The front, by {esc(objs[0])}</h3><table>{head}{body}</table>" + note)
 
     def _results(self, data: RunData, pngs, self_contained: bool) -> str:
         """The first tasks as a table, and the results figure."""
@@ -477,6 +550,14 @@ PLOTS = (
          lambda d: (plots.convergence(*d.values(), d.goal, d.t0)
                     if d.kind == "optimize" else None),
          lambda d: (d.n_attempts,)),
+    Plot("pareto", False,
+         lambda d: (plots.pareto(*d.front_arrays()[:5], d.opt.get("hypervolume_history", []))
+                    if d.evals else None),
+         lambda d: (d.n_attempts,)),
+    Plot("curves", False,
+         lambda d: (plots.curves([np.array(c, dtype=float) for c in d.curves.values()],
+                                 d.curve_pruned, d.goal) if d.curves else None),
+         lambda d: (d.n_attempts, len(d.curves))),
     Plot("results", False, lambda d: plots.results(*d.result_columns()[:3]),
          lambda d: (d.n_attempts, d.task_status.get("ok", 0))),
     Plot("temperature", "Temperature", lambda d: plots.temperatures(d.samples, d.t0),

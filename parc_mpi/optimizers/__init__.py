@@ -5,7 +5,7 @@ Every optimizer: ``ask(n) -> list[Trial]``, ``tell(trial, value)``, ``best``,
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from ..space import Space
 from .auto import Auto
@@ -13,6 +13,9 @@ from .base import Optimizer, Trial, as_objective_value, check_goal
 from .cmaes import CMAES
 from .de import DifferentialEvolution
 from .gp import GPBO, TrustRegionBO
+from .multi import NSGA2, ParEGO
+from .objectives import Goal, hypervolume, non_dominated, reference_point
+from .pruners import ASHA, MedianPruner, Pruner
 from .qmc import LatinHypercube, SobolSearch
 from .random import RandomSearch
 
@@ -25,13 +28,15 @@ OPTIMIZERS = {
     "de": DifferentialEvolution,
     "gp": GPBO,
     "turbo": TrustRegionBO,
+    "parego": ParEGO,
+    "nsga2": NSGA2,
 }
 ADAPTERS = ("optuna-tpe", "optuna-cmaes", "pycma", "nevergrad")
 
 
-def make_optimizer(name, space: Mapping | Space, goal: str = "min",
+def make_optimizer(name, space: Mapping | Space, goal: Any = "min",
                    seed: Optional[int] = None, budget: Optional[int] = None,
-                   workers: int = 1) -> Optimizer:
+                   workers: int = 1, pruner: Any = None) -> Optimizer:
     """Build an optimizer by name.
 
     Parameters
@@ -40,8 +45,19 @@ def make_optimizer(name, space: Mapping | Space, goal: str = "min",
         ``"auto"`` (default: trust-region GP-BO, then CMA-ES for large budgets),
         ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"de"``, ``"gp"``, ``"turbo"``, or an
         adapter: ``"optuna-tpe"``, ``"optuna-cmaes"``, ``"pycma"``, ``"nevergrad"``.
+        ``"parego"`` and ``"nsga2"`` are for several objectives (``auto``,
+        ``random``, ``sobol`` and ``lhs`` take those too).
         An Optimizer instance is used as it is.
+    goal : "min", "max", or a dict naming each objective's sense
+    pruner : "median", "asha", a Pruner, or None (default: off)
     """
+    opt = _make(name, space, goal, seed, budget, workers)
+    if pruner is not None:
+        opt.set_pruner(pruner)
+    return opt
+
+
+def _make(name, space, goal, seed, budget, workers) -> Optimizer:
     if isinstance(name, Optimizer):
         return name
     if not isinstance(name, str):
@@ -51,6 +67,9 @@ def make_optimizer(name, space: Mapping | Space, goal: str = "min",
         return OPTIMIZERS[key](space, goal=goal, seed=seed, budget=budget, workers=workers)
     if key in ADAPTERS:
         from . import adapters
+        if Goal(goal).multi:
+            raise ValueError(f"optimizer {name!r} handles one objective; for several use "
+                             f"one of auto, parego, nsga2, random, sobol, lhs")
         common = dict(goal=goal, seed=seed, budget=budget, workers=workers)
         if key.startswith("optuna-"):
             return adapters.OptunaSampler(space, sampler=key.split("-", 1)[1], **common)
@@ -63,4 +82,5 @@ def make_optimizer(name, space: Mapping | Space, goal: str = "min",
 
 __all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",
            "CMAES", "DifferentialEvolution", "GPBO", "TrustRegionBO", "make_optimizer", "OPTIMIZERS",
-           "ADAPTERS", "as_objective_value", "check_goal"]
+           "ADAPTERS", "as_objective_value", "check_goal", "ParEGO", "NSGA2", "Goal",
+           "hypervolume", "non_dominated", "reference_point", "Pruner", "MedianPruner", "ASHA"]

@@ -3,18 +3,37 @@
 ``ask(n)`` returns trials to evaluate, ``tell(trial, value)`` reports one result,
 in any order and while other trials are still pending. Internally every optimizer
 minimises; ``goal="max"`` flips the sign at this boundary only.
+
+Beyond one number (``objectives.py`` reads what an objective returns): a goal
+naming several objectives (only optimizers with ``multi_objective = True`` take
+one; they read ``self._F``), and constraints: a feasible point always ranks above
+an infeasible one, infeasible ones rank by total violation. A single-objective
+optimizer sees that ranking as one number (``_observe(trial, y)``): an infeasible
+point's ``y`` is ``PENALTY * (1 + v / (1 + v))`` for violation ``v``, above any
+feasible value below ``PENALTY`` (1e15) whatever comes later, and ordered by ``v``
+to full double precision.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from ..space import Space
+from .objectives import Goal, Told, non_dominated
+from .threads import one_blas_thread
 
 GOALS = ("min", "max")
+PENALTY = 1e15   # an infeasible point's value starts here (see the module's docstring)
+
+
+def penalised(f: float, violation: float) -> float:
+    """The one number a single-objective method ranks a told point by."""
+    if violation > 0:
+        return PENALTY * (1.0 + violation / (1.0 + violation))
+    return f
 
 
 @dataclass
@@ -29,24 +48,55 @@ class Trial:
         Named parameter values, as the objective receives them.
     u : numpy.ndarray
         The point in the unit cube.
-    value : float or None
-        The objective's value once told; None while pending; nan for a failure.
+    value : float, dict or None
+        The objective's value once told (a dict by name for several objectives);
+        None while pending; nan for a failure.
+    constraints : tuple
+        The constraint values told (feasible when every one is <= 0).
+    violation : float
+        Sum of the positive constraint values (0: feasible; nan: failed).
+    curve : list of (step, value)
+        Progress values reported during the evaluation (:meth:`report`).
+    pruned : bool
+        The evaluation was stopped early by the pruner.
     """
 
     id: int
     params: Dict[str, Any]
     u: np.ndarray = field(repr=False)
-    value: Optional[float] = None
+    value: Any = None
+    constraints: Tuple[float, ...] = field(default=(), repr=False)
+    violation: float = 0.0
+    curve: List[Tuple[float, float]] = field(default_factory=list, repr=False)
+    pruned: bool = False
+    f: Optional[Tuple[float, ...]] = field(default=None, repr=False)  # minimised objectives
+    _pruner: Any = field(default=None, repr=False, compare=False)
+    _stop: bool = field(default=False, repr=False, compare=False)
 
     @property
     def pending(self) -> bool:
         return self.value is None
 
+    @property
+    def feasible(self) -> bool:
+        return self.f is not None and not math.isnan(self.f[0]) and self.violation == 0.0
 
-def check_goal(goal: str) -> str:
-    if goal not in GOALS:
-        raise ValueError(f"goal must be 'min' or 'max', got {goal!r}")
-    return goal
+    def report(self, step: float, value: float) -> bool:
+        """Record a progress value at ``step``; True when the evaluation should stop
+        (the optimizer's pruner judges it worse than its peers at that step)."""
+        self.curve.append((float(step), float(value)))
+        stop = bool(self._pruner is not None and self._pruner.judge(self.curve))
+        self._stop = self._stop or stop
+        return stop
+
+    def should_stop(self) -> bool:
+        return self._stop
+
+
+def check_goal(goal):
+    """The goal as given, once it is valid: ``"min"``, ``"max"`` or a dict naming
+    each objective's sense."""
+    return Goal(goal).describe()
 
 
 def _is_number(value: Any) -> bool:
@@ -80,14 +130,22 @@ class Optimizer:
     own trial goes in ``handle`` and comes back through ``_handle(trial)``), and may
     override ``_observe(trial, y)`` where ``y`` is the value to minimise (``nan``
     for a failure). docs/architecture.md has a worked example.
+
+    ``set_pruner("median" | "asha" | Pruner)`` makes :meth:`Trial.report` judge the
+    progress values a trial reports (``make_optimizer(..., pruner=)`` does it).
     """
 
     name = "base"
+    multi_objective = False   # takes a goal naming several objectives
 
-    def __init__(self, space: Mapping | Space, goal: str = "min", seed: Optional[int] = None,
+    def __init__(self, space: Mapping | Space, goal: Any = "min", seed: Optional[int] = None,
                  budget: Optional[int] = None, workers: int = 1):
         self.space = space if isinstance(space, Space) else Space(space)
-        self.goal = check_goal(goal)
+        self.objectives = Goal(goal)
+        self.goal = self.objectives.describe()
+        if self.objectives.multi and not self.multi_objective:
+            raise ValueError(f"optimizer {self.name!r} handles one objective; for "
+                             f"{len(self.objectives)} use one of {', '.join(MULTI_NAMES)}")
         self.seed = seed
         self.budget = budget      # evaluations planned, when known
         self.workers = workers    # evaluations that may run at once
@@ -98,16 +156,34 @@ class Optimizer:
         self.n_told = 0
         self._best: Optional[Trial] = None
         self._X: List[np.ndarray] = []   # told points (unit cube), in tell order
-        self._Y: List[float] = []        # their values to minimise (nan: failed)
+        self._Y: List[float] = []        # their values to minimise (nan: failed; ranked
+        #                                  by feasibility first when there are constraints)
+        self._F: List[Tuple[float, ...]] = []  # every objective, minimised (nan: failed)
+        self._V: List[float] = []        # total constraint violation (0 feasible, nan failed)
+        self._C: List[Tuple[float, ...]] = []  # the constraint values (empty: none)
+        self.constrained = False         # some trial was told constraints
+        self.pruner = None               # set_pruner()
+
+    def set_pruner(self, spec: Any) -> None:
+        """Stop hopeless evaluations early: ``"median"``, ``"asha"``, a
+        :class:`~parc_mpi.optimizers.pruners.Pruner`, or None (off)."""
+        from .pruners import make_pruner
+        self.pruner = make_pruner(spec, self.objectives)
+        for t in self.trials:
+            t._pruner = self.pruner
 
     # -- protocol ---------------------------------------------------------
     def ask(self, n: int = 1) -> List[Trial]:
         """Return ``n`` new trials to evaluate."""
         if int(n) < 1:
             raise ValueError(f"ask(n): n must be at least 1, got {n}")
-        out = self._queued_trials(int(n))
-        if len(out) < int(n):
-            k = int(n) - len(out)
+        with one_blas_thread():
+            return self._ask(int(n))
+
+    def _ask(self, n: int) -> List[Trial]:
+        out = self._queued_trials(n)
+        if len(out) < n:
+            k = n - len(out)
             points = np.clip(np.asarray(self._propose(k), dtype=float), 0.0, 1.0)
             out += [self._new_trial(self.space.from_unit(u), u)
                     for u in points.reshape(k, self.space.dim)]
@@ -118,31 +194,79 @@ class Optimizer:
         point, a warm start); it is told like any other trial."""
         self._queued.append(dict(params))
 
-    def tell(self, trial: Trial | int, value: Any) -> None:
-        """Report the objective's value for a trial (a failure: nan, inf or None)."""
+    def tell(self, trial: Trial | int, value: Any, *, pruned: Optional[bool] = None) -> None:
+        """Report the objective's value for a trial (a failure: nan, inf or None).
+
+        ``value`` is a number, a dict naming each objective of the goal (or a tuple in
+        its order), either with ``"constraints": [c1, ...]`` (feasible when every
+        ``c <= 0``; one objective then goes under ``"value"``). ``pruned``: the
+        evaluation stopped early (default: whether a :meth:`Trial.report` said stop).
+        """
         if not isinstance(trial, Trial):
             trial = self.trials[int(trial)]
         if trial.id >= len(self.trials) or self.trials[trial.id] is not trial:
             raise ValueError(f"tell: trial {trial.id} was not asked by this optimizer")
         if not trial.pending:
             raise ValueError(f"tell: trial {trial.id} was already told")
-        if value is not None and not _is_number(value):
+        if value is not None and not _is_number(value) and not isinstance(value, (Mapping,
+                                                                                 tuple, list)):
             raise TypeError(f"tell: trial {trial.id}: the value must be a number (nan, inf or "
                             f"None for a failure), got {type(value).__name__} "
                             f"{str(value)[:60]!r}")
-        y = as_objective_value(value)
-        trial.value = y
+        told = self.objectives.read(value) if value is not None else None
+        if told is not None and told.problem and isinstance(value, (Mapping, tuple, list)):
+            raise ValueError(f"tell: trial {trial.id}: {told.problem}")
+        with one_blas_thread():
+            self._tell(trial, told, self._stop_flag(trial, pruned))
+
+    @staticmethod
+    def _stop_flag(trial: Trial, pruned: Optional[bool]) -> bool:
+        return trial._stop if pruned is None else bool(pruned)
+
+    def _tell(self, trial: Trial, told: Optional[Told], pruned: bool = False) -> None:
+        k = len(self.objectives)
+        if told is None or not told.ok:
+            f, constraints, violation = (math.nan,) * k, (), math.nan
+        else:
+            f, constraints, violation = told.f, told.constraints, told.violation
+        failed = math.isnan(f[0])
+        trial.f, trial.constraints, trial.violation = f, constraints, violation
+        trial.pruned = pruned
+        if self.objectives.multi:
+            trial.value = (math.nan if failed else self.objectives.values(f))
+        else:
+            trial.value = math.nan if failed else float(self.objectives.signs[0] * f[0])
+        if constraints:
+            self.constrained = True
         self.n_told += 1
-        if not math.isnan(y) and (self._best is None or self._sign(y) < self._sign(self._best.value)):
+        y = f[0] if failed else penalised(f[0], violation)
+        if not failed and not self.objectives.multi and violation == 0 and not pruned and (
+                self._best is None or f[0] < self._best.f[0]):
             self._best = trial
         self._X.append(trial.u)
-        self._Y.append(self._sign(y))
-        self._observe(trial, self._sign(y))
+        self._Y.append(y)
+        self._F.append(f)
+        self._V.append(violation)
+        self._C.append(constraints)
+        if self.pruner is not None and not failed:
+            self.pruner.tell(trial.curve, pruned)
+        self._observe(trial, y)
 
     @property
     def best(self) -> Optional[Trial]:
-        """The best told trial with a finite value, or None."""
+        """The best told feasible trial with a finite value that was not pruned, or
+        None (always None with several objectives: see :attr:`front`)."""
         return self._best
+
+    @property
+    def front(self) -> List[Trial]:
+        """The feasible, unpruned told trials no other such trial dominates (one
+        objective: the best, and any trial tying it)."""
+        ok = [t for t in self.trials if t.f is not None and t.feasible and not t.pruned]
+        if not ok:
+            return []
+        mask = non_dominated(np.array([t.f for t in ok]))
+        return [t for t, m in zip(ok, mask) if m]
 
     @property
     def pending(self) -> List[Trial]:
@@ -175,7 +299,7 @@ class Optimizer:
     def _new_trial(self, params: Dict[str, Any], u: np.ndarray, handle: Any = None) -> Trial:
         """Record and return the next trial; ``handle`` (a wrapped optimizer's own
         trial, say) is kept until the trial is told."""
-        trial = Trial(id=len(self.trials), params=params, u=u)
+        trial = Trial(id=len(self.trials), params=params, u=u, _pruner=self.pruner)
         self.trials.append(trial)
         if handle is not None:
             self._handles[trial.id] = handle
@@ -194,11 +318,24 @@ class Optimizer:
         """The handle given to ``_new_trial`` for this trial (once)."""
         return self._handles.pop(trial.id)
 
-    def _sign(self, y: float) -> float:
-        return -y if self.goal == "max" else y
-
     def _propose(self, n: int) -> np.ndarray:
         raise NotImplementedError
 
     def _observe(self, trial: Trial, y: float) -> None:
         """Hook: ``y`` is the value to minimise, nan for a failure."""
+
+
+MULTI_NAMES = ("auto", "parego", "nsga2", "random", "sobol", "lhs")
+
+
+def minimised(trial: Trial, names: Tuple[str, ...]) -> Any:
+    """A told trial's result as a child optimizer whose goal minimises every one of
+    ``names`` takes it: the minimised objective(s), with the constraints if any."""
+    f = trial.f
+    if f is None or math.isnan(f[0]):
+        return math.nan
+    if not trial.constraints:
+        return f[0] if len(f) == 1 else tuple(f)
+    out: Dict[str, Any] = {"value": f[0]} if len(f) == 1 else dict(zip(names, f))
+    out["constraints"] = list(trial.constraints)
+    return out

@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ._lazy import LazyModule, lazy_function
-from .base import Optimizer, Trial
+from .base import PENALTY, Optimizer, Trial
 
 cho_factor = lazy_function("scipy.linalg", "cho_factor")
 cho_solve = lazy_function("scipy.linalg", "cho_solve")
@@ -157,12 +157,29 @@ class GPBO(Optimizer):
         self._asked_in_restart = 0
         self._rx: list = []           # told points of the current restart
         self._ry: list = []
+        self._rf: list = []           # their first objective, unpenalised (constraints)
+        self._rc: list = []           # their constraint values
+        self._ctheta: dict = {}       # constraint index -> its GP's hyperparameters
 
     # -- data the model sees ----------------------------------------------------
     def _data(self):
         if not self.trust_region:
             return self.observations()
         return self._as_arrays(self._rx, self._ry)
+
+    def _constraint_data(self):
+        """With constraints (SCBO-style, Eriksson & Poloczek 2021, arXiv:2002.08526):
+        the unpenalised objective and the constraint values of the rows of
+        ``_data()``, as arrays (failures: nan), or None without constraints."""
+        if not self.constrained:
+            return None
+        fs, cs = ((self._rf, self._rc) if self.trust_region else
+                  ([f[0] for f in self._F], self._C))
+        m = max(len(c) for c in cs) if cs else 0
+        if m == 0:
+            return None
+        C = np.array([c if len(c) == m else (math.nan,) * m for c in cs], dtype=float)
+        return np.array(fs, dtype=float), C
 
     def ask(self, n: int = 1):
         trials = super().ask(n)
@@ -177,12 +194,17 @@ class GPBO(Optimizer):
                    if t.pending and self._restart_of.get(t.id, (-1,))[0] == self.restarts]
         for _ in range(n):
             self._asked_in_restart += 1
+            X, y = self._point_data(X, y)
             if self._asked_in_restart <= self.n_init or len(X) < 2 or \
                     not np.isfinite(np.ptp(y)) or np.ptp(y) == 0:
                 out.append(self.sobol.random(1)[0])
             else:
                 out.append(self._next_point(X, y, pending + out))
         return np.array(out)
+
+    def _point_data(self, X: np.ndarray, y: np.ndarray):
+        """The data the next point is chosen from (ParEGO: a fresh scalarisation)."""
+        return X, y
 
     def _observe(self, trial: Trial, y: float) -> None:
         restart, version = self._restart_of.pop(trial.id, (-1, -1))
@@ -191,7 +213,9 @@ class GPBO(Optimizer):
         finite = [v for v in self._ry if not math.isnan(v)]
         if len(self._ry) >= self.n_init and finite:
             best = min(finite)
-            if not math.isnan(y) and y < best - 1e-3 * abs(best):
+            # a feasible improvement by 0.1%; while infeasible, less violation
+            tol = 1e-3 * abs(best if best < PENALTY else best - PENALTY)
+            if not math.isnan(y) and y < best - tol:
                 self.succ, self.fail = self.succ + 1, 0
                 self._version += 1            # the box moved to the new best
             elif version == self._version:
@@ -207,19 +231,34 @@ class GPBO(Optimizer):
                 self._version += 1
         self._rx.append(trial.u)
         self._ry.append(y)
+        self._rf.append(trial.f[0])
+        self._rc.append(trial.constraints)
         if self.length < self.L_MIN:        # converged here: start afresh elsewhere
             self.restarts += 1
             self.length, self.succ, self.fail = self.L_INIT, 0, 0
             self._rx, self._ry, self._asked_in_restart = [], [], 0
+            self._rf, self._rc = [], []
             self._fitted_at = -1
 
     # -- the model --------------------------------------------------------------
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         n = len(X)
-        if self._fitted_at >= 0 and n < 100 and n == self._fitted_at:
+        if not self._refit_due(n):
             return
+        self.theta = self._fit_theta(X, y, self.theta, first=self._fitted_at < 0)
+        self._fitted_at = n
+
+    def _refit_due(self, n: int) -> bool:
+        if self._fitted_at >= 0 and n < 100 and n == self._fitted_at:
+            return False
         if self._fitted_at >= 0 and n >= 100 and abs(n - self._fitted_at) < max(10, n // 20):
-            return  # large data: refit now and then
+            return False  # large data: refit now and then
+        return True
+
+    def _fit_theta(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray,
+                   first: bool) -> np.ndarray:
+        """Hyperparameters maximising the marginal likelihood, from ``theta``."""
+        n = len(X)
         if n > FIT_MAX:  # fit on the best half and a random sample of the rest
             order = np.argsort(y)
             keep = np.concatenate([order[:FIT_MAX // 2], self.rng.choice(
@@ -228,8 +267,8 @@ class GPBO(Optimizer):
         d = X.shape[1]
         bounds = [(math.log(0.03), math.log(5.0))] * d + [(math.log(0.05), math.log(20.0)),
                                                             (math.log(1e-6), math.log(0.1))]
-        starts = [self.theta]
-        if self._fitted_at < 0:
+        starts = [theta]
+        if first:
             starts.append(np.concatenate([np.log(np.full(d, 0.1)), [0.0, math.log(1e-4)]]))
         best = None
         for t0 in starts:
@@ -238,24 +277,40 @@ class GPBO(Optimizer):
                            options={"maxiter": 60})
             if best is None or res.fun < best.fun:
                 best = res
-        self.theta = best.x
-        self._fitted_at = n
+        return best.x
 
     def _next_point(self, X: np.ndarray, y: np.ndarray, pending) -> np.ndarray:
         d = self.space.dim
         ys = warp(y)
+        cons = self._constraint_data()
         if len(X) > DATA_MAX:  # keep the model's cost bounded: the best and the nearest
             centre = X[int(np.argmin(ys))]
             near = np.argsort(((X - centre) ** 2).sum(1))[:DATA_MAX]
             X, ys = X[near], ys[near]
-        self._fit(X, ys)
-        gp = GP(X, ys, self.theta)
+            if cons is not None:
+                cons = (cons[0][near], cons[1][near])
+        order = np.argsort(ys)   # feasible first, then by violation (base.py's ranking)
+        feasible = None
+        if cons is not None:
+            # SCBO: model the objective without the penalty, and each constraint
+            f, C = cons
+            ok = np.isfinite(f)
+            feasible = ok & np.all(np.nan_to_num(C, nan=1.0) <= 0, axis=1)
+            model_y = np.where(ok, f, np.nanmax(f) if ok.any() else 0.0)
+            ys_model = warp(model_y)
+            cgps = self._constraint_gps(X, C)
+        else:
+            ys_model, cgps = ys, []
+        self._fit(X, ys_model)
+        gp = GP(X, ys_model, self.theta)
         if pending:  # kriging believer: pending points at the model's own mean
             P = np.array(pending)
             mu_p, _ = gp.predict(P)
-            gp = GP(np.vstack([X, P]), np.concatenate([ys, mu_p]), self.theta)
-        best = ys.min()
-        order = np.argsort(ys)
+            gp = GP(np.vstack([X, P]), np.concatenate([ys_model, mu_p]), self.theta)
+        if feasible is None:
+            best = ys_model.min()
+        else:
+            best = ys_model[feasible].min() if feasible.any() else None
         known = np.vstack([X] + ([np.array(pending)] if pending else []))
         if self.trust_region:
             centre = X[order[0]]
@@ -270,7 +325,7 @@ class GPBO(Optimizer):
             cand = np.vstack([   # 500: a joint draw costs a Cholesky of this size
                 lo + span * self.rng.random((400, d)),
                 np.clip(centre + self.rng.normal(0, 1, (100, d)) * 0.1 * span, lo, hi)])
-            x = self._thompson(gp, cand, known)
+            x = self._thompson(gp, cand, known, cgps)
             return x if x is not None else lo + span * self.rng.random(d)
         incumbents = X[order[:5]]
         cand = np.vstack([
@@ -278,18 +333,49 @@ class GPBO(Optimizer):
             np.clip(incumbents[self.rng.integers(len(incumbents), size=500)]
                     + self.rng.normal(0, 0.05, (500, d)), 0, 1),
             np.clip(incumbents[0] + self.rng.normal(0, 0.01, (200, d)), 0, 1)])
-        x = self._best_ei(gp, cand, best, known)
+        x = self._best_ei(gp, cand, best, known, cgps)
         if x is None:
             return self.rng.random(d)
         for scale in (0.05, 0.01):  # polish: a finer cloud around the winner
             local = np.clip(x + self.rng.normal(0, scale, (200, d)), 0, 1)
-            x2 = self._best_ei(gp, np.vstack([x[None, :], local]), best, known)
+            x2 = self._best_ei(gp, np.vstack([x[None, :], local]), best, known, cgps)
             if x2 is not None:
                 x = x2
         return np.clip(x, 0, 1)
 
-    def _thompson(self, gp, cand, known):
-        """The candidate where one joint sample of the GP posterior is lowest."""
+    def _constraint_gps(self, X: np.ndarray, C: np.ndarray) -> list:
+        """One GP per constraint on its standardised values (an affine map, so the
+        feasibility threshold 0 maps to a known level): [(gp, threshold), ...]."""
+        out = []
+        refit = self._refit_due(len(X))
+        for j in range(C.shape[1]):
+            c = C[:, j]
+            ok = np.isfinite(c)
+            if ok.sum() < 2:
+                continue
+            mean, std = float(c[ok].mean()), float(c[ok].std()) or 1.0
+            z = (c[ok] - mean) / std
+            theta = self._ctheta.get(j)
+            if theta is None or refit:
+                theta = self._fit_theta(X[ok], z, self.theta if theta is None else theta,
+                                        first=theta is None)
+                self._ctheta[j] = theta
+            out.append((GP(X[ok], z, theta), -mean / std))
+        return out
+
+    @staticmethod
+    def _feasibility(cgps, cand) -> np.ndarray:
+        """Probability that every constraint holds at each candidate (independent GPs)."""
+        pof = np.ones(len(cand))
+        for gp, level in cgps:
+            mu, sd = gp.predict(cand)
+            pof *= 0.5 * erfc(-(level - mu) / (sd * math.sqrt(2)))
+        return pof
+
+    def _thompson(self, gp, cand, known, cgps=()):
+        """The candidate where one joint sample of the GP posterior is lowest; with
+        constraints (SCBO), the lowest among candidates whose sampled constraints
+        hold, else the one with the least sampled violation."""
         Ks = matern52(cand, gp.X, gp.ls, gp.s2)
         mu = Ks @ gp.alpha
         v = solve_triangular(gp.L, Ks.T, lower=True, check_finite=False)
@@ -299,19 +385,34 @@ class GPBO(Optimizer):
             f = mu + np.linalg.cholesky(C + 1e-6 * gp.s2 * np.eye(len(cand))) @ z
         except np.linalg.LinAlgError:   # numerically not positive: independent draws
             f = mu + np.sqrt(np.maximum(np.diag(C), 0.0)) * z
+        if cgps:
+            excess = np.zeros(len(cand))
+            for cgp, level in cgps:
+                cm, cs = cgp.predict(cand)
+                excess += np.maximum(cm + cs * self.rng.standard_normal(len(cand)) - level, 0)
+            if not (excess == 0).any():
+                f = excess          # nothing feasible in this draw: least violation
+            else:
+                f = np.where(excess == 0, f, np.inf)
         f[_too_close(cand, known)] = np.inf
         if not np.isfinite(f).any():
             return None
         return cand[int(np.argmin(f))]
 
-    @staticmethod
-    def _best_ei(gp, cand, best, known):
-        mu, sd = gp.predict(cand)
-        ei = expected_improvement(mu, sd, best)
-        ei[_too_close(cand, known)] = -np.inf  # never propose a point already asked
-        if not np.isfinite(ei).any():
+    def _best_ei(self, gp, cand, best, known, cgps=()):
+        """Expected improvement times the probability of feasibility; nothing
+        feasible yet (``best`` None): the probability of feasibility alone."""
+        if best is None:
+            acq = self._feasibility(cgps, cand)
+        else:
+            mu, sd = gp.predict(cand)
+            acq = expected_improvement(mu, sd, best)
+            if cgps:
+                acq = acq * self._feasibility(cgps, cand)
+        acq[_too_close(cand, known)] = -np.inf  # never propose a point already asked
+        if not np.isfinite(acq).any():
             return None
-        return cand[int(np.argmax(ei))]
+        return cand[int(np.argmax(acq))]
 
     def state(self):
         out = super().state()

@@ -15,6 +15,7 @@ class SobolSearch(Optimizer):
     """A scrambled Sobol sequence: even coverage, no model, pending points irrelevant."""
 
     name = "sobol"
+    multi_objective = True
 
     def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1):
         super().__init__(space, goal, seed, budget, workers)
@@ -29,6 +30,7 @@ class LatinHypercube(Optimizer):
     in order; a new block is drawn when one is used up."""
 
     name = "lhs"
+    multi_objective = True
 
     def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
                  block: Optional[int] = None):

@@ -10,6 +10,7 @@ class RandomSearch(Optimizer):
     """Independent uniform points in the unit cube (pending trials do not matter)."""
 
     name = "random"
+    multi_objective = True
 
     def _propose(self, n: int) -> np.ndarray:
         return self.rng.random((n, self.space.dim))

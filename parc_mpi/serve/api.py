@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from ..monitor.alerts import NodeHealth
 from ..monitor.nodeview import node_views, run_alerts, stale_after
@@ -356,7 +356,11 @@ def failures(run_dir: str, limit: Optional[int] = None) -> Dict[str, Any]:
 
 
 def optimization(run_dir: str) -> Dict[str, Any]:
-    """Best so far against evaluations (the steps only), the best and the top ten."""
+    """Best so far against evaluations (the steps only), the best and the top ten;
+    with several objectives the front, every evaluation's objectives (at most
+    MAX_POINTS) and hypervolume against evaluations; with constraints the feasible
+    counts; with progress reports the first MAX_CURVES curves, pruned ones flagged."""
+    from ..store.optimization import front_params, summarize
     with RunReader(run_dir) as r:
         meta = r.meta()
         job = meta.get("job") or {}
@@ -365,6 +369,12 @@ def optimization(run_dir: str) -> Dict[str, Any]:
         goal = job.get("goal", "min")
         cols = r.values()
         top = r.best(TOP, goal)
+        opt = summarize(r, job)
+        front_params(r, opt.get("front", [])[:MAX_FRONT])
+        evs = r.evaluations() if len(opt["objectives"]) > 1 else []
+        curves = r.curves(limit=MAX_CURVES)
+        pruned = {e[1]: e[5] for e in r.evaluations()} if curves else {}
+    extra = _optimization_extra(opt, evs, curves, pruned)
     sign = -1.0 if goal == "max" else 1.0
     best = math.inf
     evals, values = [], []
@@ -383,7 +393,35 @@ def optimization(run_dir: str) -> Dict[str, Any]:
         evals, values = [evals[i] for i in keep], [values[i] for i in keep]
     return {"kind": "optimize", "goal": goal, "evaluations": n,
             "space": job.get("space"), "steps": {"evaluation": evals, "best": values},
-            "top": [_row(x) for x in top]}
+            "top": [_row(x) for x in top], **extra}
+
+
+MAX_FRONT = 200     # front points sent with their parameters
+MAX_POINTS = 5000   # evaluations sent for the scatter or parallel coordinates
+MAX_CURVES = 100    # progress curves sent
+
+
+def _optimization_extra(opt: Dict[str, Any], evs: List[tuple], curves: Dict[int, list],
+                        pruned: Dict[int, bool]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {k: opt.get(k) for k in (
+        "objectives", "constrained", "feasible", "first_feasible", "pruned", "hypervolume",
+        "hypervolume_exact", "reference", "reference_source")}
+    if len(opt["objectives"]) > 1:
+        front = opt.get("front") or []
+        on_front = {p["task"] for p in front}
+        pts = evs[-MAX_POINTS:]
+        out.update(
+            front=[{"task": p["task"], "inputs": p.get("params"), "values": p["values"]}
+                   for p in front[:MAX_FRONT]],
+            front_size=len(front),
+            hypervolume_history=opt.get("hypervolume_history") or [],
+            points={"values": [[_num(v) for v in e[2]] for e in pts],
+                    "feasible": [e[4] == 0 and not e[5] for e in pts],
+                    "front": [e[1] in on_front for e in pts]})
+    out["curves"] = [{"task": t, "pruned": bool(pruned.get(t)),
+                      "step": [s for s, _ in c], "value": [_num(v) for _, v in c]}
+                     for t, c in curves.items()]
+    return out
 
 
 def network(run_dir: str) -> Dict[str, Any]:

@@ -279,6 +279,58 @@ class RunReader:
             _RESULT_SQL + f" WHERE status = ? AND value IS NOT NULL ORDER BY value {order}, "
             "seq LIMIT ?", (STATUS_OK, int(n)))]
 
+    # -- optimization records ---------------------------------------------------
+    def _optional(self, sql: str, args=()) -> list:
+        """Rows of a table a store from an older parc_mpi may not have (none then)."""
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot read the run store: {exc}") from None
+
+    def evaluations(self) -> List[tuple]:
+        """Every successful optimize evaluation in commit order, as ``(seq, task,
+        objectives, constraints, violation, pruned, t_end)``: objectives a list in
+        the goal's order (signs as returned), constraints a list (empty: none). From
+        the trials table where the run wrote one (several objectives, constraints,
+        progress), else from the value column (one objective)."""
+        rows = self._optional(
+            "SELECT r.seq, r.task, t.objectives, t.constraints, t.violation, t.pruned, "
+            "r.value, r.t_end FROM results r LEFT JOIN trials t ON t.task = r.task "
+            "WHERE r.status = ? ORDER BY r.seq", (STATUS_OK,))
+        if not rows:   # no trials table (an older store) or no success yet
+            rows = [(seq, task, None, None, None, None, value, t_end) for seq, task, value, t_end
+                    in self._all("SELECT seq, task, value, t_end FROM results WHERE status = ? "
+                                 "ORDER BY seq", (STATUS_OK,))]
+        out = []
+        for seq, task, objs, cons, violation, pruned, value, t_end in rows:
+            if objs is None:
+                if value is None:
+                    continue   # not a number (a store written before trials existed)
+                out.append((seq, task, [value], [], 0.0, False, t_end))
+            else:
+                out.append((seq, task, json.loads(objs), json.loads(cons) if cons else [],
+                            violation, bool(pruned), t_end))
+        return out
+
+    def curves(self, tasks: Optional[Sequence[int]] = None,
+               limit: Optional[int] = None) -> Dict[int, List[Tuple[float, float]]]:
+        """Progress values by task, in step order: every task's, or those of
+        ``tasks``; at most the first ``limit`` tasks."""
+        sql, args = "SELECT task, step, value FROM curves", []
+        if tasks is not None:
+            sql += f" WHERE task IN ({','.join('?' * len(tasks))})"
+            args = list(tasks)
+        out: Dict[int, List[Tuple[float, float]]] = {}
+        for task, step, value in self._optional(sql + " ORDER BY task, rowid", args):
+            if task not in out and limit is not None and len(out) >= limit:
+                break
+            out.setdefault(task, []).append((step, value))
+        return out
+
     def failed_attempts(self, limit: Optional[int] = None) -> List[Result]:
         """Attempts that did not succeed (retried ones too), in commit order."""
         sql = _RESULT_SQL + " WHERE status != ? ORDER BY seq"

@@ -9,13 +9,24 @@ CREATE TABLE IF NOT EXISTS results (
     attempt INTEGER NOT NULL,     -- 0 for the first try
     status TEXT NOT NULL,         -- ok | failed | timeout
     params,                       -- the item or parameters (number or JSON text)
-    value REAL,                   -- the result as a number, when it is one
+    value REAL,                   -- the result as a number, when it is one (optimize jobs:
+                                  -- the objective, when it is one, feasible and not pruned)
     result,                       -- the result (number or JSON text)
     error TEXT,                   -- traceback of a failed attempt
     worker INTEGER,               -- MPI rank
     node TEXT,                    -- host name of the worker
     t_start REAL,                 -- epoch seconds on the worker
     t_end REAL
+);
+CREATE TABLE IF NOT EXISTS trials (     -- optimize jobs with several objectives, constraints
+    task INTEGER PRIMARY KEY,     -- or progress reports: what the optimizer was told
+    objectives TEXT NOT NULL,     -- JSON list, in the goal's order, signs as returned
+    constraints TEXT,             -- JSON list (feasible when every value <= 0), or NULL
+    violation REAL NOT NULL,      -- sum of the positive constraint values (0: feasible)
+    pruned INTEGER NOT NULL       -- 1: stopped early by the pruner
+);
+CREATE TABLE IF NOT EXISTS curves (     -- progress values evaluations reported (parc_mpi.report)
+    task INTEGER NOT NULL, step REAL NOT NULL, value REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS asks (       -- adaptive jobs: every take, for --resume's replay
     seq INTEGER PRIMARY KEY,

@@ -84,12 +84,25 @@ class Store:
         """Insert rows made by :func:`rows_for` into the open transaction; they are
         durable (and may be counted) after the next :meth:`flush` commits them.
         Inserting as batches arrive keeps the work off the end of the run."""
+        self._insert(INSERT_RESULTS, rows)
+
+    def add_trials(self, records: List[Tuple]) -> None:
+        """Optimizer records ``(task, objectives, constraints, violation, pruned)``
+        (lists as JSON text), committed with the next flush."""
+        self._insert("INSERT OR REPLACE INTO trials(task, objectives, constraints, violation, "
+                     "pruned) VALUES (?, ?, ?, ?, ?)", records)
+
+    def add_curves(self, rows: List[Tuple[int, float, float]]) -> None:
+        """Progress values ``(task, step, value)``, committed with the next flush."""
+        self._insert("INSERT INTO curves(task, step, value) VALUES (?, ?, ?)", rows)
+
+    def _insert(self, sql: str, rows: List[Tuple]) -> None:
         if not rows:
             return
         try:
             if not self._uncommitted:
                 self.db.execute("BEGIN")
-            self.db.executemany(INSERT_RESULTS, rows)
+            self.db.executemany(sql, rows)
         except sqlite3.OperationalError as exc:
             raise StoreError(f"{self.path}: cannot write: {exc}") from None
         self._uncommitted += len(rows)

@@ -288,6 +288,11 @@
       if (!changed(o)) return;
       clear(main); charts.forEach(function (c) { c.destroy(); }); charts = [];
       if (o.kind !== "optimize") { add(main, el("p", {cls: "muted", text: "This run is a " + (o.kind || "?") + " job, not an optimization."})); return; }
+      if (o.objectives && o.objectives.length > 1) {
+        add(main, el("p", {text: o.evaluations + " evaluations of " + o.objectives.length + " objectives"}));
+        optimizationExtra(o);
+        return;
+      }
       add(main, el("h2", {text: "Best so far against evaluations (" + o.goal + ", " + o.evaluations + " evaluations)"}));
       var box = el("div", {cls: "chart"});
       add(main, box);
@@ -298,6 +303,7 @@
           axes: [{label: "evaluations"}, {label: "best value", size: 70}]},
           [o.steps.evaluation, o.steps.best], box));
       } else add(box, el("p", {cls: "muted", text: "no successful evaluation yet"}));
+      optimizationExtra(o);
       add(main, el("h2", {text: "Top " + o.top.length}));
       if (o.top.length) {
         var names = Object.keys(o.top[0].inputs);
@@ -307,6 +313,110 @@
         })));
       }
     });
+  }
+
+  // several objectives, constraints and progress curves: small SVG charts (no library)
+  var SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs) {
+    var e = document.createElementNS(SVG, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+  function extent(vals) {
+    var lo = Infinity, hi = -Infinity;
+    vals.forEach(function (v) { if (!na(v) && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
+    if (lo === Infinity) return [0, 1];
+    if (hi === lo) { lo -= 0.5; hi += 0.5; }
+    var pad = 0.05 * (hi - lo);
+    return [lo - pad, hi + pad];
+  }
+  // a plot area with axes labelled at both ends: {root, x(v), y(v)}
+  function frame(w, h, xr, yr, xlabel, ylabel) {
+    var root = svg("svg", {width: w, height: h, "class": "plot", role: "img"});
+    var L = 64, R = 10, T = 10, B = 34;
+    function x(v) { return L + (v - xr[0]) / (xr[1] - xr[0]) * (w - L - R); }
+    function y(v) { return h - B - (v - yr[0]) / (yr[1] - yr[0]) * (h - T - B); }
+    root.appendChild(svg("rect", {x: L, y: T, width: w - L - R, height: h - T - B, fill: "none", stroke: "#999"}));
+    [[xr[0], "start"], [xr[1], "end"]].forEach(function (p) {
+      var t = svg("text", {x: x(p[0]), y: h - B + 14, "text-anchor": p[1], "font-size": 11}); t.textContent = g6(p[0]); root.appendChild(t);
+    });
+    [yr[0], yr[1]].forEach(function (v) {
+      var t = svg("text", {x: L - 4, y: y(v) + 4, "text-anchor": "end", "font-size": 11}); t.textContent = g6(v); root.appendChild(t);
+    });
+    var xl = svg("text", {x: (L + w - R) / 2, y: h - 4, "text-anchor": "middle", "font-size": 12}); xl.textContent = xlabel; root.appendChild(xl);
+    var yl = svg("text", {x: 12, y: (T + h - B) / 2, "text-anchor": "middle", "font-size": 12,
+      transform: "rotate(-90 12 " + (T + h - B) / 2 + ")"}); yl.textContent = ylabel; root.appendChild(yl);
+    return {root: root, x: x, y: y};
+  }
+  function line(f, xs, ys, stroke, width, opacity) {
+    var d = "";
+    xs.forEach(function (v, i) { if (!na(ys[i])) d += (d ? "L" : "M") + f.x(v).toFixed(1) + " " + f.y(ys[i]).toFixed(1); });
+    if (d) f.root.appendChild(svg("path", {d: d, fill: "none", stroke: stroke, "stroke-width": width, opacity: opacity}));
+  }
+  function optimizationExtra(o) {
+    var W = Math.min(900, main.clientWidth - 20);
+    if (o.constrained) add(main, el("p", {text: o.feasible + " of " + o.evaluations + " evaluations feasible" +
+      (o.first_feasible ? "; the first at evaluation " + o.first_feasible : "; none yet")}));
+    if (o.pruned) add(main, el("p", {text: o.pruned + " evaluation(s) stopped early by the pruner"}));
+    if (o.objectives && o.objectives.length > 1) {
+      var names = o.objectives, goal = o.goal;
+      add(main, el("h2", {text: "Pareto front: " + (o.front_size || 0) + " point(s)" + (na(o.hypervolume) ? "" :
+        ", hypervolume " + g6(o.hypervolume) + (o.hypervolume_exact ? "" : " (estimated)"))}));
+      if (o.reference) add(main, el("p", {cls: "muted", text: "reference point " + names.map(function (n) {
+        return n + " " + g6(o.reference[n]); }).join(", ") + " (" + o.reference_source + ")"}));
+      var P = o.points, box = el("div", {cls: "chart front"});
+      if (names.length === 2) {
+        var fx = [], fy = [];
+        P.values.forEach(function (v, i) { if (P.feasible[i]) { fx.push(v[0]); fy.push(v[1]); } });
+        var f = frame(W, 320, extent(fx.length ? fx : P.values.map(function (v) { return v[0]; })),
+          extent(fy.length ? fy : P.values.map(function (v) { return v[1]; })),
+          names[0] + " (" + goal[names[0]] + ")", names[1] + " (" + goal[names[1]] + ")");
+        P.values.forEach(function (v, i) {
+          var cx = f.x(v[0]), cy = f.y(v[1]);
+          if (!isFinite(cx) || !isFinite(cy) || cx < 0 || cx > W || cy < 0 || cy > 320) return;
+          f.root.appendChild(svg("circle", {cx: cx.toFixed(1), cy: cy.toFixed(1), r: P.front[i] ? 4 : 2.5,
+            fill: P.front[i] ? "#c0392b" : P.feasible[i] ? "#3b82c4" : "#bbb", "class": P.front[i] ? "on-front" : ""}));
+        });
+        add(box, f.root);
+      } else {
+        var cols = names.map(function (n, j) { return extent(P.values.filter(function (v, i) { return P.feasible[i]; }).map(function (v) { return v[j]; })); });
+        var g = frame(W, 320, [0, names.length - 1], [0, 1], names.map(function (n) { return n + " (" + goal[n] + ")"; }).join("  |  "), "scaled");
+        P.values.forEach(function (v, i) {
+          if (!P.feasible[i]) return;
+          line(g, names.map(function (n, j) { return j; }), v.map(function (x, j) { return (x - cols[j][0]) / (cols[j][1] - cols[j][0]); }),
+            P.front[i] ? "#c0392b" : "#bbb", P.front[i] ? 1.5 : 0.7, P.front[i] ? 0.9 : 0.5);
+        });
+        add(box, g.root);
+      }
+      add(main, box);
+      var h = o.hypervolume_history || [];
+      if (h.length) {
+        add(main, el("h2", {text: "Hypervolume against evaluations"}));
+        var hb = el("div", {cls: "chart"});
+        var hf = frame(W, 220, extent(h.map(function (p) { return p[0]; })), extent(h.map(function (p) { return p[1]; })), "evaluations", "hypervolume");
+        line(hf, h.map(function (p) { return p[0]; }), h.map(function (p) { return p[1]; }), "#3b82c4", 2, 1);
+        add(hb, hf.root); add(main, hb);
+      }
+      if (o.front && o.front.length) {
+        var ins = Object.keys(o.front[0].inputs || {});
+        add(main, el("h2", {text: "The front, by " + names[0] + (o.front_size > o.front.length ? " (first " + o.front.length + ")" : "")}));
+        add(main, table(["task"].concat(ins).concat(names), o.front.map(function (p) {
+          return el("tr", null, td(String(p.task)), ins.map(function (k) { return td(g6(p.inputs[k])); }),
+            names.map(function (n) { return td(g6(p.values[n])); }));
+        })));
+      }
+    }
+    if (o.curves && o.curves.length) {
+      var n = o.curves.filter(function (c) { return c.pruned; }).length;
+      add(main, el("h2", {text: "Progress reported: " + (o.curves.length - n) + " completed, " + n + " stopped early (grey)"}));
+      var steps = [], vals = [];
+      o.curves.forEach(function (c) { steps = steps.concat(c.step); vals = vals.concat(c.value); });
+      var cb = el("div", {cls: "chart"});
+      var cf = frame(W, 260, extent(steps), extent(vals), "step", "value");
+      o.curves.forEach(function (c) { if (!c.pruned) line(cf, c.step, c.value, "#3b82c4", 1, 0.6); });
+      o.curves.forEach(function (c) { if (c.pruned) line(cf, c.step, c.value, "#777", 1, 0.9); });
+      add(cb, cf.root); add(main, cb);
+    }
   }
 
   function failuresPage(id) {
