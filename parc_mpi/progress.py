@@ -57,12 +57,20 @@ def report(step: float, value: float) -> bool:
     ev = getattr(_local, "current", None)
     if ev is None:
         return False
-    if math.isnan(s):
-        raise TypeError("parc_mpi.report(step, value): step is nan")
+    check_step(ev.curve, s)
     ev.curve.append((s, v))
     if not ev.stop and ev.table is not None and judge(ev.table, ev.curve):
         ev.stop = True
     return ev.stop
+
+
+def check_step(curve: List[Tuple[float, float]], step: float) -> None:
+    """Steps must increase within an evaluation (a curve is judged step by step)."""
+    if math.isnan(step):
+        raise ValueError("parc_mpi.report(step, value): step is nan")
+    if curve and step <= curve[-1][0]:
+        raise ValueError(f"parc_mpi.report(step={step:g}, ...): steps must increase within "
+                         f"an evaluation (the last was {curve[-1][0]:g})")
 
 
 def should_stop() -> bool:

@@ -319,6 +319,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     if summary.get("optimization"):
         line += optimization_words(summary["optimization"])
     print(line, flush=True)
+    if (summary.get("optimization") or {}).get("pruner_unused"):
+        print(f"[parc_mpi] warning: {summary['optimization']['pruner_unused']}", flush=True)
     if summary.get("job_summary"):
         print(f"[parc_mpi] {summary['job_summary']}", flush=True)
     for rank, info in sorted((summary.get("lost_workers") or {}).items()):
@@ -422,6 +424,12 @@ def _optimization(store: Store, job: OptimizeJob, summary: Dict[str, Any]) -> Di
                      evaluations=opt["evaluations"])
     if opt["pruned"]:
         out["pruned"] = short["pruned"] = opt["pruned"]
+    if job.pruner is not None and opt["evaluations"] and not opt["pruned"]:
+        with store.reader() as reader:
+            if not reader.curves(limit=1):
+                short["pruner_unused"] = (
+                    f"pruner={job.describe().get('pruner')!r} was set, but no evaluation "
+                    "called parc_mpi.report(step, value): none could be stopped early")
     if short:
         summary["optimization"] = short
     return out

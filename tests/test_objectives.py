@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import parc_mpi
-from conftest import mpi_cmd, run_cmd
+from conftest import mpi_cmd, python_cmd, run_cmd
 from parc_mpi import Real, minimize
 from parc_mpi.optimizers import make_optimizer
 from parc_mpi.optimizers.objectives import (Goal, crowding, hypervolume, non_dominated,
@@ -422,3 +422,35 @@ def test_under_mpiexec_workers_prune_without_waiting_and_resume_replays(tmp_path
     assert len(pruned) >= 5
     assert all(len(curves[e[1]]) < 20 for e in pruned)
     assert all(len(curves[e[1]]) == 20 for e in evs if not e[5])
+
+
+# -- bad input -------------------------------------------------------------------------
+
+def test_a_step_that_does_not_increase_fails_that_evaluation_with_one_line():
+    def f(x):
+        parc_mpi.report(2, x)
+        parc_mpi.report(2, x)   # the same step again
+        return x
+    res = minimize(f, {"x": Real(0, 1)}, budget=3, optimizer="random", pruner="median")
+    assert res.nfail == 3 and not res.success
+    assert "steps must increase within an evaluation (the last was 2)" in res.message
+    opt = make_optimizer("random", {"x": Real(0, 1)}, "min", seed=0)
+    t = opt.ask()[0]
+    t.report(1, 0.5)
+    with pytest.raises(ValueError, match="steps must increase"):
+        t.report(0.5, 0.4)
+
+
+@pytest.mark.e2e
+def test_a_pruner_on_a_job_that_never_reports_says_so_and_runs_on(tmp_path, write_job):
+    job = write_job("""
+import parc_mpi
+job = parc_mpi.optimize(lambda x: x * x, {"x": parc_mpi.Real(-1, 1)}, budget=8, goal="min",
+                        pruner="asha")
+""")
+    done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", tmp_path / "run",
+                              "--no-monitor"))
+    assert done.returncode == 0, done
+    assert ("warning: pruner='asha' was set, but no evaluation called parc_mpi.report(step, "
+            "value): none could be stopped early") in done.stdout
+    assert "8 ok, 0 failed" in done.stdout

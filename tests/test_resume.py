@@ -217,3 +217,61 @@ def test_resume_refuses_a_run_that_is_still_going(tmp_path, write_job):
 def test_resume_of_a_missing_run_dir(tmp_path, write_job):
     job = optimize_job(write_job, "random", budget=5)
     refused([job, "--resume", tmp_path / "nope"], "no such run directory")
+
+
+BEYOND = {
+    "multi": """
+import time, parc_mpi
+from parc_mpi import Real
+def beam(width, depth):
+    time.sleep(0.03)
+    return {"weight": width * depth, "deflection": 1.0 / (width * depth ** 3),
+            "constraints": [6.0 / (width * depth ** 2) - 30.0]}
+job = parc_mpi.optimize(beam, {"width": Real(0.1, 1.0), "depth": Real(0.1, 1.0)}, budget=30,
+                        goal={"weight": "min", "deflection": "max"}, seed=4)
+""",
+    "pruned": """
+import time, parc_mpi
+from parc_mpi import Real
+def train(lr, momentum):
+    loss = None
+    for epoch in range(1, 11):
+        time.sleep(0.004)
+        loss = (lr - 0.3) ** 2 + (momentum - 0.8) ** 2 + 1.0 / epoch
+        if parc_mpi.report(epoch, loss):
+            break
+    return loss
+job = parc_mpi.optimize(train, {"lr": Real(0, 1), "momentum": Real(0, 1)}, budget=30,
+                        goal="min", pruner="asha", optimizer="gp", seed=4)
+""",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BEYOND))
+def test_a_killed_multi_objective_constrained_or_pruned_run_resumes_exactly(tmp_path, write_job,
+                                                                           kind):
+    """Several objectives with a constraint, and a pruned search: kill rank 0 midway,
+    --resume, and the run holds the same points, pruned flags and curves as one that
+    was never interrupted."""
+    job = write_job(BEYOND[kind])
+    whole = tmp_path / "whole"
+    done = run_cmd(one_worker([job, "--run-dir", whole]))
+    assert done.returncode == 0, done
+    run_dir = tmp_path / "killed"
+    proc = start(one_worker([job, "--run-dir", run_dir]))
+    killed_at = kill_rank_when(proc, run_dir, 0, 14)
+    proc.communicate(timeout=60)
+    assert killed_at is not None and proc.returncode != 0
+    resumed = run_cmd(one_worker([job, "--resume", run_dir]))
+    assert resumed.returncode == 0, resumed
+    assert ok_points(run_dir) == ok_points(whole)
+    no_repeats(run_dir)
+    with RunReader(str(whole)) as a, RunReader(str(run_dir)) as b:
+        assert [e[1:6] for e in a.evaluations()] == [e[1:6] for e in b.evaluations()]
+        assert a.curves() == b.curves()
+    best_a = json.loads((whole / "best.json").read_text())
+    best_b = json.loads((run_dir / "best.json").read_text())
+    for key in ("front", "hypervolume", "feasible", "pruned", "params", "value"):
+        assert best_a.get(key) == best_b.get(key), key
+    if kind == "pruned":
+        assert best_b["pruned"] >= 1

@@ -84,6 +84,8 @@ class Trial:
     def report(self, step: float, value: float) -> bool:
         """Record a progress value at ``step``; True when the evaluation should stop
         (the optimizer's pruner judges it worse than its peers at that step)."""
+        from ..progress import check_step
+        check_step(self.curve, float(step))
         self.curve.append((float(step), float(value)))
         stop = bool(self._pruner is not None and self._pruner.judge(self.curve))
         self._stop = self._stop or stop
