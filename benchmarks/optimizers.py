@@ -3,6 +3,8 @@
     python benchmarks/optimizers.py                 # the whole suite (hours here)
     python benchmarks/optimizers.py --quick         # 3 seeds, budget 50 x d, 2-5 D
     python benchmarks/optimizers.py --seeds 10 --dims 2 5 10 --budgets 50 200 --jobs 2
+    python benchmarks/optimizers.py --beyond        # several objectives, constraints,
+                                                    # pruning, ask cost (beyond.py)
 
 Runs are spread over ``--jobs`` processes and kept in ``--cache`` (a JSON-lines
 file): a peer's run is keyed by the peer's version, one of ours by a hash of the
@@ -244,6 +246,11 @@ def load_cache(path):
 
 
 def main():
+    if "--beyond" in sys.argv:   # several objectives, constraints, pruning, ask cost
+        sys.argv.remove("--beyond")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import beyond
+        return beyond.main()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int, default=10)

@@ -15,6 +15,15 @@ memory. Everything is torn down at the end, also after a failure or Ctrl-C. Need
 
 Addresses are private to the namespaces made here (10.231.0.0/24 in each cluster's
 own namespaces), so two simulated clusters at once do not collide.
+
+``--ssh``: every node also runs Debian's OpenSSH server on its own address, with its
+own host keys, and nothing stands in for ssh: the Pi guide's commands run as written
+(``ssh-keygen``, ``ssh-copy-id pi@pi1.local`` with the password ``raspberry``,
+``mpirun -hostfile hostfile ...`` whose launcher is ssh). Inside every node (main
+included) ``/root/.ssh``, ``/root/.cache`` and ``/etc/ssh`` are the node's own, and a
+user ``pi`` exists (uid 0, home ``/root``: the same Python everywhere, as the guide's
+identical venv paths give), from private copies of ``/etc/passwd`` and ``/etc/shadow``;
+nothing outside the namespaces changes. Needs openssh-server.
 """
 from __future__ import annotations
 
@@ -56,6 +65,41 @@ exec ip netns exec "$ns" unshare --uts --mount sh -c \
 """
 
 
+NODESH = """#!/bin/sh
+# parc_mpi.simcluster (ssh mode): run COMMAND as on NODE: in its network namespace,
+# with its host name, its own ~/.ssh, ~/.cache and /etc/ssh, and the user 'pi'
+#   SCRIPT NODE COMMAND...
+host=$1; shift
+case "$host" in
+{cases}
+  *) echo "simcluster: unknown node $host" >&2; exit 255;;
+esac
+# one kernel under all nodes: without this UCX finds shared memory between "nodes"
+# (mpiexec passes it on to every rank, as it does the rest of its environment)
+export UCX_TLS=tcp,self
+exec ip netns exec "$ns" unshare --uts --mount sh -c '
+  hostname "$0" &&
+  mount --bind "$1/.ssh" /root/.ssh && mount --bind "$1/.cache" /root/.cache &&
+  mount --bind "$1/etc-ssh" /etc/ssh && mount --bind "$2/passwd" /etc/passwd &&
+  mount --bind "$2/shadow" /etc/shadow || exit 255
+  shift 2; exec "$@"' "$name" "$home" "{shared}" "$@"
+"""
+
+SSHD_CONFIG = """# parc_mpi.simcluster: this node's OpenSSH server
+ListenAddress {addr}
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+AcceptEnv LANG LC_*
+Subsystem sftp internal-sftp
+"""
+PASSWORD = "raspberry"   # the user pi's, for ssh-copy-id (the guide's first login)
+
+
 class SimClusterError(RuntimeError):
     pass
 
@@ -79,6 +123,17 @@ def available() -> Optional[str]:
     return None
 
 
+def ssh_available() -> Optional[str]:
+    """None when the ssh mode can run here, else why not."""
+    why = available()
+    if why:
+        return why
+    for tool in ("/usr/sbin/sshd", "ssh", "ssh-keygen", "ssh-copy-id"):
+        if shutil.which(tool) is None and not os.path.exists(tool):
+            return f"'{tool}' is not installed (openssh-server, openssh-client)"
+    return None
+
+
 def _ip(*args: str, ns: Optional[str] = None) -> None:
     cmd = (["ip", "netns", "exec", ns] if ns else []) + list(args)
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -90,7 +145,8 @@ class SimCluster:
     """Build with ``up()`` (or ``with SimCluster(...) as c``), tear down with ``down()``."""
 
     def __init__(self, nodes: Sequence[Node], profile: str = "gigabit",
-                 name: Optional[str] = None, workdir: Optional[str] = None):
+                 name: Optional[str] = None, workdir: Optional[str] = None,
+                 ssh: bool = False):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -107,6 +163,9 @@ class SimCluster:
         self.addr: Dict[str, str] = {n.name: f"{SUBNET}.{i + 1}"
                                      for i, n in enumerate(self.nodes)}
         self.made: List[str] = []
+        self.ssh = ssh
+        self.nodesh = os.path.join(self.workdir, "nodesh.sh")
+        self.sshd: List[subprocess.Popen] = []
 
     # -- building ------------------------------------------------------------
     def __enter__(self) -> "SimCluster":
@@ -139,6 +198,8 @@ class SimCluster:
                 os.makedirs(self.home(node.name), exist_ok=True)
             self._hosts_files()
             self._write_launcher()
+            if self.ssh:
+                self._start_sshd()
         except BaseException:
             self.down()
             raise
@@ -170,6 +231,66 @@ class SimCluster:
             fh.write(LAUNCHER.replace("{cases}", "\n".join(cases)))
         os.chmod(self.launcher, 0o755)
 
+    # -- the ssh mode ---------------------------------------------------------
+    def _start_sshd(self) -> None:
+        shared = os.path.join(self.workdir, "etc")
+        os.makedirs(shared, exist_ok=True)
+        with open("/etc/passwd") as fh:
+            passwd = [ln for ln in fh.read().splitlines() if not ln.startswith("pi:")]
+        with open("/etc/shadow") as fh:
+            shadow = [ln for ln in fh.read().splitlines() if not ln.startswith("pi:")]
+        passwd.append("pi:x:0:0:pi:/root:/bin/sh")
+        shadow.append(f"pi:{_hash(PASSWORD)}:19000:0:99999:7:::")
+        for name, lines, mode in (("passwd", passwd, 0o644), ("shadow", shadow, 0o600)):
+            path = os.path.join(shared, name)
+            with open(path, "w") as fh:
+                fh.write("\n".join(lines) + "\n")
+            os.chmod(path, mode)
+        cases = []
+        for n in self.nodes:
+            keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
+            cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
+                         f'home={self.home(n.name)};;')
+        with open(self.nodesh, "w") as fh:
+            fh.write(NODESH.replace("{cases}", "\n".join(cases)).replace("{shared}", shared))
+        os.chmod(self.nodesh, 0o755)
+        for d in ("/root/.ssh", "/root/.cache", "/run/sshd"):   # mount points
+            os.makedirs(d, exist_ok=True)
+        for n in self.nodes:
+            home = self.home(n.name)
+            etc = os.path.join(home, "etc-ssh")
+            for d, mode in ((os.path.join(home, ".ssh"), 0o700), (os.path.join(home, ".cache"), 0o755),
+                            (etc, 0o755)):
+                os.makedirs(d, exist_ok=True)
+                os.chmod(d, mode)
+            key = os.path.join(etc, "ssh_host_ed25519_key")
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                            f"root@{n.name}", "-f", key], check=True, capture_output=True)
+            with open(os.path.join(etc, "sshd_config"), "w") as fh:
+                fh.write(SSHD_CONFIG.format(addr=self.addr[n.name]))
+            with open(os.path.join(etc, "ssh_config"), "w") as fh:
+                fh.write("Host *\n    SendEnv LANG LC_*\n")
+            log = open(os.path.join(home, "sshd.log"), "w")
+            self.sshd.append(subprocess.Popen(
+                [self.nodesh, n.name, "/usr/sbin/sshd", "-D", "-e", "-f",
+                 "/etc/ssh/sshd_config"], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL))
+            log.close()
+        for n in self.nodes:
+            self._wait_port(n.name, 22)
+
+    def _wait_port(self, node: str, port: int, timeout: float = 10.0) -> None:
+        probe = ("import socket,sys,time\nend=time.time()+%f\nwhile time.time()<end:\n"
+                 " try: socket.create_connection(('%s',%d),0.5).close(); sys.exit(0)\n"
+                 " except OSError: time.sleep(0.05)\nsys.exit(1)\n"
+                 % (timeout, self.addr[node], port))
+        done = subprocess.run(["ip", "netns", "exec", self.ns[node], sys.executable, "-c",
+                               probe], capture_output=True)
+        if done.returncode != 0:
+            with open(os.path.join(self.home(node), "sshd.log")) as fh:
+                why = fh.read().strip().splitlines()[-1:] or ["no output"]
+            raise SimClusterError(f"{node}: sshd did not start: {why[0]}")
+
     def home(self, node: str) -> str:
         """The node's private folder: its ``~/.cache`` (where shipped code is unpacked)
         is ``home/.cache``, and commands other than the main one start in it."""
@@ -184,6 +305,9 @@ class SimCluster:
         """``argv`` run on the main node; an ``mpiexec`` in it reaches the other nodes
         through the launcher."""
         argv = list(argv)
+        if self.ssh:   # nothing stands in for ssh: mpiexec's own launcher is ssh
+            return [self.nodesh, self.main.name, "env", "HOME=/root", "sh", "-c",
+                    f"cd {shlex.quote(cwd or os.getcwd())} && exec {shlex.join(argv)}"]
         if argv and os.path.basename(argv[0]) in ("mpiexec", "mpirun", "mpiexec.hydra"):
             argv[1:1] = ["-launcher", "ssh", "-launcher-exec", self.launcher,
                          "-genv", "UCX_TLS", "tcp,self"]
@@ -217,6 +341,19 @@ class SimCluster:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _hash(password: str) -> str:
+    """A SHA-512 crypt(3) hash for /etc/shadow."""
+    done = subprocess.run(["openssl", "passwd", "-6", password], capture_output=True,
+                          text=True)
+    if done.returncode == 0:
+        return done.stdout.strip()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt   # removed in Python 3.13; openssl is the first choice
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     from .cli import make_parser
@@ -226,6 +363,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      "tear it down")
     run.add_argument("node_list", help="node_list.csv (names, roles, cores)")
     run.add_argument("--profile", choices=sorted(PROFILES), default="gigabit")
+    run.add_argument("--ssh", action="store_true",
+                     help="an OpenSSH server on every node; mpiexec launches over real ssh "
+                          "(user pi, password raspberry)")
     run.add_argument("command", nargs="*",
                      help="after --: the command, e.g. mpiexec -f hostfile -n 24 python ...")
     # everything after the first "--" is the command, untouched by argparse
@@ -237,7 +377,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cmd = list(args.command) + cmd
     if not cmd:
         p.error("give the command to run after --")
-    why = available()
+    why = ssh_available() if args.ssh else available()
     if why:
         print(f"error: cannot build a simulated cluster here: {why}", file=sys.stderr)
         return 2
@@ -246,7 +386,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except NodeListError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cluster = SimCluster(nodes, args.profile)
+    cluster = SimCluster(nodes, args.profile, ssh=args.ssh)
     # Ctrl-C or a kill ends the command; the cluster is torn down either way
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

@@ -5,6 +5,9 @@
     <!-- doc:file PATH -->      the block is the content of PATH in the scratch folder
     <!-- doc:sim NODE_LIST -->  run on the main node of a simulated cluster built from
                                 NODE_LIST (tests/test_simcluster.py runs these)
+    <!-- doc:ssh NODE_LIST -->  the same, with OpenSSH on every node and nothing standing
+                                in for it (simcluster --ssh): key set-up, ssh-copy-id and
+                                mpirun's own ssh launcher run as written
     <!-- doc:check WHERE -->    needs a real Pi or Slurm: shell syntax is checked and
                                 every ``python -m parc_mpi.X ...`` line is parsed by
                                 that module's own argument parser
@@ -29,7 +32,7 @@ BLOCK = re.compile(r"(?:<!--\s*doc:(\w+)\s*([^>]*?)\s*-->\s*\n)?```(\w*)\n(.*?)\
 class Block:
     page: str
     line: int
-    kind: Optional[str]     # run, file, sim, check, ci, or None
+    kind: Optional[str]     # run, file, sim, ssh, check, ci, or None
     arg: str
     lang: str
     text: str

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, cli_env
 from docs_blocks import CODE_LANGS, blocks, pages, scratch, write_file
 
-KINDS = {"run", "file", "sim", "check", "ci"}
+KINDS = {"run", "file", "sim", "ssh", "check", "ci"}
 ALL = [b for p in pages() for b in blocks(p)]
 
 
@@ -23,8 +23,8 @@ def test_every_code_block_says_how_it_is_tested():
     assert unmarked == [], f"code blocks with no doc: marker: {unmarked}"
     unknown = [f"{b}: doc:{b.kind}" for b in ALL if b.kind and b.kind not in KINDS]
     assert unknown == [], unknown
-    # a page with doc:sim blocks is run by the simulated-cluster tests
-    sim_pages = {b.page for b in ALL if b.kind == "sim"}
+    # a page with doc:sim or doc:ssh blocks is run by the simulated-cluster tests
+    sim_pages = {b.page for b in ALL if b.kind in ("sim", "ssh")}
     covered = (ROOT / "tests" / "test_simcluster.py").read_text()
     assert all(f'"{p}"' in covered for p in sim_pages), sim_pages
 
@@ -80,7 +80,8 @@ def parc_commands(text):
                 yield words[i + 2], args
 
 
-CHECKED = [b for b in ALL if b.kind in ("check", "run", "sim") and b.lang in CODE_LANGS - {"python"}]
+CHECKED = [b for b in ALL if b.kind in ("check", "run", "sim", "ssh")
+           and b.lang in CODE_LANGS - {"python"}]
 
 
 @pytest.mark.parametrize("block", CHECKED, ids=str)

@@ -16,7 +16,7 @@ from docs_blocks import blocks, scratch, write_file
 from faults import start, wait_committed
 from parc_mpi.mpienv import find_mpiexec
 from parc_mpi.nodes import Node, read_node_list
-from parc_mpi.simcluster import SimCluster, available
+from parc_mpi.simcluster import SimCluster, available, ssh_available
 from parc_mpi.store import RunReader
 
 WHY = available()
@@ -28,14 +28,32 @@ def meta_of(run_dir):
         return reader.meta()
 
 
-def test_the_six_pi_parc_box_runs_the_pi_cluster_guide(tmp_path):
-    """docs "pi-cluster.md", word for word: its files, its hostfile command, and its
-    first run (an optimization with --ship, the monitor and the report) on the
-    simulated six-Pi box: 24 ranks from the node list, each node its own namespace."""
+ASKPASS = """#!/bin/sh
+# what a person types at ssh's questions: yes to a new host key, then pi's password
+case "$1" in
+  *continue*) echo yes;;
+  *) echo raspberry;;
+esac
+"""
+
+
+@pytest.mark.skipif(ssh_available() is not None, reason=f"{ssh_available()}")
+def test_the_six_pi_parc_box_runs_the_pi_cluster_guide_over_real_ssh(tmp_path):
+    """docs "pi-cluster.md", word for word, on the simulated six-Pi box with an OpenSSH
+    server on every node: the key set-up (ssh-keygen, ssh-copy-id answering the host-key
+    question and the password as a person would, ssh hostname to each), its files, its
+    hostfile command, and its first run (an optimization with --ship, the monitor and
+    the report) with mpirun launching the 24 ranks over ssh itself."""
     where = scratch(tmp_path / "work")
     env = cli_env()
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
-    sims = []
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(ASKPASS)
+    askpass.chmod(0o755)
+    env.update(SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force")
+    ssh_blocks = []
+    host_ssh = sorted(os.listdir(os.path.expanduser("~/.ssh"))) \
+        if os.path.isdir(os.path.expanduser("~/.ssh")) else []
     for b in blocks(ROOT / "docs" / "pi-cluster.md"):
         if b.kind == "file":
             write_file(b, where)
@@ -43,16 +61,27 @@ def test_the_six_pi_parc_box_runs_the_pi_cluster_guide(tmp_path):
             done = subprocess.run(["bash", "-e", "-c", b.text], cwd=where, env=env,
                                   capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, (b, done.stdout, done.stderr)
-        elif b.kind == "sim":
-            sims.append(b)
-    assert len(sims) == 1 and sims[0].arg == "node_list.csv"
-    with SimCluster(read_node_list(str(where / "node_list.csv")), "gigabit") as cluster:
-        proc = subprocess.run(cluster.command(["bash", "-e", "-c", sims[0].text], cwd=str(where)),
-                              env=env, capture_output=True, text=True, timeout=400)
-        done = Done(proc, 0)
+        elif b.kind == "ssh":
+            ssh_blocks.append(b)
+    assert [b.arg for b in ssh_blocks] == ["node_list.csv"] * 2
+    nodes = read_node_list(str(where / "node_list.csv"))
+    with SimCluster(nodes, "gigabit", ssh=True) as cluster:
+        outs = []
+        for b in ssh_blocks:
+            proc = subprocess.run(cluster.command(["bash", "-e", "-c", b.text], cwd=str(where)),
+                                  env=env, capture_output=True, text=True, timeout=400)
+            outs.append(Done(proc, 0))
+            assert proc.returncode == 0, (b, outs[-1])
         homes = {n.name: Path(cluster.home(n.name)) for n in cluster.nodes}
         shipped = {name: sorted(p.name for p in (home / ".cache").rglob("shape.py"))
                    for name, home in homes.items()}
+        keys = {name: (home / ".ssh" / "authorized_keys").exists() for name, home in homes.items()}
+    # the key went to every worker, and "ssh pi@piN.local hostname" answered from each
+    assert keys == {f"pi{i}": i > 0 for i in range(6)}
+    assert outs[0].stdout.split()[-5:] == [f"pi{i}" for i in range(1, 6)], outs[0]
+    # the machine's own ~/.ssh saw none of it: each node had its own
+    assert sorted(os.listdir(os.path.expanduser("~/.ssh"))) == host_ssh
+    done = outs[1]
     run_dir = where / "runs" / "first"
     assert done.returncode == 0, done
     assert "finished: 60 ok, 0 failed of 60 tasks" in done.stdout, done

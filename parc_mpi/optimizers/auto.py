@@ -92,7 +92,7 @@ class Auto(Optimizer):
         child, ct = self._handle(trial)
         # children minimise: hand them the minimised objective (nan stays nan), with
         # the constraints, so that a model can learn those too
-        child.tell(ct, minimised(trial, self.objectives.names), pruned=trial.pruned)
+        child.tell(ct, minimised(trial, self.objectives.names, y), pruned=trial.pruned)
 
     def state(self):
         out = super().state()

@@ -242,6 +242,10 @@ class Optimizer:
             self.constrained = True
         self.n_told += 1
         y = f[0] if failed else penalised(f[0], violation)
+        if pruned and not failed and violation == 0 and self.pruner is not None:
+            est = self.pruner.estimate_final(trial.curve)
+            if est is not None:   # the model learns a likely final value, not an early one
+                y = est
         if not failed and not self.objectives.multi and violation == 0 and not pruned and (
                 self._best is None or f[0] < self._best.f[0]):
             self._best = trial
@@ -330,12 +334,15 @@ class Optimizer:
 MULTI_NAMES = ("auto", "parego", "nsga2", "random", "sobol", "lhs")
 
 
-def minimised(trial: Trial, names: Tuple[str, ...]) -> Any:
+def minimised(trial: Trial, names: Tuple[str, ...], y: Optional[float] = None) -> Any:
     """A told trial's result as a child optimizer whose goal minimises every one of
-    ``names`` takes it: the minimised objective(s), with the constraints if any."""
+    ``names`` takes it: the minimised objective(s), with the constraints if any. A
+    pruned trial of one objective passes on ``y``, the parent's estimate."""
     f = trial.f
     if f is None or math.isnan(f[0]):
         return math.nan
+    if trial.pruned and len(f) == 1 and y is not None and not math.isnan(y):
+        f = (y,)
     if not trial.constraints:
         return f[0] if len(f) == 1 else tuple(f)
     out: Dict[str, Any] = {"value": f[0]} if len(f) == 1 else dict(zip(names, f))

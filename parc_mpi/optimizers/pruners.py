@@ -17,6 +17,10 @@ one threshold per step or rung), which travels with each task to the worker;
   when its value there is among the best ``1/eta`` of every value recorded at that
   rung (its own included).
 
+Neither judges a report at or past the furthest step a completed evaluation reached:
+an evaluation that got there has done all its work, and stopping it would only
+throw its result away.
+
 Values are compared minimised: a ``"max"`` goal's sign is flipped here.
 """
 from __future__ import annotations
@@ -34,14 +38,42 @@ class Pruner:
     def __init__(self, sign: float = 1.0):
         self.sign = sign
         self.version = 0
+        self.drops: Dict[float, List[float]] = {}  # step -> value there minus the final
+        #                                            value, over completed evaluations
+        self.last_step: Optional[float] = None   # the furthest step a completed one reached
         self._table: Optional[tuple] = None
         self._table_version = -1
 
     def tell(self, curve: Curve, pruned: bool) -> None:
         """A finished evaluation's curve (pruned or completed)."""
         if curve:
-            self._add([(float(s), self.sign * float(v)) for s, v in curve], pruned)
+            signed = [(float(s), self.sign * float(v)) for s, v in curve]
+            self._add(signed, pruned)
+            if not pruned:
+                self.last_step = max(self.last_step or -math.inf, signed[-1][0])
+            if not pruned and math.isfinite(signed[-1][1]):
+                final = signed[-1][1]
+                for s, v in signed:
+                    if math.isfinite(v):
+                        self.drops.setdefault(s, []).append(v - final)
             self.version += 1
+
+    def estimate_final(self, curve: Curve) -> Optional[float]:
+        """What a pruned evaluation would likely have ended at, minimised: its last
+        value less the median further improvement completed evaluations made from
+        that step to their end (None without such evaluations). A pruned point is then
+        worse than typical, not as bad as its early value says: a slow starter is not
+        written off for good."""
+        if not curve:
+            return None
+        step, value = float(curve[-1][0]), self.sign * float(curve[-1][1])
+        steps = sorted(s for s in self.drops if s <= step)
+        if not steps or not math.isfinite(value):
+            return None
+        drops = sorted(self.drops[steps[-1]])
+        n = len(drops)
+        med = drops[n // 2] if n % 2 else 0.5 * (drops[n // 2 - 1] + drops[n // 2])
+        return value - med
 
     def table(self) -> tuple:
         """The picklable summary a worker judges with: ``(kind, settings, rows)``."""
@@ -59,7 +91,8 @@ class Pruner:
         raise NotImplementedError
 
     def _settings(self) -> Dict[str, Any]:
-        return {"sign": self.sign}
+        return {"sign": self.sign,
+                "last_step": math.inf if self.last_step is None else self.last_step}
 
     def _rows(self) -> List[Tuple[float, float]]:
         raise NotImplementedError
@@ -96,7 +129,7 @@ class MedianPruner(Pruner):
             self.by_step.setdefault(s, []).append(v)
 
     def _settings(self):
-        return {"sign": self.sign, "warmup": self.warmup}
+        return {**super()._settings(), "warmup": self.warmup}
 
     def _rows(self):
         if self.completed < self.startup:
@@ -137,7 +170,7 @@ class ASHA(Pruner):
             bisect.insort(self.rungs.setdefault(k, []), v)
 
     def _settings(self):
-        return {"sign": self.sign, "min_step": self.min_step, "eta": self.eta}
+        return {**super()._settings(), "min_step": self.min_step, "eta": self.eta}
 
     def _rows(self):
         # with n values at a rung, a newcomer continues when it would rank within the
@@ -175,6 +208,8 @@ def judge(table: Optional[tuple], curve: Curve) -> bool:
     value = sign * value
     if not math.isfinite(value):
         return True      # a diverged evaluation: nothing to wait for
+    if step >= settings.get("last_step", math.inf):
+        return False     # as far as completed evaluations went: it has completed too
     if kind == "median":
         if step < settings.get("warmup", 0):
             return False
