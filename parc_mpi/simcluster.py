@@ -221,14 +221,19 @@ class SimCluster:
             with open(os.path.join(NETNS_ETC, ns, "hosts"), "w") as fh:
                 fh.write("\n".join(lines) + "\n")
 
-    def _write_launcher(self) -> None:
+    def _cases(self) -> str:
+        """The scripts' shell ``case`` arms: any of a node's names -> its namespace,
+        host name and home folder."""
         cases = []
         for n in self.nodes:
             keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
             cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
                          f'home={self.home(n.name)};;')
+        return "\n".join(cases)
+
+    def _write_launcher(self) -> None:
         with open(self.launcher, "w") as fh:
-            fh.write(LAUNCHER.replace("{cases}", "\n".join(cases)))
+            fh.write(LAUNCHER.replace("{cases}", self._cases()))
         os.chmod(self.launcher, 0o755)
 
     # -- the ssh mode ---------------------------------------------------------
@@ -246,13 +251,8 @@ class SimCluster:
             with open(path, "w") as fh:
                 fh.write("\n".join(lines) + "\n")
             os.chmod(path, mode)
-        cases = []
-        for n in self.nodes:
-            keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
-            cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
-                         f'home={self.home(n.name)};;')
         with open(self.nodesh, "w") as fh:
-            fh.write(NODESH.replace("{cases}", "\n".join(cases)).replace("{shared}", shared))
+            fh.write(NODESH.replace("{cases}", self._cases()).replace("{shared}", shared))
         os.chmod(self.nodesh, 0o755)
         for d in ("/root/.ssh", "/root/.cache", "/run/sshd"):   # mount points
             os.makedirs(d, exist_ok=True)
