@@ -104,8 +104,9 @@ class SimClusterError(RuntimeError):
     pass
 
 
-def available() -> Optional[str]:
-    """None when a simulated cluster can be built here, else the reason it cannot."""
+def available(launcher: bool = True) -> Optional[str]:
+    """None when a simulated cluster can be built here, else the reason it cannot
+    (``launcher``: the stand-in for ssh, which needs MPICH's Hydra)."""
     if not sys.platform.startswith("linux"):
         return "network namespaces need Linux"
     if os.geteuid() != 0:
@@ -118,14 +119,15 @@ def available() -> Optional[str]:
         return "cannot create a network namespace here"
     subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     from .mpienv import detect_flavour
-    if detect_flavour() != "mpich":
+    if launcher and detect_flavour() != "mpich":
         return "the launcher script needs MPICH's mpiexec (Hydra)"
     return None
 
 
 def ssh_available() -> Optional[str]:
-    """None when the ssh mode can run here, else why not."""
-    why = available()
+    """None when the ssh mode can run here (any MPI: mpirun's own ssh launcher
+    reaches the nodes), else why not."""
+    why = available(launcher=False)
     if why:
         return why
     for tool in ("/usr/sbin/sshd", "ssh", "ssh-keygen", "ssh-copy-id"):

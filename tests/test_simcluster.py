@@ -336,3 +336,88 @@ def test_on_the_six_pi_box_a_pulled_cable_ends_the_command_with_the_runs_status(
     if lost:
         assert last.startswith("[parc_mpi] finished with lost node pi3"), err[-3000:]
         assert str(run_dir) in last
+
+
+OPEN_MPI = "/usr/bin/mpirun"    # Debian's openmpi-bin, beside the MPICH the suite runs on
+OMPI_ENV = {"MPI4PY_MPIABI": "openmpi",            # mpi4py's wheel: use Open MPI's libmpi
+            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+
+
+def open_mpi_missing():
+    why = ssh_available()
+    if why:
+        return why
+    from parc_mpi.mpienv import detect_flavour
+    if not os.path.exists(OPEN_MPI) or detect_flavour(OPEN_MPI) != "openmpi":
+        return "Debian's openmpi-bin is not installed"
+    env = {**cli_env(), **OMPI_ENV}
+    probe = subprocess.run([OPEN_MPI, "-n", "1", sys.executable, "-c",
+                            "from mpi4py import MPI; print(MPI.Get_library_version())"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    if "Open MPI" not in probe.stdout:
+        return f"mpi4py does not load Open MPI here: {probe.stderr.strip()[-200:]}"
+    return None
+
+
+OMPI_MAP = """
+import time, parc_mpi
+def f(x):
+    time.sleep(0.01)
+    return {"square": x * x}
+job = parc_mpi.map(f, range(300))
+"""
+
+OMPI_OPT = """
+import time, parc_mpi
+from parc_mpi import Real
+def f(x, y):
+    time.sleep(0.02)
+    return (x - 1) ** 2 + (y + 0.5) ** 2
+job = parc_mpi.optimize(f, {"x": Real(-3, 3), "y": Real(-3, 3)}, budget=60, goal="min", seed=2)
+"""
+
+
+@pytest.mark.skipif(open_mpi_missing() is not None, reason=f"{open_mpi_missing()}")
+def test_the_six_node_box_with_open_mpi_over_real_ssh(tmp_path):
+    """Debian's Open MPI (mpirun's ssh launcher, orted on every node) runs the six-node
+    box: a map job and an optimization, 24 ranks each, with the monitor, the network
+    benchmark over the shaped links and the report."""
+    (tmp_path / "map_job.py").write_text(OMPI_MAP)
+    (tmp_path / "opt_job.py").write_text(OMPI_OPT)
+    (tmp_path / "node_list.csv").write_text(
+        "name,address,role,cores,user\n" + "".join(
+            f"pi{i},pi{i}.local,{'main' if i == 0 else 'worker'},4,pi\n" for i in range(6)))
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(ASKPASS)
+    askpass.chmod(0o755)
+    env = {**cli_env(), **OMPI_ENV, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    script = f"""
+ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
+for n in pi1 pi2 pi3 pi4 pi5; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local; done
+python -m parc_mpi.hostfile node_list.csv -o hostfile --format openmpi
+{OPEN_MPI} -x MPI4PY_MPIABI -hostfile hostfile -n 24 python -m parc_mpi.run map_job.py --run-dir runs/map -q
+{OPEN_MPI} -x MPI4PY_MPIABI -hostfile hostfile -n 24 python -m parc_mpi.run opt_job.py --run-dir runs/opt -q
+"""
+    with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit",
+                    ssh=True) as cluster:
+        proc = subprocess.run(cluster.command(["bash", "-e", "-c", script], cwd=str(tmp_path)),
+                              env=env, capture_output=True, text=True, timeout=400)
+    done = Done(proc, 0)
+    assert done.returncode == 0, done
+    assert "finished: 300 ok, 0 failed of 300 tasks" in done.stdout, done
+    assert "finished: 60 ok, 0 failed of 60 tasks" in done.stdout, done
+    for name in ("map", "opt"):
+        run_dir = tmp_path / "runs" / name
+        meta = meta_of(run_dir)
+        assert meta["mpi"].startswith("Open MPI"), meta["mpi"]
+        assert meta["ranks"] == 24 and meta["nodes"] == [f"pi{i}" for i in range(6)]
+        db = RunReader(str(run_dir))
+        assert len(set(db.columns(["node"])["node"])) >= 4
+        assert {s.node for s in db.samples()} == {f"pi{i}" for i in range(6)}
+        assert (run_dir / "report.html").exists()
+    rates = [f.mbps for f in RunReader(str(tmp_path / "runs" / "map")).netbench()
+             if f.kind in ("upload", "download") and "same node" not in f.node and f.mbps]
+    assert rates and all(40 < r < 120 for r in rates), rates
+    best = json.loads((tmp_path / "runs" / "opt" / "best.json").read_text())
+    assert best["evaluations"] == 60 and best["value"] < 0.5
