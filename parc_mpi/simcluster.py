@@ -82,7 +82,8 @@ exec ip netns exec "$ns" unshare --uts --mount sh -c '
   mount --bind "$1/.ssh" /root/.ssh && mount --bind "$1/.cache" /root/.cache &&
   mount --bind "$1/etc-ssh" /etc/ssh && mount --bind "$2/passwd" /etc/passwd &&
   mount --bind "$2/shadow" /etc/shadow || exit 255
-  shift 2; exec "$@"' "$name" "$home" "{shared}" "$@"
+  for p in $3; do mount -t tmpfs none "$p" || exit 255; done
+  shift 3; exec "$@"' "$name" "$home" "{shared}" "$hide" "$@"
 """
 
 SSHD_CONFIG = """# parc_mpi.simcluster: this node's OpenSSH server
@@ -148,7 +149,7 @@ class SimCluster:
 
     def __init__(self, nodes: Sequence[Node], profile: str = "gigabit",
                  name: Optional[str] = None, workdir: Optional[str] = None,
-                 ssh: bool = False):
+                 ssh: bool = False, hide: Optional[Dict[str, List[str]]] = None):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -166,6 +167,9 @@ class SimCluster:
                                      for i, n in enumerate(self.nodes)}
         self.made: List[str] = []
         self.ssh = ssh
+        # ssh mode: folders a node does not have (an empty folder is mounted over each),
+        # e.g. the virtual environment that lives elsewhere on one node
+        self.hide = {k: list(v) for k, v in (hide or {}).items()}
         self.nodesh = os.path.join(self.workdir, "nodesh.sh")
         self.sshd: List[subprocess.Popen] = []
 
@@ -225,12 +229,13 @@ class SimCluster:
 
     def _cases(self) -> str:
         """The scripts' shell ``case`` arms: any of a node's names -> its namespace,
-        host name and home folder."""
+        host name, home folder (and in ssh mode the folders it does not have)."""
         cases = []
         for n in self.nodes:
             keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
+            hide = shlex.quote(" ".join(self.hide.get(n.name, [])))
             cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
-                         f'home={self.home(n.name)};;')
+                         f'home={self.home(n.name)} hide={hide};;')
         return "\n".join(cases)
 
     def _write_launcher(self) -> None:

@@ -421,3 +421,91 @@ python -m parc_mpi.hostfile node_list.csv -o hostfile --format openmpi
     assert rates and all(40 < r < 120 for r in rates), rates
     best = json.loads((tmp_path / "runs" / "opt" / "best.json").read_text())
     assert best["evaluations"] == 60 and best["value"] < 0.5
+
+
+OMPI_KEEPALIVE = ["--mca", "oob_tcp_keepalive_time", "5", "--mca", "oob_tcp_keepalive_intvl", "2",
+                  "--mca", "oob_tcp_keepalive_probes", "3"]
+
+
+@pytest.mark.skipif(open_mpi_missing() is not None, reason=f"{open_mpi_missing()}")
+def test_with_open_mpi_a_pulled_cable_ends_the_job_and_resume_finishes_it(tmp_path):
+    """Open MPI 4.1 does not survive a node's loss: with its daemons' keepalive
+    shortened (docs/reliability.md), mpirun notices the silent daemon about ten seconds
+    after the cable goes and ends the whole job with a non-zero status and 'ORTE has
+    lost communication with a remote daemon'. Every result committed before is in the
+    store once, and --resume finishes the run."""
+    (tmp_path / "job.py").write_text(SLOW)
+    (tmp_path / "node_list.csv").write_text(
+        "name,address,role,cores\npi0,pi0.local,main,3\npi1,pi1.local,worker,2\n"
+        "pi2,pi2.local,worker,2\n")
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(ASKPASS)
+    askpass.chmod(0o755)
+    env = {**cli_env(), **OMPI_ENV, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    run_dir = tmp_path / "runs" / "cut"
+    script = f"""
+ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
+for n in pi1 pi2; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local >/dev/null 2>&1; done
+python -m parc_mpi.hostfile node_list.csv -o hostfile --format openmpi
+exec {OPEN_MPI} -x MPI4PY_MPIABI {' '.join(OMPI_KEEPALIVE)} -hostfile hostfile -n 7 \\
+    python -m parc_mpi.run job.py --run-dir {run_dir} --heartbeat-timeout 10 --netbench off
+"""
+    with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit",
+                    ssh=True) as cluster:
+        proc = start(cluster.command(["bash", "-e", "-c", script], cwd=str(tmp_path)), env=env)
+        assert wait_committed(run_dir, 30, timeout=60), "the run did not start"
+        cluster.cut("pi2")
+        t_cut = time.monotonic()
+        try:
+            out, err = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            cluster.down()   # every process of every node, mpirun included
+            out, err = proc.communicate()
+            pytest.fail(f"mpirun still waiting 90 s after the cable was pulled:\n{err[-2000:]}")
+        waited = time.monotonic() - t_cut
+    assert proc.returncode != 0 and waited < 60, (proc.returncode, waited)
+    assert "ORTE has lost communication with a remote daemon" in err, err[-2000:]
+    with RunReader(str(run_dir)) as db:
+        tasks = db.columns(["task"])["task"]
+    assert len(tasks) == len(set(tasks)) >= 30, "results lost or stored twice"
+    resumed = run_cmd(python_cmd("-m", "parc_mpi.run", tmp_path / "job.py", "--resume", run_dir,
+                                 "-q", "--no-monitor"), timeout=120)
+    assert resumed.returncode == 0, resumed
+    with RunReader(str(run_dir)) as db:
+        tasks = db.columns(["task"])["task"]
+        assert meta_of(run_dir)["status"] == "finished"
+    assert sorted(tasks) == list(range(150))
+
+
+@pytest.mark.skipif(ssh_available() is not None, reason=f"{ssh_available()}")
+def test_a_node_without_the_virtual_environment_is_named_by_the_launcher(tmp_path):
+    """The venv is missing on one node (an empty folder at its path): MPICH's launcher
+    names the node and the path at once (docs/troubleshooting.md quotes the line); it
+    then waits in MPI start-up, below parc_mpi, until stopped."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                    str(venv)], check=True)
+    (tmp_path / "job.py").write_text(SLOW)
+    (tmp_path / "node_list.csv").write_text(
+        "name,address,role,cores\npi0,pi0.local,main,3\npi1,pi1.local,worker,2\n"
+        "pi2,pi2.local,worker,2\n")
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(ASKPASS)
+    askpass.chmod(0o755)
+    env = {**cli_env(), "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    script = f"""
+ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
+for n in pi1 pi2; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local >/dev/null 2>&1; done
+python -m parc_mpi.hostfile node_list.csv -o hostfile --format mpich >/dev/null
+exec timeout 25 mpiexec -f hostfile -n 7 {venv}/bin/python -m parc_mpi.run job.py -q
+"""
+    with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit", ssh=True,
+                    hide={"pi2": [str(venv)]}) as cluster:
+        proc = subprocess.run(cluster.command(["bash", "-e", "-c", script], cwd=str(tmp_path)),
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert ("[proxy:2@pi2] HYDU_create_process" in proc.stderr and
+            f"execvp error on file {venv}/bin/python (No such file or directory)" in proc.stderr), \
+        proc.stderr[-2000:]
