@@ -423,6 +423,21 @@ python -m parc_mpi.hostfile node_list.csv -o hostfile --format openmpi
     assert best["evaluations"] == 60 and best["value"] < 0.5
 
 
+def three_node_ssh_box(tmp_path, extra_env):
+    """A job (SLOW), a three-node list and the askpass answers in ``tmp_path``; the
+    environment to run the box's commands with."""
+    (tmp_path / "job.py").write_text(SLOW)
+    (tmp_path / "node_list.csv").write_text(
+        "name,address,role,cores\npi0,pi0.local,main,3\npi1,pi1.local,worker,2\n"
+        "pi2,pi2.local,worker,2\n")
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(ASKPASS)
+    askpass.chmod(0o755)
+    env = {**cli_env(), **extra_env, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    return env
+
+
 OMPI_KEEPALIVE = ["--mca", "oob_tcp_keepalive_time", "5", "--mca", "oob_tcp_keepalive_intvl", "2",
                   "--mca", "oob_tcp_keepalive_probes", "3"]
 
@@ -434,15 +449,7 @@ def test_with_open_mpi_a_pulled_cable_ends_the_job_and_resume_finishes_it(tmp_pa
     after the cable goes and ends the whole job with a non-zero status and 'ORTE has
     lost communication with a remote daemon'. Every result committed before is in the
     store once, and --resume finishes the run."""
-    (tmp_path / "job.py").write_text(SLOW)
-    (tmp_path / "node_list.csv").write_text(
-        "name,address,role,cores\npi0,pi0.local,main,3\npi1,pi1.local,worker,2\n"
-        "pi2,pi2.local,worker,2\n")
-    askpass = tmp_path / "askpass.sh"
-    askpass.write_text(ASKPASS)
-    askpass.chmod(0o755)
-    env = {**cli_env(), **OMPI_ENV, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    env = three_node_ssh_box(tmp_path, OMPI_ENV)
     run_dir = tmp_path / "runs" / "cut"
     script = f"""
 ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
@@ -486,15 +493,7 @@ def test_a_node_without_the_virtual_environment_is_named_by_the_launcher(tmp_pat
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
                     str(venv)], check=True)
-    (tmp_path / "job.py").write_text(SLOW)
-    (tmp_path / "node_list.csv").write_text(
-        "name,address,role,cores\npi0,pi0.local,main,3\npi1,pi1.local,worker,2\n"
-        "pi2,pi2.local,worker,2\n")
-    askpass = tmp_path / "askpass.sh"
-    askpass.write_text(ASKPASS)
-    askpass.chmod(0o755)
-    env = {**cli_env(), "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force"}
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    env = three_node_ssh_box(tmp_path, {})
     script = f"""
 ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
 for n in pi1 pi2; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local >/dev/null 2>&1; done
