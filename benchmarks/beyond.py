@@ -454,7 +454,7 @@ def print_pruning(results, seeds):
 
 
 def print_ask_cost():
-    print("\nThe cost of one GP ask in a fresh process with numpy's default threads "
+    print("\nThe cost of one ask of auto (its trust-region GP) in a fresh process with numpy's default threads "
           f"({os.cpu_count()} cores here), median of 7, seconds")
     print(f"{'points, dims':<14} {'load':<6} {'one thread (ours)':>18} {'default threads':>16}")
     for n, d in ((250, 5), (1000, 10)):
