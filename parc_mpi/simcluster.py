@@ -95,6 +95,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PidFile none
+PermitUserEnvironment yes
 AcceptEnv LANG LC_*
 Subsystem sftp internal-sftp
 """
@@ -149,7 +150,8 @@ class SimCluster:
 
     def __init__(self, nodes: Sequence[Node], profile: str = "gigabit",
                  name: Optional[str] = None, workdir: Optional[str] = None,
-                 ssh: bool = False, hide: Optional[Dict[str, List[str]]] = None):
+                 ssh: bool = False, hide: Optional[Dict[str, List[str]]] = None,
+                 env: Optional[Dict[str, Dict[str, str]]] = None):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -170,6 +172,9 @@ class SimCluster:
         # ssh mode: folders a node does not have (an empty folder is mounted over each),
         # e.g. the virtual environment that lives elsewhere on one node
         self.hide = {k: list(v) for k, v in (hide or {}).items()}
+        # ssh mode: variables every ssh session on a node starts with (~/.ssh/environment),
+        # e.g. libfaketime's, for a node whose clock is off
+        self.env = {k: dict(v) for k, v in (env or {}).items()}
         self.nodesh = os.path.join(self.workdir, "nodesh.sh")
         self.sshd: List[subprocess.Popen] = []
 
@@ -270,6 +275,9 @@ class SimCluster:
                             (etc, 0o755)):
                 os.makedirs(d, exist_ok=True)
                 os.chmod(d, mode)
+            if self.env.get(n.name):
+                with open(os.path.join(home, ".ssh", "environment"), "w") as fh:
+                    fh.write("".join(f"{k}={v}\n" for k, v in self.env[n.name].items()))
             key = os.path.join(etc, "ssh_host_ed25519_key")
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                             f"root@{n.name}", "-f", key], check=True, capture_output=True)

@@ -394,7 +394,7 @@ else:
 def test_under_mpiexec_a_constrained_two_objective_job_stores_its_front(tmp_path, write_job):
     job = write_job(MPI_JOB.replace("KIND", "'multi'"))
     run_dir = tmp_path / "run"
-    done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "--no-monitor"))
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "--no-monitor"))
     assert done.returncode == 0, done
     assert "a front of" in done.stdout and "feasible, the first at evaluation" in done.stdout
     best = json.loads((run_dir / "best.json").read_text())
@@ -410,10 +410,10 @@ def test_under_mpiexec_workers_prune_without_waiting_and_resume_replays(tmp_path
     job = write_job(MPI_JOB.replace("KIND", "'prune'"))
     run_dir = tmp_path / "run"
     cmd = ["-m", "parc_mpi.run", job, "--run-dir", run_dir, "--no-monitor", "--prefetch", "1"]
-    done = run_cmd(mpi_cmd(3, *cmd))
+    done = run_cmd(mpi_cmd(4, *cmd))
     assert done.returncode == 0, done
     assert "stopped early" in done.stdout
-    resumed = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--resume", run_dir, "--budget",
+    resumed = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--resume", run_dir, "--budget",
                               "40", "--no-monitor"))
     assert resumed.returncode == 0, resumed
     with RunReader(str(run_dir)) as reader:

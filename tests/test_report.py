@@ -71,13 +71,19 @@ def test_failures_are_listed_and_escaped(tmp_path):
     assert "Failures (1 attempts)" in page
 
 
+def node_row(page, node):
+    """A node's row of the nodes table (the main node's name carries "(main)")."""
+    return re.search(rf"<tr><td>{node}( <span class='muted'>\(main\)</span>)?</td>.*?</tr>",
+                     page).group(0)
+
+
 def test_run_without_sensors_says_n_a_not_zero(tmp_path):
     now = time.time()
     run = make_run(tmp_path, results=[(1, True, 1)],
                    nodes={"vm": (None, [sample(now - 4), sample(now - 2)])})
     page = html_of(run)
     assert "No node reported a temperature sensor" in page
-    row = re.search(r"<tr><td>vm</td>.*?</tr>", page).group(0)
+    row = node_row(page, "vm")
     assert "n/a / n/a" in row and "0.0 / " not in row
 
 
@@ -92,7 +98,7 @@ def test_under_voltage_is_called_a_power_problem_first(tmp_path):
     assert items[0][1].startswith("pi3: under-voltage during the run: check the power supply")
     assert any("82 °C" in text for _l, text in items)
     assert not any(text.startswith("pi4") for _l, text in items)  # sticky bits before the job
-    row = re.search(r"<tr><td>pi3</td>.*?</tr>", page).group(0)
+    row = node_row(page, "pi3")
     assert "power supply (under-voltage)" in row and 'class="red"' in row
 
 

@@ -373,7 +373,10 @@ def test_a_dashboard_that_dies_does_not_take_the_run_down(tmp_path):
     import psutil
     _job, run_dir, proc = start_served_run(tmp_path)
     try:
-        assert "dashboard: http://" in proc.stdout.readline()
+        line = proc.stdout.readline()
+        if not line:   # the run ended before its first line: say why
+            pytest.fail(f"the run printed nothing; exit {proc.wait()}: {proc.stderr.read()}")
+        assert "dashboard: http://" in line, line
         server = [c for c in psutil.Process(proc.pid).children()
                   if "parc_mpi.serve" in " ".join(c.cmdline())]
         assert len(server) == 1

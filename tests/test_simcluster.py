@@ -508,3 +508,79 @@ exec timeout 25 mpiexec -f hostfile -n 7 {venv}/bin/python -m parc_mpi.run job.p
     assert ("[proxy:2@pi2] HYDU_create_process" in proc.stderr and
             f"execvp error on file {venv}/bin/python (No such file or directory)" in proc.stderr), \
         proc.stderr[-2000:]
+
+
+def test_a_laptop_with_eight_cores_as_the_main_node_of_pi_workers(tmp_path):
+    """The original design's other shape: the main node is a laptop (8 cores, not a
+    Pi), the workers are Pis. The hostfile gives the laptop its 8 slots first, rank 0
+    and the monitor run there beside six workers, the Pis take the rest, and the report
+    names the laptop as the main node."""
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text("name,address,role,cores\nlaptop,laptop,main,8\n"
+                         "pi1,pi1.local,worker,4\npi2,pi2.local,worker,4\n")
+    hostfile = tmp_path / "hostfile"
+    made = run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
+                              "--format", "mpich"))
+    assert made.returncode == 0, made
+    lines = [ln for ln in hostfile.read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines == ["laptop:8", "pi1.local:4", "pi2.local:4"]
+    job = tmp_path / "job.py"
+    job.write_text(SLOW.replace("range(150)", "range(120)"))
+    run_dir = tmp_path / "run"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as cluster:
+        proc = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "16", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "-q", "--netbench", "quick"],
+            cwd=str(tmp_path)), env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, Done(proc, 0)
+    meta = meta_of(run_dir)
+    hosts = meta["rank_nodes"]
+    assert [hosts[str(r)] for r in range(8)] == ["laptop"] * 8
+    assert sorted(hosts[str(r)] for r in range(8, 16)) == ["pi1"] * 4 + ["pi2"] * 4
+    with RunReader(str(run_dir)) as db:
+        ran_on = set(db.columns(["node"])["node"])
+    assert ran_on == {"laptop", "pi1", "pi2"}       # the laptop's six workers worked too
+    page = (run_dir / "report.html").read_text()
+    assert "<td>laptop <span class='muted'>(main)</span></td>" in page
+    assert "<td>pi1</td>" in page and page.count("(main)") == 1
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@pytest.mark.skipif(ssh_available() is not None or not os.path.exists(FAKETIME),
+                    reason=f"{ssh_available() or 'libfaketime (Debian faketime) is not installed'}")
+def test_a_node_whose_clock_is_five_minutes_ahead_keeps_the_timeline_right(tmp_path):
+    """pi2's clock runs 300 s ahead (libfaketime in its ssh sessions, as a Pi booted
+    without a time server): rank 0 measures it at start-up, says so, and every time
+    from pi2 (task starts and ends, health samples, last seen) lands inside the run;
+    the report says pi2's clock was off."""
+    env = three_node_ssh_box(tmp_path, {})
+    run_dir = tmp_path / "run"
+    script = f"""
+ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
+for n in pi1 pi2; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local >/dev/null 2>&1; done
+python -m parc_mpi.hostfile node_list.csv -o hostfile --format mpich >/dev/null
+mpiexec -f hostfile -n 7 python -m parc_mpi.run job.py --run-dir {run_dir} --netbench off
+"""
+    fake = {"pi2": {"LD_PRELOAD": FAKETIME, "FAKETIME": "+300"}}
+    with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit", ssh=True,
+                    env=fake) as cluster:
+        proc = subprocess.run(cluster.command(["bash", "-e", "-c", script], cwd=str(tmp_path)),
+                              env=env, capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, Done(proc, 0)
+    assert "[parc_mpi] clocks: pi2 +300." in proc.stdout, proc.stdout
+    meta = meta_of(run_dir)
+    assert 299 < meta["clock_offsets"]["pi2"] < 301 and abs(meta["clock_offsets"]["pi1"]) < 0.25
+    lo, hi = meta["started"] - 5, meta["finished"] + 5
+    with RunReader(str(run_dir)) as db:
+        rows = db.results()
+        samples = [s for s in db.samples() if s.node == "pi2"]
+        pi2 = db.nodes()["pi2"]
+    on_pi2 = [r for r in rows if r.node == "pi2"]
+    assert on_pi2 and all(lo < r.t_start <= r.t_end < hi for r in on_pi2)
+    assert samples and all(lo < s.t < hi for s in samples)
+    assert lo < pi2.last_seen < hi
+    page = (run_dir / "report.html").read_text()
+    assert "pi2: its clock was 300 s ahead of the main node&#x27;s" in page or \
+        "pi2: its clock was 300 s ahead of the main node's" in page

@@ -13,7 +13,9 @@ from ..job import Job
 from ..layout import Layout
 from ..runner import RunOptions, start_scheduler, stop_dashboard
 from ..store import StoreError
+from .. import clock
 from .agent import Agent, threads_ok
+from .clocks import measure_clocks
 from .heartbeat import WorkerHeartbeat
 from .lifecycle import run_main
 from .monitor import monitor_loop
@@ -67,6 +69,15 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
             print(f"[parc_mpi] {plan['nothing']}", flush=True)
         return 0, None
     layout = Layout.from_dict(plan)
+    offsets = measure_clocks(comm, layout.hosts)
+    if rank == 0:
+        off = {h: s for h, s in offsets.items() if abs(s) >= clock.THRESHOLD}
+        store.set_meta(clock_offsets=offsets)
+        if off and not opts.quiet:
+            print("[parc_mpi] clocks: " + ", ".join(
+                f"{h} {s:+.1f} s" for h, s in sorted(off.items())) +
+                " against the main node's; their times are corrected (keep the clocks in "
+                "step: chrony or systemd-timesyncd)", flush=True)
     role = ("main" if rank == 0 else "monitor" if rank == layout.monitor else
             "worker" + (" + node sampler" if rank in layout.agents else ""))
     log.debug("role: %s (%d ranks, %d workers, monitor rank %s)", role, comm.size,

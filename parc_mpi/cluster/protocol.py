@@ -24,6 +24,7 @@ TAG_SAMPLE = 6    # agent -> monitor: ("hello", node, ranks, facts, sample) |
                   # ("sample", node, sample) | ("bye", node)
 TAG_MONITOR = 7   # main -> monitor: ("stop", finalize); monitor -> main: "done"
 TAG_HEARTBEAT = 8  # both ways on the heartbeat communicator: None (a beat) | "bye"
+TAG_CLOCK = 9     # start-up: main -> a node's first rank, None; back: its time.time()
 TAG_NET_CMD = 41   # netbench communicator: monitor -> peer, a command (cluster/netbench.py)
 TAG_NET_DATA = 42  # netbench communicator: the timed payload, both ways
 TAG_NET_REPLY = 43  # netbench communicator: acks and figures back to the monitor

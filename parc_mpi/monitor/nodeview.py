@@ -149,6 +149,9 @@ def node_views(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
     return out
 
 
+CLOCK_ALERT = 2.0   # seconds a node's clock may be off before the report says so
+
+
 def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
                healths: Mapping[str, NodeHealth], netbench: Sequence[NetFigure],
                tasks: int, failed: int, now: Optional[float] = None) -> List[Tuple[int, str]]:
@@ -165,6 +168,12 @@ def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
             out.append((1, f"{node}: no health sample for {now - last:.0f} s "
                            "(stale; last seen at "
                            f"{time.strftime('%H:%M:%S', time.localtime(last))})"))
+    for node, ahead in sorted((meta.get("clock_offsets") or {}).items()):
+        if abs(ahead) >= CLOCK_ALERT:
+            out.append((2, f"{node}: its clock was {abs(ahead):.0f} s "
+                           f"{'ahead of' if ahead > 0 else 'behind'} the main node's; its "
+                           "times are corrected here (keep the clocks in step: chrony or "
+                           "systemd-timesyncd; a Pi has no battery-backed clock)"))
     from .network import warnings_for
     out += [(2, text) for text in warnings_for(netbench)]
     lost = (meta.get("summary") or {}).get("lost_workers") or {}

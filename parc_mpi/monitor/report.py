@@ -228,6 +228,12 @@ def _cell(colour: Optional[str], text: str) -> str:
     return f'<td class="{colour or "na"}">{esc(text)}</td>'
 
 
+def main_mark(view: Dict[str, Any]) -> str:
+    """The main node (rank 0's: the scheduler) is named so, whatever it is: a Pi, a
+    laptop, a login node."""
+    return " <span class='muted'>(main)</span>" if 0 in (view.get("ranks") or ()) else ""
+
+
 def nodes_table(data: RunData) -> str:
     head = ("<tr><th>node</th><th>link</th><th>ranks</th><th>CPU °C now / max</th>"
             "<th>firmware °C now / max</th><th>ARM MHz (min)</th><th>throttle now</th>"
@@ -246,7 +252,7 @@ def nodes_table(data: RunData) -> str:
         load = v["load1"]
         seen = v["last_seen"]
         rows.append(
-            "<tr>" + f"<td>{esc(v['node'])}</td><td>{esc(link)}</td>"
+            "<tr>" + f"<td>{esc(v['node'])}{main_mark(v)}</td><td>{esc(link)}</td>"
             f"<td>{esc(', '.join(map(str, v['ranks'])) or 'n/a')}</td>"
             + _cell(col["cpu_temp"], f"{_fmt(v['cpu_temp_c'])} / {_fmt(v['cpu_temp_max_c'])}")
             + _cell(col["gpu_temp"], f"{_fmt(v['gpu_temp_c'])} / {_fmt(v['gpu_temp_max_c'])}")

@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import psutil
 
+from .. import clock
+
 VCGENCMD_EVERY = 10.0
 
 # get_throttled bits (Raspberry Pi documentation, vcgencmd)
@@ -227,7 +229,7 @@ class Sensors:
             if nic != "lo":
                 nics[nic] = [c.bytes_sent, c.bytes_recv]
         return {  # the keys of SAMPLE_KEYS, in its order
-            "t": time.time(),
+            "t": clock.now(),      # in the main node's terms (parc_mpi/clock.py)
             "cpu_temp_c": self.cpu_temp(),
             "gpu_temp_c": fw.get("gpu_temp_c"),
             "arm_mhz": arm,
