@@ -104,7 +104,7 @@ def test_the_six_pi_parc_box_runs_the_pi_cluster_guide_over_real_ssh(tmp_path):
     nodes_seen = {s.node for s in db.samples()}
     assert nodes_seen == {f"pi{i}" for i in range(6)}
     page = (run_dir / "report.html").read_text()
-    assert all(f">pi{i}<" in page for i in range(6))
+    assert all(f"<td>pi{i}" in page for i in range(6)) and "<td>pi0 <span class='muted'>(main)</span>" in page
 
 
 SLOW = """
