@@ -151,7 +151,8 @@ class SimCluster:
     def __init__(self, nodes: Sequence[Node], profile: str = "gigabit",
                  name: Optional[str] = None, workdir: Optional[str] = None,
                  ssh: bool = False, hide: Optional[Dict[str, List[str]]] = None,
-                 env: Optional[Dict[str, Dict[str, str]]] = None):
+                 env: Optional[Dict[str, Dict[str, str]]] = None,
+                 links: Optional[Dict[str, str]] = None):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -175,6 +176,12 @@ class SimCluster:
         # ssh mode: variables every ssh session on a node starts with (~/.ssh/environment),
         # e.g. libfaketime's, for a node whose clock is off
         self.env = {k: dict(v) for k, v in (env or {}).items()}
+        # a node whose link differs from the profile's (a Wi-Fi node on a wired box)
+        self.links = dict(links or {})
+        for node, prof in self.links.items():
+            if prof not in PROFILES:
+                raise SimClusterError(f"{node}: unknown link profile {prof!r}; use one of "
+                                      f"{', '.join(PROFILES)}")
         self.nodesh = os.path.join(self.workdir, "nodesh.sh")
         self.sshd: List[subprocess.Popen] = []
 
@@ -191,8 +198,8 @@ class SimCluster:
             self._netns(self.switch)
             _ip("ip", "link", "add", "br0", "type", "bridge", ns=self.switch)
             _ip("ip", "link", "set", "br0", "up", ns=self.switch)
-            rate = PROFILES[self.profile]
             for i, node in enumerate(self.nodes):
+                rate = PROFILES[self.links.get(node.name, self.profile)]
                 ns = self._netns(self.ns[node.name])
                 host, port = f"{self.tag}h{i}", f"{self.tag}s{i}"
                 _ip("ip", "link", "add", host, "type", "veth", "peer", "name", port)

@@ -2,6 +2,7 @@
 own network stack, host name and home folder, links shaped like a Pi cluster's
 (parc_mpi.simcluster). Skipped, with the reason, where namespaces cannot be made."""
 import json
+import re
 import os
 import subprocess
 import sys
@@ -116,16 +117,22 @@ job = parc_mpi.map(f, range(150))
 """
 
 
-def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_path):
-    """The cable stays out: rank 0 finishes with the other nodes, and the job ends
-    (MPI_Abort after everything is saved) instead of mpiexec waiting for the lost
-    node's processes for ever."""
+def three_nodes(tmp_path):
+    """n0 (main, 3 cores), n1 and n2 (2 each): the node list and its MPICH hostfile."""
     nodes_csv = tmp_path / "node_list.csv"
     nodes_csv.write_text("name,address,role,cores\nn0,n0,main,3\nn1,n1,worker,2\n"
                          "n2,n2,worker,2\n")
     hostfile = tmp_path / "hostfile"
     assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
                               "--format", "mpich")).returncode == 0
+    return nodes_csv, hostfile
+
+
+def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_path):
+    """The cable stays out: rank 0 finishes with the other nodes, and the job ends
+    (MPI_Abort after everything is saved) instead of mpiexec waiting for the lost
+    node's processes for ever."""
+    nodes_csv, hostfile = three_nodes(tmp_path)
     job = tmp_path / "job.py"
     job.write_text(SLOW)
     run_dir = tmp_path / "run"
@@ -584,3 +591,28 @@ mpiexec -f hostfile -n 7 python -m parc_mpi.run job.py --run-dir {run_dir} --net
     page = (run_dir / "report.html").read_text()
     assert "pi2: its clock was 300 s ahead of the main node&#x27;s" in page or \
         "pi2: its clock was 300 s ahead of the main node's" in page
+
+
+def test_a_wifi_node_on_a_wired_box_is_named_by_the_report(tmp_path):
+    """One node on a 50 Mbit/s link beside gigabit ones: the network benchmark measures
+    it and the report's alerts name it as the slow path (troubleshooting.md quotes it)."""
+    nodes_csv, hostfile = three_nodes(tmp_path)
+    job = tmp_path / "job.py"
+    job.write_text(SLOW.replace("range(150)", "range(40)"))
+    run_dir = tmp_path / "run"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", links={"n2": "wifi"}) as cluster:
+        proc = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "-q"], cwd=str(tmp_path)),
+            env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, Done(proc, 0)
+    with RunReader(str(run_dir)) as db:
+        best = {}
+        for f in db.netbench():
+            if f.kind == "upload" and f.mbps and "same node" not in f.node:
+                best[f.node] = max(best.get(f.node, 0.0), f.mbps)
+    assert best["n2"] < 7 < 60 < best["n1"], best
+    page = (run_dir / "report.html").read_text()
+    alerts = re.findall(r"<li class='l\d'>([^<]*)</li>", page)
+    assert [a for a in alerts if a.startswith("n2: ") and "MB/s on a" in a], alerts
+    assert not [a for a in alerts if a.startswith("n1: ") and "MB/s" in a], alerts
