@@ -29,6 +29,12 @@ def summarize(reader: RunReader, job: Dict[str, Any], front_limit: Optional[int]
     hv], ...]``, against the same reference).
     """
     goal = Goal(job.get("goal", "min"))
+    if not goal.multi and not reader.has_trials():
+        # one objective, no constraints, no progress: counts in SQL (a report or a
+        # dashboard poll of a 100,000-evaluation run reads no row in Python)
+        n, first = reader.plain_evaluations()
+        return {"goal": goal.describe(), "objectives": list(goal.names), "evaluations": n,
+                "constrained": False, "pruned": 0, "feasible": n, "first_feasible": first}
     evs = reader.evaluations()
     k = len(goal)
     evs = [e for e in evs if len(e[2]) == k]

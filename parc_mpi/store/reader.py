@@ -316,6 +316,18 @@ class RunReader:
                             violation, bool(pruned), t_end))
         return out
 
+    def has_trials(self) -> bool:
+        """Whether the run wrote optimizer records (several objectives, constraints or
+        progress); a plain one-objective run has none."""
+        return bool(self._optional("SELECT 1 FROM trials LIMIT 1"))
+
+    def plain_evaluations(self) -> Tuple[int, Optional[int]]:
+        """A one-objective run without optimizer records: (successful evaluations with
+        a value, the commit position (1-based) of the first), in SQL, no row in Python."""
+        n = self._all("SELECT COUNT(*) FROM results WHERE status = ? AND value IS NOT NULL",
+                      (STATUS_OK,))[0][0]
+        return n, (1 if n else None)
+
     def curves(self, tasks: Optional[Sequence[int]] = None,
                limit: Optional[int] = None) -> Dict[int, List[Tuple[float, float]]]:
         """Progress values by task, in step order: every task's, or those of
