@@ -242,9 +242,10 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
     names = job.space.names
     with RunReader(run_dir) as reader:
         rows = reader.results()
-        told = {e[1]: e for e in reader.evaluations()}
-        summary = summarize(reader, job.describe(), history=False)
-        front_params(reader, summary.get("front", []))
+        evs = reader.evaluations()
+        summary = summarize(reader, job.describe(), history=False, evaluations=evs)
+        front_params(reader, summary.get("front", []), {r.task: r.params for r in rows if r.ok})
+    told = {e[1]: e for e in evs}
     constrained, pruning = summary["constrained"], job.pruner is not None
     outs = list(goal.names) if goal.multi else ["value"]
     hist: Dict[str, List[Any]] = {n: [] for n in names}

@@ -411,6 +411,8 @@ def _optimization(store: Store, job: OptimizeJob, summary: Dict[str, Any]) -> Di
     with store.reader() as reader:
         opt = summarize(reader, job.describe(), history=False)
         front_params(reader, opt.get("front", []))
+        unused = (job.pruner is not None and opt["evaluations"] and not opt["pruned"]
+                  and not reader.curves(limit=1))
     out: Dict[str, Any] = {}
     short: Dict[str, Any] = {}
     if opt.get("front") is not None and "objectives" in opt and len(opt["objectives"]) > 1:
@@ -424,12 +426,10 @@ def _optimization(store: Store, job: OptimizeJob, summary: Dict[str, Any]) -> Di
                      evaluations=opt["evaluations"])
     if opt["pruned"]:
         out["pruned"] = short["pruned"] = opt["pruned"]
-    if job.pruner is not None and opt["evaluations"] and not opt["pruned"]:
-        with store.reader() as reader:
-            if not reader.curves(limit=1):
-                short["pruner_unused"] = (
-                    f"pruner={job.describe().get('pruner')!r} was set, but no evaluation "
-                    "called parc_mpi.report(step, value): none could be stopped early")
+    if unused:
+        short["pruner_unused"] = (f"pruner={job.describe().get('pruner')!r} was set, but no "
+                                  "evaluation called parc_mpi.report(step, value): none "
+                                  "could be stopped early")
     if short:
         summary["optimization"] = short
     return out

@@ -102,13 +102,14 @@ class RunData:
 
     def _optimization(self, reader: RunReader, job: Dict[str, Any]) -> None:
         """Several objectives, constraints, progress curves (store/optimization.py)."""
-        from ..store.optimization import front_params, summarize
-        self.opt = summarize(reader, job)
+        from ..store.optimization import front_params, records, summarize
+        evs = records(reader, job)
+        self.opt = summarize(reader, job, evaluations=evs)
         front_params(reader, self.opt.get("front", [])[:TOP])
-        self.evals = reader.evaluations() if len(self.opt["objectives"]) > 1 else []
+        self.evals = evs if len(self.opt["objectives"]) > 1 else []
         self.curves = reader.curves(limit=MAX_CURVES)
-        if self.curves:
-            pruned = {e[1]: e[5] for e in reader.evaluations()}
+        if self.curves:   # curves come with optimizer records: evs was read
+            pruned = {e[1]: e[5] for e in evs or ()}
             self.curve_pruned = [bool(pruned.get(t)) for t in self.curves]
 
     def front_arrays(self):

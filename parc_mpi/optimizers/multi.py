@@ -16,7 +16,6 @@ feasibility (``GPBO``'s constraint models).
 """
 from __future__ import annotations
 
-import math
 from typing import List, Optional
 
 import numpy as np
@@ -53,8 +52,8 @@ class ParEGO(GPBO):
     Parameters
     ----------
     n_init : int, optional
-        Size of the initial Sobol design (default ``min(max(5, 2 d + 1), 20)``,
-        at least ``11 d - 1`` points is Knowles's choice for 2-8 parameters, capped).
+        Size of the initial Sobol design (default ``min(max(5, 2 d + 1), 20)``, as
+        ``GPBO``; Knowles used ``11 d - 1``, a large share of a small budget).
     rho : float, default 0.05
         Weight of the sum in the augmented Chebyshev function.
     """
@@ -92,11 +91,9 @@ class ParEGO(GPBO):
         return self._as_arrays(self._X, list(self._scalarised()[0]))
 
     def _constraint_data(self):
-        if not self.constrained:
-            return None
-        m = max(len(c) for c in self._C)
-        C = np.array([c if len(c) == m else (math.nan,) * m for c in self._C], dtype=float)
-        return self._scalarised()[1], C
+        """GPBO's constraint values, beside the unpenalised scalarisation."""
+        out = super()._constraint_data()
+        return None if out is None else (self._scalarised()[1], out[1])
 
     def _point_data(self, X: np.ndarray, y: np.ndarray):
         """A fresh weighting for every point asked."""

@@ -360,7 +360,7 @@ def optimization(run_dir: str) -> Dict[str, Any]:
     with several objectives the front, every evaluation's objectives (at most
     MAX_POINTS) and hypervolume against evaluations; with constraints the feasible
     counts; with progress reports the first MAX_CURVES curves, pruned ones flagged."""
-    from ..store.optimization import front_params, summarize
+    from ..store.optimization import front_params, records, summarize
     with RunReader(run_dir) as r:
         meta = r.meta()
         job = meta.get("job") or {}
@@ -369,12 +369,13 @@ def optimization(run_dir: str) -> Dict[str, Any]:
         goal = job.get("goal", "min")
         cols = r.values()
         top = r.best(TOP, goal)
-        opt = summarize(r, job)
+        evs = records(r, job)
+        opt = summarize(r, job, evaluations=evs)
         front_params(r, opt.get("front", [])[:MAX_FRONT])
-        evs = r.evaluations() if len(opt["objectives"]) > 1 else []
         curves = r.curves(limit=MAX_CURVES)
-        pruned = {e[1]: e[5] for e in r.evaluations()} if curves else {}
-    extra = _optimization_extra(opt, evs, curves, pruned)
+    pruned = {e[1]: e[5] for e in evs or ()} if curves else {}
+    extra = _optimization_extra(opt, evs if len(opt["objectives"]) > 1 else [], curves,
+                                pruned)
     sign = -1.0 if goal == "max" else 1.0
     best = math.inf
     evals, values = [], []

@@ -16,8 +16,21 @@ from .reader import RunReader
 HV_POINTS = 100    # hypervolume-after-n-evaluations points at most
 
 
+_READ = object()
+
+
+def records(reader: RunReader, job: Dict[str, Any]) -> Optional[List[tuple]]:
+    """The evaluations :func:`summarize` reads (``RunReader.evaluations``), or None for
+    a one-objective run without optimizer records (no constraints, no progress): that
+    one is counted in SQL, and a report or a dashboard poll of a 100,000-evaluation run
+    reads no row in Python for it."""
+    if not Goal(job.get("goal", "min")).multi and not reader.has_trials():
+        return None
+    return reader.evaluations()
+
+
 def summarize(reader: RunReader, job: Dict[str, Any], front_limit: Optional[int] = None,
-              history: bool = True) -> Dict[str, Any]:
+              history: bool = True, evaluations: Any = _READ) -> Dict[str, Any]:
     """The optimization's outcome from a reader and the run's job description.
 
     Returns a dict: ``goal``, ``objectives`` (names), ``evaluations`` (successful
@@ -26,16 +39,15 @@ def summarize(reader: RunReader, job: Dict[str, Any], front_limit: Optional[int]
     "params"?, "values": {name: value}}]``, sorted by the first objective),
     ``reference`` (by name), ``reference_source`` ("given" or "derived"),
     ``hypervolume``, ``hypervolume_exact`` and ``hypervolume_history`` (``[[n,
-    hv], ...]``, against the same reference).
+    hv], ...]``, against the same reference). ``evaluations``: what
+    :func:`records` gave, when the caller has read it already.
     """
     goal = Goal(job.get("goal", "min"))
-    if not goal.multi and not reader.has_trials():
-        # one objective, no constraints, no progress: counts in SQL (a report or a
-        # dashboard poll of a 100,000-evaluation run reads no row in Python)
+    evs = records(reader, job) if evaluations is _READ else evaluations
+    if evs is None:
         n, first = reader.plain_evaluations()
         return {"goal": goal.describe(), "objectives": list(goal.names), "evaluations": n,
                 "constrained": False, "pruned": 0, "feasible": n, "first_feasible": first}
-    evs = reader.evaluations()
     k = len(goal)
     evs = [e for e in evs if len(e[2]) == k]
     out: Dict[str, Any] = {
@@ -94,14 +106,17 @@ def _history(evs: List[tuple], feasible: List[int], F: np.ndarray,
     return out
 
 
-def front_params(reader: RunReader, front: List[Dict[str, Any]]) -> None:
-    """Fill in each front point's parameters (by task) in place."""
+def front_params(reader: RunReader, front: List[Dict[str, Any]],
+                 params: Optional[Dict[int, Any]] = None) -> None:
+    """Fill in each front point's parameters (by task) in place (from ``params``, by
+    task, when the caller has them already)."""
     if not front:
         return
-    tasks = {p["task"] for p in front}
-    params = {r.task: r.params for r in reader.results(status="ok") if r.task in tasks}
+    if params is None:
+        tasks = {p["task"] for p in front}
+        params = {r.task: r.params for r in reader.results(status="ok") if r.task in tasks}
     for p in front:
         p["params"] = params.get(p["task"])
 
 
-__all__ = ["summarize", "front_params", "HV_POINTS"]
+__all__ = ["summarize", "records", "front_params", "HV_POINTS"]

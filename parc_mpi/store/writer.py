@@ -109,14 +109,8 @@ class Store:
 
     def add_ask(self, after: int, n: int, tasks: List[Tuple[int, Any]]) -> None:
         """Log a take of an adaptive source (committed with the next flush)."""
-        try:
-            if not self._uncommitted:
-                self.db.execute("BEGIN")
-            self.db.execute("INSERT INTO asks(after, n, tasks) VALUES (?, ?, ?)",
-                            (after, n, json.dumps([[t, journal(a)] for t, a in tasks])))
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: cannot write: {exc}") from None
-        self._uncommitted += 1
+        self._insert("INSERT INTO asks(after, n, tasks) VALUES (?, ?, ?)",
+                     [(after, n, json.dumps([[t, journal(a)] for t, a in tasks]))])
 
     @property
     def pending_rows(self) -> int:
