@@ -22,6 +22,8 @@ from .execute import Task
 from .job import Job
 from .sources import OptimizeSource, Source
 from .store import STATUS_FAILED, STATUS_OK, ResultRow, Store
+from .store.digest import Digest
+from .store.export import CsvStream
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class Scheduler:
         self.stats: Dict[int, WorkerStats] = {}
         self.lost: Dict[int, Dict[str, Any]] = {}  # worker rank -> node, when, tasks
         self.single = isinstance(source, OptimizeSource)  # one point per message
+        self.sheet: Optional[CsvStream] = None  # results.csv as results arrive (map jobs)
+        self.digest: Optional[Digest] = None    # what the report reads, kept as they arrive
 
     # -- handing out work ---------------------------------------------------
     def batch_size(self) -> int:
@@ -207,10 +211,12 @@ class Scheduler:
         return self.source.context()
 
     def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
-                compute: float, node: str = "?", curves: Optional[dict] = None) -> None:
+                compute: float, node: str = "?", curves: Optional[dict] = None,
+                sheet: Optional[str] = None) -> None:
         """Take a batch's store rows (plain tuples in ResultRow order, made by
-        ``store.rows_for``) and, for adaptive jobs, the raw results, and for optimize
-        jobs the progress curves by task; they are counted at the next commit."""
+        ``store.rows_for``) and, for adaptive jobs, the raw results, for optimize
+        jobs the progress curves by task, for map jobs the rows' results.csv lines
+        (``sheet``, when the worker made them); they are counted at the next commit."""
         held = self.held.get(worker)
         if held:
             held.discard(batch_id)
@@ -233,7 +239,12 @@ class Scheduler:
         self.store.add_rows(rows)
         if clean and not self.source.adaptive:
             self.uncounted_ok += len(rows)
+            if self.sheet is not None:
+                self.sheet.add(rows, sheet)
+            if self.digest is not None:
+                self.digest.add(rows, None, clean=True)
             return
+        final, where = [], []
         for i, row in enumerate(rows):
             ok = row[status] == STATUS_OK
             if not ok:
@@ -242,6 +253,8 @@ class Scheduler:
                 if attempt < self.job.retries and not self.stopping:
                     self.retry.append((task, attempt + 1, arg))
                     continue
+            final.append(row)
+            where.append(i)
             if self.source.adaptive:
                 task = tasks[i][0]
                 self.uncounted.append((task, ok, raw[i] if ok else None,
@@ -250,6 +263,10 @@ class Scheduler:
                 self.uncounted_ok += 1
             else:
                 self.uncounted_failed += 1
+        if self.sheet is not None:
+            self.sheet.add(final)
+        if self.digest is not None:
+            self.digest.add(rows, where)
 
     def _check_objectives(self, rows: List[Tuple], raw: List[Any],
                           curves: Optional[dict]) -> List[ResultRow]:

@@ -115,6 +115,7 @@ class BatchResult(NamedTuple):
     raw: Optional[List[Any]]
     compute: float
     curves: Optional[dict] = None
+    sheet: Optional[str] = None
 
 
 def run_batch(job, batch: List[Task], worker: int, node: str,
@@ -123,6 +124,7 @@ def run_batch(job, batch: List[Task], worker: int, node: str,
     takes, on an MPI worker and in a serial run alike. ``context``: the pruner's
     table an optimize job's evaluations judge their progress by."""
     from .store import rows_for
+    from .store.export import sheet_text
     fn, records = job.fn, None
     if job.kind == "optimize":
         fn, records = _with_progress(job.fn, context)
@@ -133,7 +135,8 @@ def run_batch(job, batch: List[Task], worker: int, node: str,
     curves = None
     if records and any(records):  # one record per call, in the batch's order
         curves = {task: rec for (task, _a, _arg), rec in zip(batch, records) if rec}
-    return BatchResult(rows, raw, compute, curves)
+    sheet = sheet_text(rows) if job.kind == "map" else None   # results.csv's lines
+    return BatchResult(rows, raw, compute, curves, sheet)
 
 
 def _with_progress(fn: Callable, context: Optional[tuple]):

@@ -17,6 +17,8 @@ from .execute import run_batch
 from .job import Job, OptimizeJob
 from .sources import make_source
 from .store import HealthWriter, Store, lock_run, make_run_dir
+from .store.digest import Digest
+from .store.export import CsvStream
 from .store.schema import STOP_FILE
 
 
@@ -189,6 +191,9 @@ def record_start(store: Store, job: Job, opts: RunOptions, world: Dict[str, Any]
 def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> Scheduler:
     """The scheduler for this run; on --resume, replayed to where the run stood."""
     sched = Scheduler(job, make_source(job, workers=workers), store, workers=workers)
+    if job.kind == "map" and not opts.resume:  # results.csv and the report's aggregates
+        sched.sheet = CsvStream(os.path.join(store.run_dir, "results.csv"))  # as results
+        sched.digest = Digest()                                              # arrive
     if opts.resume:
         from .resume import mark_resumed, replay
         counts = replay(sched, store, job.retries)
@@ -253,6 +258,22 @@ class Watch:
             signal.signal(sig, old)
 
 
+def _finish_sheet(sched: Scheduler, store: Store) -> Optional[str]:
+    """Put the results.csv streamed during the run in place when it holds every
+    task's final attempt, and return how it was written (None: not streamed, or the
+    stream gave up: the store must write it)."""
+    sheet = sched.sheet
+    if sheet is None:
+        return None
+    if sched.retry or sched.in_flight:   # a stop left retries: their last rows are stored
+        sheet.give_up("tasks were left to run again")
+    expected = None
+    if sheet.live and not sheet.retried:  # every row is final: counted without a scan
+        with store.reader() as reader:
+            expected = reader.attempts()
+    return "as results arrived" if sheet.finish(expected) else None
+
+
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
                extra: Optional[Dict[str, Any]] = None, quiet: bool = False,
                report: bool = True, allow_failures: bool = False) -> Dict[str, Any]:
@@ -277,7 +298,10 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     summary["status"] = status
     names = job.space.names if isinstance(job, OptimizeJob) else None
     t = clock()
-    store.write_results_csv(names)
+    how = _finish_sheet(sched, store)
+    if how is None:
+        store.write_results_csv(names)
+        how = "from the store" + (f" ({sched.sheet.reason})" if sched.sheet else "")
     phases["results.csv"] = clock() - t
     if job.summary is not None and summary["ok"]:
         t = clock()
@@ -292,7 +316,11 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             "failed": summary["failed"]}
         outcome.update(_optimization(store, job, summary))
         store.write_json("best.json", outcome)
-    store.set_meta(status=status, finished=time.time(), summary=summary)
+    digest = {}
+    if sched.digest is not None and not (sched.retry or sched.in_flight):
+        digest["digest"] = sched.digest.state()   # what the report would scan the store for
+    store.set_meta(status=status, finished=time.time(), summary=summary, results_csv=how,
+                   **digest)
     final_shown = time.monotonic()  # from now on a dashboard shows the final state
     from .monitor.health import health_lines
     with store.reader() as reader:
@@ -474,7 +502,8 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
             if batch:
                 batch_id, tasks = batch
                 out = run_batch(job, tasks, 0, node, sched.context())
-                sched.receive(batch_id, 0, out.rows, out.raw, out.compute, node, out.curves)
+                sched.receive(batch_id, 0, out.rows, out.raw, out.compute, node, out.curves,
+                              out.sheet)
             if sched.flush_due() or not batch:
                 sched.flush()
             watch.tick()

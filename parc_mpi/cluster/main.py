@@ -51,7 +51,7 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
                 liveness.heard(src)
             if tag == TAG_RESULTS:
                 sched.receive(msg.batch_id, src, msg.rows, msg.raw, msg.compute,
-                              nodes.get(src, "?"), msg.curves)
+                              nodes.get(src, "?"), msg.curves, msg.sheet)
             elif tag == TAG_DONE:
                 for unstarted in msg.unstarted:
                     sched.give_back(unstarted.batch_id, src)

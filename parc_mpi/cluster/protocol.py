@@ -41,13 +41,15 @@ class Tasks(NamedTuple):
 
 class Results(NamedTuple):
     """A batch's outcome: store rows as plain tuples in ``store.ResultRow`` order,
-    the raw return values for adaptive jobs (else None), and compute seconds."""
+    the raw return values for adaptive jobs (else None), compute seconds, and the
+    rows' ``results.csv`` lines (``store.export.sheet_text``)."""
 
     batch_id: int
     rows: List[tuple]
     raw: Optional[List[Any]]
     compute: float
     curves: Optional[dict] = None   # optimize jobs: {task: (curve, pruned)} (progress)
+    sheet: Optional[str] = None     # map jobs: the rows' results.csv lines, when plain
 
 
 class Done(NamedTuple):

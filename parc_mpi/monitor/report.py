@@ -66,16 +66,17 @@ class RunData:
             job = self.meta.get("job", {})
             self.kind = job.get("kind", "?")
             self.goal = job.get("goal", "min")
-            span = reader.tally()
+            dg = reader.digest(self.meta)   # rank 0's aggregates, when still whole
+            span = self._tally(dg) if dg else reader.tally()
             self.n_attempts = span["attempts"]
             self.last_end = span["last_end"]
             self.t0 = min(x for x in (self.meta.get("started", time.time()),
                                       span["first_start"]) if x is not None)
             self.task_status = span["final_by_status"]
             self.per_node_tasks = span["by_node"]
-            self._lanes = reader.lanes()
-            self._timeline = reader.timeline(plots.MAX_BARS)
-            self._hist = self._histogram(reader)
+            self._lanes = [tuple(x) for x in dg["lanes"]] if dg else reader.lanes()
+            self._timeline = dg["bars"] if dg else reader.timeline(plots.MAX_BARS)
+            self._hist = self._histogram(reader, dg)
             self._values = reader.values() if self.kind == "optimize" else None
             self.nodes = reader.nodes()
             samples = reader.samples_by_node()
@@ -88,9 +89,14 @@ class RunData:
             self.curve_pruned: List[bool] = []
             if self.kind == "optimize":
                 self._optimization(reader, job)
-            self.first_rows = reader.final_results(limit=RESULT_ROWS)
-            self._sample = reader.sample_final(RESULT_SAMPLE)
-            self.failed = reader.failed_attempts(limit=MAX_FAILURES)
+            if dg:
+                self.first_rows = reader.results_by_seq(dg["first"][:RESULT_ROWS])
+                self._sample = reader.results_by_seq(dg["sample"])
+            else:
+                self.first_rows = reader.final_results(limit=RESULT_ROWS)
+                self._sample = reader.sample_final(RESULT_SAMPLE)
+            clean = set(span["by_status"]) <= {"ok"}
+            self.failed = [] if clean else reader.failed_attempts(limit=MAX_FAILURES)
             self.n_failed_attempts = sum(n for st, n in span["by_status"].items()
                                          if st != "ok")
         # nodes in the order of their ranks (the main node first, as in the node list)
@@ -175,16 +181,33 @@ class RunData:
         info = self.nodes.get(node)
         return (min(info.ranks) if info and info.ranks else 1 << 30, node or "")
 
-    def _histogram(self, reader: RunReader):
-        """Attempts ended per time bin: (bin centres in seconds since t0, tasks/s)."""
+    @staticmethod
+    def _tally(dg: Dict[str, Any]) -> Dict[str, Any]:
+        """``RunReader.tally`` from a digest."""
+        return {"attempts": dg["attempts"], "by_node": {k: v for k, v in dg["by_node"]},
+                "by_status": {k: v for k, v in dg["by_status"].items() if v},
+                "final_by_status": {k: v for k, v in dg["final_by_status"].items() if v},
+                "first_start": dg["first_start"], "last_end": dg["last_end"]}
+
+    def _histogram(self, reader: RunReader, dg: Optional[Dict[str, Any]] = None):
+        """Attempts ended per time bin: (bin centres in seconds since t0, tasks/s); from
+        a digest's finer bins when there is one."""
         if self.n_attempts < 2 or self.last_end is None:
             return None
         span = max(self.last_end - self.t0, 1e-3)
         bins = max(10, min(200, self.n_attempts // 5))
         width = span / bins
         rate = np.zeros(bins)
-        for b, n in reader.end_histogram(self.t0, width):
-            rate[min(max(int(b), 0), bins - 1)] += n
+        if dg and dg.get("origin") is not None:
+            fine = np.asarray(dg["bins"], dtype=float)   # spread evenly within a bin
+            edges = dg["origin"] - self.t0 + np.arange(len(fine) + 1) * dg["width"]
+            ends = np.interp(np.arange(bins + 1) * width, edges,
+                             np.concatenate(([0.0], np.cumsum(fine))))
+            ends[-1] = fine.sum()   # whatever ended past the last bin is counted in it
+            rate = np.diff(ends)
+        else:
+            for b, n in reader.end_histogram(self.t0, width):
+                rate[min(max(int(b), 0), bins - 1)] += n
         return (np.arange(bins) + 0.5) * width, rate / width
 
     # -- derived --------------------------------------------------------------

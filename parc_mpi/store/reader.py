@@ -231,7 +231,27 @@ class RunReader:
         cols = list(zip(*rows)) if rows else [() for _ in names]
         return {n: list(c) for n, c in zip(names, cols)}
 
+    def results_by_seq(self, seqs: Sequence[int]) -> List[Result]:
+        """The attempts with these row numbers (a digest's picks), in task order."""
+        out: List[Result] = []
+        seqs = list(seqs)
+        for i in range(0, len(seqs), 900):   # SQLite's bound-parameter limit
+            part = seqs[i:i + 900]
+            out.extend(_result(r) for r in self._all(
+                _RESULT_SQL + f" WHERE seq IN ({','.join('?' * len(part))})", part))
+        return sorted(out, key=lambda r: (r.task, r.seq))
+
     # -- aggregates: what a report needs, without a row per task in Python ------
+    def digest(self, meta: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+        """The aggregates rank 0 kept while the run went (``store.digest``), when
+        they still cover every stored row; else None (aggregate in SQL)."""
+        d = (self.meta() if meta is None else meta).get("digest")
+        if not isinstance(d, dict) or d.get("rows") != self._all(
+                "SELECT MAX(seq) FROM results")[0][0]:   # the rowid: no scan
+            return None
+        self._retried = bool(d.get("retried"))
+        return d
+
     def tally(self) -> Dict[str, Any]:
         """One pass over the results for what a summary shows: attempts by node and by
         status, the first start and last end, and tasks by final status."""

@@ -158,8 +158,13 @@ class Store:
         column per input and output field (:mod:`.export`)."""
         from .export import write_csv
         self.flush()
+        path = os.path.join(self.run_dir, "results.csv")
+        try:   # what a stream left behind (a run that died, a stream that gave up)
+            os.remove(path + ".part")
+        except OSError:
+            pass
         with self.reader() as reader:
-            return write_csv(os.path.join(self.run_dir, "results.csv"), reader, param_names)
+            return write_csv(path, reader, param_names)
 
     def write_json(self, name: str, data: Any) -> str:
         path = os.path.join(self.run_dir, name)
