@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between health samples of each node (default: 2)")
     p.add_argument("--report-interval", type=_positive_float, metavar="SECONDS",
                    help="seconds between rewrites of the live report (default: 10; 60 "
-                        "with --serve, whose pages are live anyway)")
+                        "with --serve, whose pages are live anyway); its figures are "
+                        "redrawn at most every third rewrite")
     p.add_argument("--live-dir", metavar="DIR",
                    help="write the live report here (e.g. /dev/shm/run on a Pi, to spare "
                         "the SD card); the final report always goes to the run directory")

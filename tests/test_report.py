@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, mpi_cmd, python_cmd, run_cmd
 from parc_mpi.execute import Outcome
+from parc_mpi.monitor import report as report_mod
 from parc_mpi.monitor.report import build_report
 from parc_mpi.store import HealthWriter, Store, rows_for
 
@@ -191,3 +192,38 @@ document.body.setAttribute('data-images', ok + '/' + imgs.length);});</script></
     from matplotlib.image import imread
     pixels = imread(shot)
     assert pixels.shape[0] > 1000 and pixels.std() > 0.05  # not a blank page
+
+
+def add_result(run_dir, task):
+    store = Store(str(run_dir))
+    t = time.time()
+    store.add_rows(rows_for([(task, 0, task)], [Outcome(task, 0, "ok", task, None, t, t + 0.1)],
+                            2, "pi0"))
+    store.flush()
+    store.close()
+
+
+def test_a_paced_reporter_keeps_a_young_figure_and_redraws_it_when_old(tmp_path, monkeypatch):
+    """The live report (issue 20): numbers every rewrite, a figure with new data only
+    once the reporter's last drawing of it is ``redraw_after`` seconds old."""
+    run_dir = make_run(tmp_path, results=[(i, True, i * i) for i in range(5)])
+    now = [1000.0]
+    monkeypatch.setattr(report_mod.time, "monotonic", lambda: now[0])
+    paced = report_mod.Reporter(str(run_dir), redraw_after=30.0)
+    paced.render(live=True)
+    assert "plot timeline" in paced.cpu and "plot throughput" in paced.cpu
+    timeline = (run_dir / "plots" / "timeline.png").read_bytes()
+    add_result(run_dir, 5)
+    now[0] += 10
+    page = Path(paced.render(live=True)).read_text()
+    assert "6 ok, 0 failed of 6" in page                     # the numbers moved
+    assert "plot timeline" not in paced.cpu                   # the figure waited
+    assert (run_dir / "plots" / "timeline.png").read_bytes() == timeline
+    now[0] += 25
+    paced.render(live=True)
+    assert "plot timeline" in paced.cpu                       # 35 s old: redrawn
+    assert (run_dir / "plots" / "timeline.png").read_bytes() != timeline
+    eager = report_mod.Reporter(str(run_dir))                 # the final report's
+    add_result(run_dir, 6)
+    eager.render()
+    assert "plot timeline" in eager.cpu

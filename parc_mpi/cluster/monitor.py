@@ -38,6 +38,9 @@ def run_netbench(nbcomm: MPI.Comm, health: HealthWriter, mode: str, peers: Dict[
         leader.end(sorted(set(peers) | (set(leaders) - {nbcomm.rank})))
 
 
+FIGURES_EVERY = 3   # live report: figures redrawn at most every third rewrite
+
+
 class LiveReport:
     """Rewrites the live report every ``interval`` seconds, in a thread, so that drawing
     never delays the samples; the final report is rank 0's, at the end."""
@@ -48,7 +51,8 @@ class LiveReport:
         self.out_dir = out_dir or run_dir
         os.makedirs(self.out_dir, exist_ok=True)
         from ..monitor.report import Reporter  # matplotlib: only the monitor rank needs it
-        self.reporter = Reporter(run_dir, self.out_dir)
+        # numbers and tables every rewrite, a figure with new data every third one
+        self.reporter = Reporter(run_dir, self.out_dir, redraw_after=FIGURES_EVERY * interval)
         self.stop = threading.Event()
         self.renders = 0
         self.cpu = 0.0  # this thread's CPU seconds, for the monitor's own account
