@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -97,27 +97,47 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1, *,
 
 
 def _grid(n: int, width: float = 4.4, height: float = 2.6):
-    """Small multiples sharing both axes (one scale to compare nodes by, and tick
-    labels only on the outer panels: each label is a text to lay out and draw)."""
+    """Small multiples, one scale for all (set by :func:`_finish_grid` once drawn)."""
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig = _figure(width * cols, height * rows + 0.3, rows, cols, top=0.75, hgap=0.45,
                   wgap=0.3)
-    axes = []
-    for i in range(n):
-        first = axes[0] if axes else None
-        axes.append(fig.add_subplot(rows, cols, i + 1, sharex=first, sharey=first))
-    axes[0].xaxis.set_major_locator(MaxNLocator(5))
-    axes[0].yaxis.set_major_locator(MaxNLocator(5))
-    for i, ax in enumerate(axes):
-        ax.tick_params(labelleft=i % cols == 0, labelbottom=i + cols >= n, labelsize=7)
-    return fig, axes
+    return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
 
 
-def _outer_labels(axes, xlabel: str, ylabel: str) -> None:
-    """Axis titles on the outer panels of a _grid only."""
+def _finish_grid(axes, xlabel: str, ylabel: str, ylim: Tuple[float, float]) -> None:
+    """Give the small multiples one scale (every panel's x range, ``ylim``), tick
+    labels and axis titles on the outer panels only, and the same tick marks on the
+    inner ones drawn as one line per axis: a real tick is three lines and two texts
+    to make and draw, and six panels of them were most of these figures' cost."""
     n, cols = len(axes), min(len(axes), 3)
+    spans = [ax.get_xlim() for ax in axes]
+    xlim = (min(a for a, _ in spans), max(b for _, b in spans))
+    fig_w, fig_h = axes[0].figure.get_size_inches()
+    marks = {}
+    for axis, lim in (("x", xlim), ("y", ylim)):
+        marks[axis] = [v for v in MaxNLocator(5).tick_values(*lim) if lim[0] <= v <= lim[1]]
     for i, ax in enumerate(axes):
+        ax.set_xlim(xlim)
+        ax.set_ylim(ylim)
+        ax.tick_params(labelsize=7)
+        box = ax.get_position()
+        for axis, outer, size in (("x", i + cols >= n, box.height * fig_h),
+                                  ("y", i % cols == 0, box.width * fig_w)):
+            which = ax.xaxis if axis == "x" else ax.yaxis
+            if outer:
+                which.set_major_locator(FixedLocator(marks[axis]))
+                continue
+            which.set_major_locator(NullLocator())
+            out = -3.5 / 72 / size   # matplotlib's tick length, in axes fractions
+            pos = [v for t in marks[axis] for v in (t, t, np.nan)]
+            across = [v for _t in marks[axis] for v in (0.0, out, np.nan)]
+            if axis == "x":
+                ax.plot(pos, across, transform=ax.get_xaxis_transform(), clip_on=False,
+                        color="black", lw=0.8)
+            else:
+                ax.plot(across, pos, transform=ax.get_yaxis_transform(), clip_on=False,
+                        color="black", lw=0.8)
         if i + cols >= n:
             ax.set_xlabel(xlabel, fontsize=8)
         if i % cols == 0:
@@ -183,8 +203,7 @@ def temperatures(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
                 ax.text(0.01, level, what, transform=ax.get_yaxis_transform(), fontsize=6,
                         va="bottom", color="grey")
         ax.set_title(node, fontsize=9, y=1.0)
-    axes[0].set_ylim(min(30.0, min(lows) - 2), 90)
-    _outer_labels(axes, xlabel, "°C")
+    _finish_grid(axes, xlabel, "°C", (min(30.0, min(lows) - 2), 90))
     axes[0].legend(fontsize=6, loc="lower right")
     fig.suptitle("Temperature (shaded: throttled; red: under-voltage)", fontsize=10)
     return _png(fig)
@@ -215,8 +234,7 @@ def load_memory(samples: Dict[str, List[dict]], t0: float) -> Optional[bytes]:
         if len(load) and not np.all(np.isnan(load)):
             top = max(top, float(np.nanmax(load)) + 5)
         ax.set_title(node, fontsize=9, y=1.0)
-    axes[0].set_ylim(0, top)
-    _outer_labels(axes, xlabel, "%")
+    _finish_grid(axes, xlabel, "%", (0, top))
     axes[0].legend(fontsize=7, loc="lower left", framealpha=0.8)
     fig.suptitle("CPU, load and memory", fontsize=10)
     return _png(fig)
