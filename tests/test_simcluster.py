@@ -289,11 +289,15 @@ def six_pi_box(tmp_path):
     return read_node_list(str(nodes_csv)), hostfile
 
 
+def tasks_nodes(run_dir):
+    with RunReader(str(run_dir)) as reader:
+        return set(reader.columns(("node",))["node"])
+
+
 def _cut_when(phase, run_dir, proc, cluster, node, timeout=300):
     """Pull ``node``'s cable at ``phase``: 'work' (after 60 results), 'netbench' (while
     the start-up benchmark measures the nodes), 'report' (once the last result is
-    in, while rank 0 writes results.csv and the report). Only 'work' ends cleanly
-    today; the other two are issue 19's open part (docs/reliability.md)."""
+    in, while rank 0 writes results.csv and the report)."""
     deadline = time.monotonic() + timeout
     if phase == "work":
         assert wait_committed(run_dir, 60, proc, timeout=timeout) >= 60
@@ -308,7 +312,7 @@ def _cut_when(phase, run_dir, proc, cluster, node, timeout=300):
     cluster.cut(node)
 
 
-@pytest.mark.parametrize("phase", ["work"])
+@pytest.mark.parametrize("phase", ["work", "netbench", "report"])
 def test_on_the_six_pi_box_a_pulled_cable_ends_the_command_with_the_runs_status(tmp_path, phase):
     """Issue 19: 24 ranks, -disable-auto-cleanup, an optimization of 240 x 0.25 s; pi3's
     cable is pulled and left out. The command exits 0 (the run's own status), every
@@ -336,8 +340,13 @@ def test_on_the_six_pi_box_a_pulled_cable_ends_the_command_with_the_runs_status(
         tasks = reader.columns(("task", "status"))
     assert sorted(tasks["task"]) == list(range(240)) and set(tasks["status"]) == {"ok"}
     lost = meta["summary"].get("lost_workers") or {}
-    if phase != "report":  # cut after the last result, nothing may be noticed lost
-        assert {v["node"] for v in lost.values()} == {"pi3"}, lost
+    assert {v["node"] for v in lost.values()} == {"pi3"}, lost
+    if phase == "netbench":   # lost before the first task: none ran there
+        assert "stopped answering during the network benchmark" in out, out[-2000:]
+        assert not {n for n in tasks_nodes(run_dir)} & {"pi3"}
+    if phase == "report":     # found gone by the roll call after the report
+        assert all(v.get("after_last_result") for v in lost.values()), lost
+        assert "stopped answering after the last result" in err, err[-2000:]
     last = [x for x in err.strip().splitlines() if x.strip()][-1] if err.strip() else ""
     assert "pmiserv" not in err and "assert" not in err and "HYD_" not in err, err[-3000:]
     if lost:

@@ -92,8 +92,10 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
             if not opts.quiet:
                 print(f"[parc_mpi] network benchmark ({opts.netbench}) to "
                       f"{len(layout.peers)} peer(s) before work starts", flush=True)
-            serve(nbcomm, layout.monitor)
-        return run_main(comm, hbcomm, job, store, sched, opts, layout)
+            silent = serve(nbcomm, layout.monitor)
+        else:
+            silent = []
+        return run_main(comm, hbcomm, job, store, sched, opts, layout, silent)
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,

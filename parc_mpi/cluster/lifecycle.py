@@ -18,13 +18,16 @@ from ..monitor.health import LocalSampler
 from ..runner import RunOptions, Watch, exit_status, finish_run, record_start
 from ..store import HealthWriter, StoreError
 from .agent import threads_ok
-from .heartbeat import Liveness, farewell
+from .heartbeat import Liveness, farewell, skip_finalize
 from .main import main_loop
-from .protocol import TAG_MONITOR, recv_quietly, wait_quietly
+from .protocol import (TAG_DONE, TAG_MONITOR, TAG_STOP, Goodbye, RollCall, recv_quietly,
+                       wait_quietly)
 
 
 def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: RunOptions,
-              layout: Layout) -> Tuple[int, Dict[str, Any]]:
+              layout: Layout, silent=()) -> Tuple[int, Dict[str, Any]]:
+    """Rank 0's run. ``silent``: nodes the start-up network benchmark found gone (a
+    cable pulled then): their workers are lost before the first task."""
     workers = layout.workers
     nodes = dict(enumerate(layout.hosts))
     world = {"ranks": comm.size, "workers": len(workers), "monitor_rank": layout.monitor,
@@ -43,13 +46,16 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
                                opts.monitor_interval)
         sampler.start()
     liveness = Liveness(hbcomm, workers, opts.heartbeat_timeout, enabled=threads_ok())
+    gone = [w for w in workers if nodes.get(w) in silent]
+    if gone:
+        _lost_at_start(sched, liveness, gone, nodes)
     if not opts.quiet:
         hint = _cleanup_hint(comm.size, len(world["nodes"]))
         if hint:
             print(f"[parc_mpi] {hint}", flush=True)
     try:
         main_loop(comm, sched, workers, nodes, opts.prefetch, watch, liveness)
-        stop_monitor(comm, layout.monitor, finalize=not sched.lost)
+        stop_monitor(comm, layout.monitor, finalize=False if sched.lost else None)
     except KeyboardInterrupt:
         _try_finish(sched, store, job, "aborted")
         _abort(comm, 130)
@@ -70,11 +76,78 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
         watch.close()
         if sampler is not None:
             sampler.finish()
-    summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report,
-                         allow_failures=opts.allow_failures)
-    if sched.lost:
+    summary = {}
+    try:
+        summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report,
+                             allow_failures=opts.allow_failures)
+    finally:
+        if not sched.lost:   # everyone waits for the word: is every rank still there?
+            here = [r for r in workers if r not in sched.lost] + (
+                [layout.monitor] if layout.monitor is not None else [])
+            gone = roll_call(comm, here, roll_call_seconds(opts.heartbeat_timeout))
+            if gone:
+                summary = dict(summary, lost_workers={
+                    str(r): {"node": nodes.get(r, "?"), "at": time.time(),
+                             "tasks_requeued": 0, "after_last_result": True} for r in gone})
+                _gone_at_the_end(store, summary, gone, nodes)
+    if summary.get("lost_workers"):
         farewell(summary, store.run_dir)
     return exit_status(summary, opts.allow_failures), summary
+
+
+def roll_call_seconds(heartbeat_timeout: float) -> float:
+    """How long the roll call waits for an idle rank: a few seconds (every rank is
+    waiting for it), never longer than the heartbeat timeout."""
+    return max(1.0, min(5.0, heartbeat_timeout / 2))
+
+
+def roll_call(comm: MPI.Comm, ranks, timeout: float) -> list:
+    """Ask ``ranks`` (waiting in ``worker.await_goodbye``) whether they are still there;
+    tell those that answered whether to finalize; return those that did not answer
+    within ``timeout`` seconds (their node is gone: nobody may finalize then)."""
+    sends = [comm.isend(RollCall(), dest=r, tag=TAG_STOP) for r in ranks]
+    waiting = set(ranks)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        got = recv_quietly(comm, tag=TAG_DONE, timeout=max(0.0, deadline - time.monotonic()))
+        if got is None:
+            break
+        waiting.discard(got[1])
+    gone = sorted(waiting)
+    if gone:
+        skip_finalize()
+    bye = Goodbye(finalize=not gone)
+    wait_quietly(sends + [comm.isend(bye, dest=r, tag=TAG_STOP) for r in ranks
+                          if r not in waiting], timeout=timeout)
+    return gone
+
+
+def _gone_at_the_end(store, summary: Dict[str, Any], gone, nodes) -> None:
+    """Ranks that stopped answering after the last result: the results are whole; the
+    store says who went (the summary's lost_workers) for the report and the loader."""
+    try:
+        from ..store import Store
+        again = Store(store.run_dir)   # finish_run closed the run's own
+        again.set_meta(summary=summary)
+        again.close()
+    except Exception as exc:   # the farewell line still says it
+        print(f"warning: could not record the lost ranks: {exc}", file=sys.stderr, flush=True)
+    print(f"[parc_mpi] warning: rank{'s' if len(gone) > 1 else ''} "
+          f"{', '.join(map(str, gone))} on {', '.join(sorted({nodes.get(r, '?') for r in gone}))}"
+          " stopped answering after the last result", file=sys.stderr, flush=True)
+
+
+def _lost_at_start(sched, liveness: Liveness, gone, nodes) -> None:
+    """Workers on nodes the network benchmark found gone: lost before any task (no
+    task goes to them, and the job ends as for any lost node)."""
+    for w in gone:
+        sched.worker_lost(w, nodes[w])
+        liveness.last.pop(w, None)
+    for node in sorted({nodes[w] for w in gone}):
+        ranks = ", ".join(str(w) for w in gone if nodes[w] == node)
+        print(f"[parc_mpi] warning: node {node} stopped answering during the network "
+              f"benchmark: its workers (ranks {ranks}) are lost; the others go on",
+              flush=True)
 
 
 def _abort(comm: MPI.Comm, code: int) -> None:

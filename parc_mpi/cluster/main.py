@@ -32,8 +32,8 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
     A worker silent for longer than the heartbeat timeout is declared lost: the
     scheduler puts its batches back in line for the others, and whatever it sends
     later is ignored (so nothing is counted twice)."""
-    open_workers = set(workers)  # not yet told to stop
-    running = set(workers)       # not yet answered the stop
+    open_workers = set(workers) - set(sched.lost)  # not yet told to stop
+    running = set(open_workers)                    # not yet answered the stop
     sends: List[MPI.Request] = []
     status = MPI.Status()
     backoff = Backoff()
@@ -107,8 +107,9 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
     sched.flush()
     if liveness is not None:
         liveness.close([w for w in workers if w not in sched.lost])
-    # the last word to every worker still here: is finalizing safe?
-    bye = Goodbye(finalize=not sched.lost)
+    # the word to every worker still here: after a loss, no finalizing; else stay for
+    # the roll call once the report is written (lifecycle.roll_call)
+    bye = Goodbye(finalize=False if sched.lost else None)
     wait_quietly([comm.isend(bye, dest=w, tag=TAG_STOP) for w in workers
                   if w not in sched.lost], timeout=10)
 

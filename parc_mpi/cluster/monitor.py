@@ -12,6 +12,7 @@ from mpi4py import MPI
 from ..monitor.health import LocalSampler
 from ..store import HealthWriter
 from .heartbeat import skip_finalize
+from .worker import await_goodbye
 from .netbench import Leader, PeerSilent
 from .protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
 
@@ -34,8 +35,8 @@ def run_netbench(nbcomm: MPI.Comm, health: HealthWriter, mode: str, peers: Dict[
         alive = {r: n for r, n in leaders.items() if n not in silent}
         if len(alive) > 2:
             health.add_pairs(leader.pair_matrix(alive))
-    finally:
-        leader.end(sorted(set(peers) | (set(leaders) - {nbcomm.rank})))
+    finally:   # rank 0 first: it learns which nodes went silent and starts the work
+        leader.end(sorted(set(peers) | (set(leaders) - {nbcomm.rank})), silent)
 
 
 FIGURES_EVERY = 3   # live report: figures redrawn at most every third rewrite
@@ -95,7 +96,8 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
             msg = comm.recv(source=src, tag=tag)
             backoff.reset()
             if tag == TAG_MONITOR:
-                if isinstance(msg, tuple) and msg[1] is False:  # a rank was lost
+                finalize = msg[1] if isinstance(msg, tuple) else None
+                if finalize is False:  # a rank was lost
                     skip_finalize()
                 break
             if tag == TAG_SAMPLE:
@@ -120,3 +122,5 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
             "report_interval": report_interval})
     sampler.finish()  # commits and closes
     wait_quietly([comm.isend("done", dest=0, tag=TAG_MONITOR)])
+    if finalize is None:   # rank 0 calls the roll once its report is written
+        await_goodbye(comm, 30.0)

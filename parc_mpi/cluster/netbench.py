@@ -15,7 +15,7 @@ each peer serves them until told to end.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import psutil
@@ -252,19 +252,26 @@ class Leader:
             ring = [ring[0]] + [ring[-1]] + ring[1:-1]
         return out
 
-    def end(self, peers: List[int]) -> None:
-        for peer in peers:
-            self._cmd(peer, "end")
+    def end(self, peers: List[int], silent: Sequence[str] = ()) -> None:
+        """Tell every peer the benchmark is over, and which nodes went silent (rank 0
+        counts their workers lost from the start). A send to a silent node's rank may
+        never complete: it is not waited for."""
+        sends = [self.comm.isend(("end", list(silent)), dest=p, tag=TAG_CMD) for p in peers]
+        deadline = time.monotonic() + WAIT
+        for req in sends:
+            while not req.Test() and time.monotonic() < deadline:
+                time.sleep(0.001)
 
 
-def serve(comm: MPI.Comm, leader: int) -> None:
-    """A peer: do what the leader asks until it says end."""
+def serve(comm: MPI.Comm, leader: int) -> List[str]:
+    """A peer: do what the leader asks until it says end; return the nodes the
+    leader found silent."""
     while True:
         # waiting between commands must not spin
         cmd, _src, _tag = recv_quietly(comm, source=leader, tag=TAG_CMD)
         what = cmd[0]
         if what == "end":
-            return
+            return list(cmd[1]) if len(cmd) > 1 else []
         try:
             if what == "lat":
                 _, size, warmup, timed = cmd

@@ -20,9 +20,11 @@ TAG_RESULTS = 3   # worker -> main: Results; each one also asks for more work
 TAG_STOP = 4      # main -> worker: None = no more work, finish the running batch. After
                   # the worker's Done, a second one: Goodbye
 TAG_DONE = 5      # worker -> main: Done; then the worker waits for Goodbye and exits
+                  # (a Goodbye(None) first: answer a RollCall with "here", then a Goodbye)
 TAG_SAMPLE = 6    # agent -> monitor: ("hello", node, ranks, facts, sample) |
                   # ("sample", node, sample) | ("bye", node)
-TAG_MONITOR = 7   # main -> monitor: ("stop", finalize); monitor -> main: "done"
+TAG_MONITOR = 7   # main -> monitor: ("stop", finalize); monitor -> main: "done"; then the
+                  # monitor, like a worker, takes the RollCall and Goodbye on TAG_STOP
 TAG_HEARTBEAT = 8  # both ways on the heartbeat communicator: None (a beat) | "bye"
 TAG_CLOCK = 9     # start-up: main -> a node's first rank, None; back: its time.time()
 TAG_NET_CMD = 41   # netbench communicator: monitor -> peer, a command (cluster/netbench.py)
@@ -62,9 +64,17 @@ class Done(NamedTuple):
 
 
 class Goodbye(NamedTuple):
-    """Rank 0's last word to a worker: whether MPI_Finalize is safe (no rank lost)."""
+    """Rank 0's last word to a worker (and to the monitor): whether MPI_Finalize is
+    safe (no rank lost). None: not yet; stay for the roll call after the report."""
 
-    finalize: bool
+    finalize: Optional[bool]
+
+
+class RollCall(NamedTuple):
+    """Rank 0, once the report is written: is every rank still there? Each answers
+    "here" (TAG_DONE) and waits for its Goodbye: a node whose cable went after the
+    last result would otherwise leave MPI_Finalize, and the launcher, waiting for
+    ever (MPICH: the lost node's proxy never reports)."""
 
 MAX_SLEEP = 0.002     # an idle rank answers within ~2 ms
 SPIN_FIRST = 50       # probes without sleeping right after activity

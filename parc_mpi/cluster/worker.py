@@ -15,8 +15,8 @@ from mpi4py import MPI
 from ..execute import run_batch
 from ..job import Job
 from .heartbeat import skip_finalize
-from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, Done, Results,
-                       Tasks, recv_quietly, wait_quietly)
+from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, Done, Goodbye,
+                       Results, RollCall, Tasks, recv_quietly, wait_quietly)
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,20 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
     wait_quietly([comm.isend(done, dest=0, tag=TAG_DONE)])
 
 
-def await_goodbye(comm: MPI.Comm, timeout: float) -> None:
-    """Rank 0's last word after this worker's DONE: whether finalizing is safe (no
-    rank was lost). No word in ``timeout`` seconds: leave without finalizing."""
-    got = recv_quietly(comm, source=0, tag=TAG_STOP, timeout=timeout)
-    if got is None or not got[0] or not got[0].finalize:
-        skip_finalize()
+def await_goodbye(comm: MPI.Comm, timeout: float, later: float = 120.0) -> None:
+    """Rank 0's last word after this rank's DONE: whether finalizing is safe (no rank
+    was lost). A Goodbye(None) means: stay, rank 0 writes the report, then calls the
+    roll (answer "here") and says. No word in time: leave without finalizing."""
+    wait = timeout
+    while True:
+        got = recv_quietly(comm, source=0, tag=TAG_STOP, timeout=wait)
+        msg = got[0] if got else None
+        if isinstance(msg, RollCall):
+            wait_quietly([comm.isend("here", dest=0, tag=TAG_DONE)], timeout=wait)
+            continue
+        if isinstance(msg, Goodbye) and msg.finalize is None:
+            wait = max(later, timeout)   # the end-of-run files and the report first
+            continue
+        if msg is None or not msg.finalize:
+            skip_finalize()
+        return
