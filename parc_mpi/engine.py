@@ -242,7 +242,7 @@ class Scheduler:
             if self.sheet is not None:
                 self.sheet.add(rows, sheet)
             if self.digest is not None:
-                self.digest.add(rows, None, clean=True)
+                self.digest.add(rows, None, clean=True, plain=sheet is not None)
             return
         final, where = [], []
         for i, row in enumerate(rows):

@@ -135,7 +135,7 @@ def run_batch(job, batch: List[Task], worker: int, node: str,
     curves = None
     if records and any(records):  # one record per call, in the batch's order
         curves = {task: rec for (task, _a, _arg), rec in zip(batch, records) if rec}
-    sheet = sheet_text(rows) if job.kind == "map" else None   # results.csv's lines
+    sheet = sheet_text(rows) if getattr(job, "stream", False) else None  # results.csv
     return BatchResult(rows, raw, compute, curves, sheet)
 
 

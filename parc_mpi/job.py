@@ -64,10 +64,23 @@ class Job:
                 "timeout": self.timeout}
 
 
+STREAM_MIN = 50_000   # map runs from this many tasks keep results.csv and the report's
+#                       aggregates as the results arrive (smaller ones: at the end, cheap)
+
+
 @dataclass
 class MapJob(Job):
     items: Iterable = ()
     kind = "map"
+    stream = False   # results.csv lines made by the workers (set on every rank: streams())
+
+    def streams(self, resume: bool) -> bool:
+        """Whether a run of this job writes results.csv and the report's aggregates
+        as the results arrive: a fresh run of STREAM_MIN tasks or more, or of a lazy
+        generator of unknown length. Below that, the end of the run does it from the
+        store in a fraction of a second, and the workers are spared the lines."""
+        big = not hasattr(self.items, "__len__") or len(self.items) >= STREAM_MIN  # type: ignore[arg-type]
+        return not resume and big
 
     def describe(self) -> dict:
         out = super().describe()

@@ -191,9 +191,11 @@ def record_start(store: Store, job: Job, opts: RunOptions, world: Dict[str, Any]
 def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> Scheduler:
     """The scheduler for this run; on --resume, replayed to where the run stood."""
     sched = Scheduler(job, make_source(job, workers=workers), store, workers=workers)
-    if job.kind == "map" and not opts.resume:  # results.csv and the report's aggregates
-        sched.sheet = CsvStream(os.path.join(store.run_dir, "results.csv"))  # as results
-        sched.digest = Digest()                                              # arrive
+    if job.kind == "map":   # results.csv and the report's aggregates as results arrive
+        job.stream = job.streams(opts.resume)
+        if job.stream:
+            sched.sheet = CsvStream(os.path.join(store.run_dir, "results.csv"))
+            sched.digest = Digest()
     if opts.resume:
         from .resume import mark_resumed, replay
         counts = replay(sched, store, job.retries)

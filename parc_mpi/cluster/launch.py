@@ -38,6 +38,8 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
     rank = comm.rank
     host = MPI.Get_processor_name()
     fn_name = _fn_name(job.fn) if job is not None else None
+    if job is not None and job.kind == "map":  # the workers make results.csv's lines
+        job.stream = job.streams(opts.resume)
     reports = gather_quietly(comm, (err, host, fn_name))
     plan = None
     sched = None

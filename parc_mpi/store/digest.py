@@ -10,6 +10,7 @@ where the batch allows: rank 0 is the busiest process of a run of tiny tasks.
 """
 from __future__ import annotations
 
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -68,10 +69,11 @@ class Digest:
 
     # -- taking rows ------------------------------------------------------------
     def add(self, rows: Sequence[tuple], final: Optional[Sequence[int]] = None,
-            clean: bool = False) -> None:
+            clean: bool = False, plain: bool = False) -> None:
         """Rows just inserted into the store (one worker's batch, in order); ``final``
         the positions of final attempts among them (None: all); ``clean``: every
-        row succeeded."""
+        row succeeded; ``plain``: the worker found them consecutive first attempts,
+        all ok (it made their results.csv lines)."""
         n = len(rows)
         if not n:
             return
@@ -86,7 +88,7 @@ class Digest:
         _count(self.by_status, rows, clean)
         _count(self.final_by_status, rows if final is None else [rows[i] for i in final],
                clean and final is None)
-        if not self.retried and any(map(itemgetter(_ATTEMPT), rows)):
+        if not plain and not self.retried and any(map(itemgetter(_ATTEMPT), rows)):
             self.retried = True
         t0, t1 = head[_T0], tail[_T1]   # a batch runs in order on one worker
         if t0 is not None and (self.first_start is None or t0 < self.first_start):
@@ -94,8 +96,8 @@ class Digest:
         if t1 is not None and (self.last_end is None or t1 > self.last_end):
             self.last_end = t1
         self._spread(head[_T1], t1, n)
-        self._bars(rows, s0)
-        self._finals(rows, s0, final)
+        self._bars(rows, s0, clean)
+        self._finals(rows, s0, final, plain)
 
     def _spread(self, a: Optional[float], b: Optional[float], n: int) -> None:
         """``n`` attempts ended evenly between ``a`` and ``b`` into the histogram."""
@@ -123,27 +125,29 @@ class Digest:
                 self.bins[i] += per * part
             i += 1
 
-    def _bars(self, rows: Sequence[tuple], s0: int) -> None:
+    def _bars(self, rows: Sequence[tuple], s0: int, clean: bool) -> None:
         """The attempts whose seq is a multiple of ``every``, for the timeline."""
         k = self.every
         start = (-s0) % k
-        bars = self.bars
-        for i in range(start, len(rows), k):
-            row = rows[i]
-            bars.append((s0 + i, row[_WORKER], row[_T0], row[_T1], row[_STATUS] == "ok"))
-        while len(bars) > 2 * TIMELINE:   # half as many: every second multiple
+        picked = rows[start::k]
+        self.bars.extend(zip(
+            range(s0 + start, s0 + len(rows), k), map(itemgetter(_WORKER), picked),
+            map(itemgetter(_T0), picked), map(itemgetter(_T1), picked),
+            repeat(True) if clean else (r[_STATUS] == "ok" for r in picked)))
+        while len(self.bars) > 2 * TIMELINE:   # half as many: every second multiple
             self.every = k = 2 * self.every
-            bars[:] = [b for b in bars if b[0] % k == 0]
+            self.bars[:] = [b for b in self.bars if b[0] % k == 0]
 
     def _finals(self, rows: Sequence[tuple], s0: int,
-                final: Optional[Sequence[int]]) -> None:
+                final: Optional[Sequence[int]], plain: bool = False) -> None:
         """The final attempts whose task is a multiple of ``sample_every`` (the
         results figure), and the lowest tasks' (the results table)."""
         k = self.sample_every
-        if final is None and consecutive(rows):   # the common case: arithmetic
+        if final is None and (plain or consecutive(rows)):   # the common case: arithmetic
             t_first = rows[0][_TASK]
             start = (-t_first) % k
-            self.sample.extend((t_first + i, s0 + i) for i in range(start, len(rows), k))
+            self.sample.extend(zip(range(t_first + start, t_first + len(rows), k),
+                                   range(s0 + start, s0 + len(rows), k)))
             picks = [(t_first + i, s0 + i) for i in range(min(len(rows), FIRST))]
         else:
             picks = [(rows[i][_TASK], s0 + i)
