@@ -12,7 +12,7 @@ from mpi4py import MPI
 from ..monitor.health import LocalSampler
 from ..store import HealthWriter
 from .heartbeat import skip_finalize
-from .worker import await_goodbye
+from .worker import REPORT_WAIT, await_goodbye
 from .netbench import Leader, PeerSilent
 from .protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
 
@@ -123,4 +123,4 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
     sampler.finish()  # commits and closes
     wait_quietly([comm.isend("done", dest=0, tag=TAG_MONITOR)])
     if finalize is None:   # rank 0 calls the roll once its report is written
-        await_goodbye(comm, 30.0)
+        await_goodbye(comm, REPORT_WAIT)

@@ -66,7 +66,11 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
     wait_quietly([comm.isend(done, dest=0, tag=TAG_DONE)])
 
 
-def await_goodbye(comm: MPI.Comm, timeout: float, later: float = 120.0) -> None:
+REPORT_WAIT = 600.0   # how long a rank waits for the roll call while rank 0 writes the
+#                      end-of-run files and the report (a rank 0 killed meanwhile)
+
+
+def await_goodbye(comm: MPI.Comm, timeout: float, later: float = REPORT_WAIT) -> None:
     """Rank 0's last word after this rank's DONE: whether finalizing is safe (no rank
     was lost). A Goodbye(None) means: stay, rank 0 writes the report, then calls the
     roll (answer "here") and says. No word in time: leave without finalizing."""
