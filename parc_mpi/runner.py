@@ -260,6 +260,13 @@ class Watch:
             signal.signal(sig, old)
 
 
+def _whole(sched: Scheduler) -> bool:
+    """Whether every task's last stored row is a final attempt the scheduler saw as
+    such (no retry or batch left when the run ended): what results.csv's stream and
+    the digest need to be whole."""
+    return not (sched.retry or sched.in_flight)
+
+
 def _finish_sheet(sched: Scheduler, store: Store) -> Optional[str]:
     """Put the results.csv streamed during the run in place when it holds every
     task's final attempt, and return how it was written (None: not streamed, or the
@@ -267,7 +274,7 @@ def _finish_sheet(sched: Scheduler, store: Store) -> Optional[str]:
     sheet = sched.sheet
     if sheet is None:
         return None
-    if sched.retry or sched.in_flight:   # a stop left retries: their last rows are stored
+    if not _whole(sched):   # a stop left retries: their last rows are stored
         sheet.give_up("tasks were left to run again")
     expected = None
     if sheet.live and not sheet.retried:  # every row is final: counted without a scan
@@ -319,7 +326,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         outcome.update(_optimization(store, job, summary))
         store.write_json("best.json", outcome)
     digest = {}
-    if sched.digest is not None and not (sched.retry or sched.in_flight):
+    if sched.digest is not None and _whole(sched):
         digest["digest"] = sched.digest.state()   # what the report would scan the store for
     store.set_meta(status=status, finished=time.time(), summary=summary, results_csv=how,
                    **digest)

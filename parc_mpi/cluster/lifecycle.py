@@ -82,8 +82,7 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
                              allow_failures=opts.allow_failures)
     finally:
         if not sched.lost:   # everyone waits for the word: is every rank still there?
-            here = [r for r in workers if r not in sched.lost] + (
-                [layout.monitor] if layout.monitor is not None else [])
+            here = list(workers) + ([layout.monitor] if layout.monitor is not None else [])
             gone = roll_call(comm, here, roll_call_seconds(opts.heartbeat_timeout))
             if gone:
                 summary = dict(summary, lost_workers={

@@ -32,6 +32,15 @@ def consecutive(rows: Sequence[tuple]) -> bool:
         list(map(_task, rows)) == list(range(first, first + len(rows)))
 
 
+def _thin(picks: List[tuple], every: int, limit: int):
+    """(the picks whose key (first field) is a multiple of a doubled ``every``, that
+    step), doubled until at most ``limit`` are left: an even sample stays even."""
+    while len(picks) > limit:
+        every *= 2
+        picks = [p for p in picks if p[0] % every == 0]
+    return picks, every
+
+
 def _count(counts: Dict[str, int], rows: Sequence[tuple], clean: bool) -> None:
     """Add the rows to counts by status (``clean``: all ok, counted at once)."""
     if clean:
@@ -134,9 +143,8 @@ class Digest:
             range(s0 + start, s0 + len(rows), k), map(itemgetter(_WORKER), picked),
             map(itemgetter(_T0), picked), map(itemgetter(_T1), picked),
             repeat(True) if clean else (r[_STATUS] == "ok" for r in picked)))
-        while len(self.bars) > 2 * TIMELINE:   # half as many: every second multiple
-            self.every = k = 2 * self.every
-            self.bars[:] = [b for b in self.bars if b[0] % k == 0]
+        if len(self.bars) > 2 * TIMELINE:
+            self.bars, self.every = _thin(self.bars, self.every, TIMELINE)
 
     def _finals(self, rows: Sequence[tuple], s0: int,
                 final: Optional[Sequence[int]], plain: bool = False) -> None:
@@ -155,21 +163,14 @@ class Digest:
             self.sample.extend(p for p in picks if p[0] % k == 0)
         if picks and (len(self.first) < FIRST or min(picks)[0] < self.first[-1][0]):
             self.first = sorted(self.first + picks)[:FIRST]
-        while len(self.sample) > 2 * SAMPLE:
-            self.sample_every = k = 2 * self.sample_every
-            self.sample[:] = [p for p in self.sample if p[0] % k == 0]
+        if len(self.sample) > 2 * SAMPLE:
+            self.sample, self.sample_every = _thin(self.sample, self.sample_every, SAMPLE)
 
     # -- the end ----------------------------------------------------------------
     def state(self) -> Dict[str, Any]:
         """The digest as JSON-ready data for ``meta["digest"]``."""
-        bars, k = self.bars, self.every
-        while len(bars) > TIMELINE:
-            k *= 2
-            bars = [b for b in bars if b[0] % k == 0]
-        sample, k = self.sample, self.sample_every
-        while len(sample) > SAMPLE:
-            k *= 2
-            sample = [p for p in sample if p[0] % k == 0]
+        bars, _k = _thin(self.bars, self.every, TIMELINE)
+        sample, _k = _thin(self.sample, self.sample_every, SAMPLE)
         return {"rows": self.next_seq - 1, "attempts": self.attempts,
                 "by_status": self.by_status, "final_by_status": self.final_by_status,
                 "by_node": [[k, v] for k, v in self.by_node.items()],

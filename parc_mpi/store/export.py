@@ -20,9 +20,11 @@ import math
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .values import type_name
+from .values import decode_lenient, type_name
 
 SAMPLE = 1000
+HEAD = ["task", "status", "attempts", "item", "result", "worker", "node", "seconds", "error"]
+#       the columns of one item and one result; others replace item and result
 MAX_SPREAD = 20   # a tuple or list longer than this stays in one column
 
 
@@ -96,8 +98,7 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
         out_cols = ["result"]
     if not in_cols:
         in_cols = ["item"]
-    head = (["task", "status", "attempts"] + [bare(c) for c in in_cols]
-            + out_cols + ["worker", "node", "seconds", "error"])
+    head = HEAD[:3] + [bare(c) for c in in_cols] + out_cols + HEAD[-4:]
     scalar = not param_names and in_cols == ["item"] and out_cols == ["result"]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -136,10 +137,8 @@ def _scalar_cells(task, attempt, status, params, result, error, worker, node, t0
     """One CSV row of a scalar item and a scalar result, from a store row's values:
     native numbers pass untouched, anything encoded is decoded and summarised."""
     if params.__class__ not in _NATIVE:
-        from .values import decode_lenient
         params = _scalar(decode_lenient(params))
     if result.__class__ not in _NATIVE:
-        from .values import decode_lenient
         result = _scalar(decode_lenient(result))
     return (task, status, attempt + 1, params, result, worker, node,
             None if t0 is None or t1 is None else round(t1 - t0, 6),
@@ -208,8 +207,7 @@ class CsvStream:
             self.reason = f"cannot write {self.part}: {exc.strerror}"
             return
         self.out = csv.writer(self.fh)
-        self.out.writerow(["task", "status", "attempts", "item", "result", "worker", "node",
-                           "seconds", "error"])
+        self.out.writerow(HEAD)
 
     @property
     def live(self) -> bool:
@@ -238,8 +236,9 @@ class CsvStream:
             entry = held.pop(self.next, None)
             if entry is None:
                 return
+            end, chunk = entry
             try:
-                self._write(*entry[::-1])
+                self._write(chunk, end)
             except OSError as exc:   # a full disk: the store still has every row
                 self.give_up(f"cannot write {self.part}: {exc.strerror}")
 
