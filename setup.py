@@ -29,6 +29,8 @@ setup(
         "nevergrad": ["nevergrad>=1"],
         # parc_mpi.load(run_dir).to_pandas()
         "pandas": ["pandas"],
+        # benchmarks/optimizers.py: the peers, and COCO's BBOB functions (--suite bbob)
+        "bench": ["optuna>=3", "cmaes", "cma>=3", "coco-experiment>=2.6"],
         # the test suite exercises the adapters too, so it installs their libraries
         "test": ["pytest>=7", "pytest-mpi>=0.6", "optuna>=3", "cmaes", "cma>=3",
                  "nevergrad>=1", "pandas"],

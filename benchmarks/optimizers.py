@@ -5,6 +5,9 @@
     python benchmarks/optimizers.py --seeds 10 --dims 2 5 10 --budgets 50 200 --jobs 2
     python benchmarks/optimizers.py --beyond        # several objectives, constraints,
                                                     # pruning, ask cost (beyond.py)
+    python benchmarks/optimizers.py --suite bbob --no-ask-cost   # the broad suite:
+        # 24 BBOB families x 2, 5, 10 D = 72 problems, 10 seeds (about 45 min on
+        # 2 cores; needs pip install coco-experiment, the 'bench' extra)
 
 Runs are spread over ``--jobs`` processes and kept in ``--cache`` (a JSON-lines
 file): a peer's run is keyed by the peer's version, one of ours by a hash of the
@@ -21,6 +24,12 @@ the regret (best found - known optimum) per problem, the share of the suite wher
 each method has the best median, auto against the best peer and against random,
 the async slow-down in evaluations-to-target, and ask() cost at 1,000 observations
 in 10 D.
+
+The broad suite (``--suite bbob``, see ``bbob_problem``): auto beside random and the
+peers, sequential, 50 x d; per problem the median [quartiles] of the regret as a
+Markdown table, per dimension each method's share of the problems where its median
+is at or below the best median of all the others, auto against the best peer by
+class, the same at 10/25/50/100% of the budget (anytime), and every loss by name.
 """
 import argparse
 import ast
@@ -109,6 +118,54 @@ def suite(dims):
 
 
 PROBLEMS = {p[0]: p for p in suite([2, 5, 10, 20])}
+
+
+# -- the broader suite: BBOB (Hansen et al., "Real-parameter black-box optimization
+# benchmarking 2009: noiseless functions definitions", INRIA RR-6829), through COCO's
+# own implementation (pip install coco-experiment). 24 families in five classes:
+# separable (1-5), low or moderate conditioning (6-9), high conditioning and unimodal
+# (10-14), multi-modal with adequate global structure (15-19), multi-modal with weak
+# global structure (20-24); every one but 1-5 rotated, most with an irregular
+# (oscillating, asymmetric) transformation. The domain is [-5, 5]^d, the optimum
+# inside it. Seed s runs on instance s + 2 (each instance shifts and rotates the
+# function anew): instance 1 is left out, kept aside for checking.
+BBOB_NAMES = ["sphere", "ellipsoid", "rastrigin", "bueche-rastrigin", "linear-slope",
+              "attractive-sector", "step-ellipsoid", "rosenbrock", "rosenbrock-rot",
+              "ellipsoid-rot", "discus", "bent-cigar", "sharp-ridge", "different-powers",
+              "rastrigin-rot", "weierstrass", "schaffer-f7", "schaffer-f7-illcond",
+              "griewank-rosenbrock", "schwefel", "gallagher-101", "gallagher-21",
+              "katsuura", "lunacek-bi-rastrigin"]
+BBOB_CLASSES = [("separable", 1, 5), ("moderate conditioning", 6, 9),
+                ("ill-conditioned", 10, 14), ("multi-modal, global structure", 15, 19),
+                ("multi-modal, weak structure", 20, 24)]
+BBOB = {}   # name -> (function number, dimension)
+for _d in (2, 5, 10, 20):
+    for _i, _n in enumerate(BBOB_NAMES, 1):
+        _name = f"f{_i:02d}-{_n}-{_d}d"
+        BBOB[_name] = (_i, _d)
+        PROBLEMS[_name] = (_name, None, -5.0, 5.0, _d, None)
+
+
+def bbob_suite(dims):
+    return [PROBLEMS[n] for n in BBOB if BBOB[n][1] in dims]
+
+
+def bbob_problem(name, seed):
+    """(f, f at the optimum) of BBOB function ``name`` on instance seed + 2."""
+    import tempfile
+    import cocoex
+    fid, d = BBOB[name]
+    problem = cocoex.Suite("bbob", f"instances: {seed + 2}",
+                           f"dimensions: {d} function_indices: {fid}")[0]
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)   # COCO writes the optimum's location to a file in the cwd
+        try:
+            problem._best_parameter("print")
+            xopt = np.loadtxt("._bbob_problem_best_parameter.txt", ndmin=1)
+        finally:
+            os.chdir(here)
+    return (lambda x: float(problem(x))), float(problem(xopt))
 
 
 def space_for(name, low, high, d):
@@ -225,6 +282,8 @@ def run_task(task):
     """One run: (method, problem, factor, mode, seed) -> (task, regret trace, seconds)."""
     method, name, factor, mode, seed = task
     _, f, low, high, d, fmin = PROBLEMS[name]
+    if name in BBOB:
+        f, fmin = bbob_problem(name, seed)
     t0 = time.perf_counter()
     tr = run_method(method, f, space_for(name, low, high, d), factor * d, seed,
                     {"seq": 1, "async8": 8}[mode])
@@ -256,9 +315,12 @@ def main():
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 5, 10])
     ap.add_argument("--budgets", type=int, nargs="+", default=[50, 200])
-    ap.add_argument("--methods", nargs="+", default=METHODS_OURS + PEERS)
-    ap.add_argument("--modes", nargs="+", default=["seq", "async8"],
-                    choices=["seq", "async8"])
+    ap.add_argument("--suite", choices=["classic", "bbob"], default="classic",
+                    help="classic: the 18 problems above; bbob: the 24 BBOB families "
+                    "in each of --dims (72 problems at 2, 5, 10 D), seq only, budget "
+                    "50 x d, auto beside random and the peers")
+    ap.add_argument("--methods", nargs="+")
+    ap.add_argument("--modes", nargs="+", choices=["seq", "async8"])
     ap.add_argument("--problems", nargs="+", help="only these problems (names as printed)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--cache", default=os.path.join(ROOT, "benchmarks", "results",
@@ -268,7 +330,14 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.seeds, args.dims, args.budgets = 3, [2, 5], [50]
-    problems = [p for p in suite(args.dims) if not args.problems or p[0] in args.problems]
+    bbob = args.suite == "bbob"
+    if bbob:
+        args.budgets = [50] if args.budgets == [50, 200] else args.budgets
+    args.methods = args.methods or (["auto", "random"] + PEERS if bbob
+                                    else METHODS_OURS + PEERS)
+    args.modes = args.modes or (["seq"] if bbob else ["seq", "async8"])
+    problems = [p for p in (bbob_suite if bbob else suite)(args.dims)
+                if not args.problems or p[0] in args.problems]
     vers = {m: version(m) for m in args.methods}
     cache = load_cache(args.cache)
     tasks = [(m, p[0], factor, mode, seed) for factor in args.budgets for p in problems
@@ -303,6 +372,9 @@ def main():
         results, seconds = {}, {}
         print(f"\n# budget {factor} x d: median regret [quartiles], sequential "
               "| async8 median")
+        if bbob:
+            print("| problem | " + " | ".join(args.methods) + " |\n|---|"
+                  + "---|" * len(args.methods))
         for name, f, low, high, d, fmin in problems:
             line = [f"{name:<13}"]
             for m in args.methods:
@@ -316,11 +388,16 @@ def main():
                 if finals:
                     q1, q2, q3 = np.percentile(finals, [25, 50, 75])
                     cell = f"{m}={q2:.3g}[{q1:.2g},{q3:.2g}]"
+                    if bbob:
+                        cell = f"{q2:.3g} [{q1:.2g}, {q3:.2g}]"
                     if (name, m, "async8") in results:
                         cell += f"|{np.median([t[-1] for t in results[(name, m, 'async8')]]):.3g}"
                     line.append(cell)
-            print(" ".join(line), flush=True)
-        report(results, problems, args.methods, factor)
+            print(("| " + " | ".join(line) + " |") if bbob else " ".join(line), flush=True)
+        if bbob:
+            report_suite(results, problems, args.methods)
+        else:
+            report(results, problems, args.methods, factor)
         print("  median seconds per run: " + ", ".join(
             f"{m} {np.median(v):.2f}" for m, v in seconds.items()))
     if not args.no_ask_cost:
@@ -381,6 +458,110 @@ def report(results, problems, methods, factor):
                   f"<= 1.33x, i.e. at most 25% of the progress lost); "
                   f"{sum(x <= 4 / 3 for x in slow)}/{len(slow)} problems within 1.33x, "
                   f"worst {max(slow):.2f}x")
+
+
+SOLVED = 1e-8   # COCO's final target: regrets below it are ties
+
+
+def at_or_below(v, others):
+    """v is at or below the best of others (ties within 1e-9 relative or SOLVED)."""
+    return bool(others) and v <= min(others) * (1 + 1e-9) + SOLVED
+
+
+def report_suite(results, problems, methods):
+    """The broad suite: per dimension and class, each method's share of the problems
+    where its median is at or below the best of all the others; auto against the best
+    peer and random; the same at 10%, 25%, 50% and 100% of the budget (anytime)."""
+    fracs = (0.1, 0.25, 0.5, 1.0)
+
+    def medians(name, frac):
+        out = {}
+        for m in methods:
+            runs = results.get((name, m, "seq"))
+            if runs:
+                at = max(1, int(round(frac * len(runs[0])))) - 1
+                out[m] = float(np.median([t[at] for t in runs]))
+        return out
+
+    dims = sorted({p[4] for p in problems})
+    print("\n## share of the problems where a method's median is at or below the best "
+          "median of all the others (ties: within 1e-8), final budget")
+    mine = "auto" in methods
+    print("| D | problems | " + " | ".join(methods)
+          + (" | auto <= best peer | auto <= random |" if mine else " |"))
+    print("|---|---|" + "---|" * (len(methods) + 2 * mine))
+    lost = []
+    for d in dims:
+        names = [p[0] for p in problems if p[4] == d]
+        share = {m: 0 for m in methods}
+        ok = vs_random = n = 0
+        for name in names:
+            med = medians(name, 1.0)
+            if len(med) < len(methods):
+                continue
+            n += 1
+            for m in methods:
+                share[m] += at_or_below(med[m], [v for k, v in med.items() if k != m])
+            peers = [med[m] for m in methods if m in PEERS]
+            if "auto" in med and peers:
+                good = at_or_below(med["auto"], peers)
+                ok += good
+                vs_random += at_or_below(med["auto"], [med.get("random", math.inf)])
+                if not good:
+                    best = min((m for m in methods if m in PEERS), key=med.get)
+                    lost.append((name, med["auto"], best, med[best]))
+        if n:
+            print(f"| {d} | {n} | " + " | ".join(f"{share[m] / n:.0%}" for m in methods)
+                  + (f" | {ok}/{n} = {ok / n:.0%} | {vs_random}/{n} |" if mine else " |"))
+    if "auto" not in methods:
+        return
+    print("\n## auto <= best peer by class (final budget)")
+    for label, lo, hi in BBOB_CLASSES:
+        cells = []
+        for d in dims:
+            names = [p[0] for p in problems if p[4] == d and lo <= BBOB[p[0]][0] <= hi]
+            got = [n for n in names if len(medians(n, 1.0)) == len(methods)]
+            won = sum(at_or_below(medians(n, 1.0)["auto"],
+                                  [v for k, v in medians(n, 1.0).items() if k in PEERS])
+                      for n in got)
+            cells.append(f"{d}-D {won}/{len(got)}")
+        print(f"  {label:<32} " + ", ".join(cells))
+    print("\n## anytime: auto <= best peer's median at each share of the budget, and the "
+          "median over the problems of log10(auto / best peer) (regrets + 1e-8)")
+    print("| D | " + " | ".join(f"{f:.0%}" for f in fracs) + " |")
+    print("|---|" + "---|" * len(fracs))
+    for d in dims:
+        cells = []
+        for frac in fracs:
+            ok, logs, n = 0, [], 0
+            for p in problems:
+                if p[4] != d:
+                    continue
+                med = medians(p[0], frac)
+                peers = [v for k, v in med.items() if k in PEERS]
+                if "auto" not in med or not peers:
+                    continue
+                n += 1
+                ok += at_or_below(med["auto"], peers)
+                logs.append(math.log10((med["auto"] + SOLVED) / (min(peers) + SOLVED)))
+            cells.append(f"{ok}/{n} ({np.median(logs):+.2f})" if n else "-")
+        print(f"| {d} | " + " | ".join(cells) + " |")
+    print("\n## anytime per problem: median best-so-far regret at 10 / 25 / 50 / 100% of "
+          "the budget, auto and the peer with the best final median")
+    print("| problem | auto | best peer | its curve |\n|---|---|---|---|")
+    for p in problems:
+        curves = {f: medians(p[0], f) for f in fracs}
+        final = curves[1.0]
+        peers = [m for m in final if m in PEERS]
+        if "auto" not in final or not peers:
+            continue
+        best = min(peers, key=final.get)
+        print(f"| {p[0]} | " + " / ".join(f"{curves[f]['auto']:.3g}" for f in fracs)
+              + f" | {best} | " + " / ".join(f"{curves[f][best]:.3g}" for f in fracs) + " |")
+    if lost:
+        print("\n## where auto's median is above the best peer's")
+        for name, a, best, b in lost:
+            print(f"  {name:<34} auto {a:.3g}  {best} {b:.3g}  ({a / max(b, SOLVED):.2g}x)")
 
 
 def expected_running_time(runs, target):

@@ -1,0 +1,74 @@
+"""benchmarks/optimizers.py's broad-suite tables: the arithmetic behind the shares,
+the anytime rows and the list of losses (the BBOB functions themselves come from
+COCO and are not needed here)."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "bench_optimizers", os.path.join(ROOT, "benchmarks", "optimizers.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_suite_has_every_family_in_every_dimension_once(bench):
+    problems = bench.bbob_suite([2, 5, 10])
+    assert len(problems) == 72
+    assert len({p[0] for p in problems}) == 72
+    for d in (2, 5, 10):
+        fids = sorted(bench.BBOB[p[0]][0] for p in problems if p[4] == d)
+        assert fids == list(range(1, 25))
+    # the classes cover 1..24 without a gap or an overlap
+    covered = [f for _, lo, hi in bench.BBOB_CLASSES for f in range(lo, hi + 1)]
+    assert covered == list(range(1, 25))
+
+
+def test_ties_below_cocos_final_target_count_for_both(bench):
+    assert bench.at_or_below(5e-9, [1e-12])          # both solved
+    assert not bench.at_or_below(1e-3, [1e-4])
+    assert bench.at_or_below(2.0, [2.0])
+    assert not bench.at_or_below(1.0, [])            # nothing to compare with
+
+
+def test_report_suite_counts_shares_losses_and_anytime_rows(bench, capsys):
+    a, b = "f01-sphere-2d", "f03-rastrigin-2d"
+    problems = [bench.PROBLEMS[a], bench.PROBLEMS[b]]
+    budget = 100
+
+    def runs(early, final, n=3):
+        # best-so-far traces: `early` until 40% of the budget, then `final`
+        t = np.full(budget, float(early))
+        t[int(0.4 * budget):] = final
+        return [t.copy() for _ in range(n)]
+
+    methods = ["auto", "random", "pycma", "optuna-tpe"]
+    results = {
+        # sphere: auto best at the end, pycma ahead early on
+        (a, "auto", "seq"): runs(5.0, 1e-6), (a, "pycma", "seq"): runs(1.0, 1e-3),
+        (a, "optuna-tpe", "seq"): runs(2.0, 1e-2), (a, "random", "seq"): runs(9.0, 3.0),
+        # rastrigin: pycma best throughout, auto second, random last
+        (b, "auto", "seq"): runs(8.0, 4.0), (b, "pycma", "seq"): runs(6.0, 2.0),
+        (b, "optuna-tpe", "seq"): runs(9.0, 5.0), (b, "random", "seq"): runs(20.0, 9.0),
+    }
+    bench.report_suite(results, problems, methods)
+    out = capsys.readouterr().out
+    # each method's share: auto wins sphere, pycma rastrigin
+    assert "| 2 | 2 | 50% | 0% | 50% | 0% | 1/2 = 50% | 2/2 |" in out
+    assert "separable                        2-D 1/2" in out
+    # anytime: at 10% and 25% pycma leads on both (log10 ratios 0.70 and 0.12,
+    # median 0.41); from 50% auto wins sphere (-3.0) and loses rastrigin (+0.30)
+    assert "| 2 | 0/2 (+0.41) | 0/2 (+0.41) | 1/2 (-1.35) | 1/2 (-1.35) |" in out
+    # the per-problem curves: auto's and the best peer's medians at each share
+    assert "| f01-sphere-2d | 5 / 5 / 1e-06 / 1e-06 | pycma | 1 / 1 / 0.001 / 0.001 |" in out
+    assert "| f03-rastrigin-2d | 8 / 8 / 4 / 4 | pycma | 6 / 6 / 2 / 2 |" in out
+    loss = [line for line in out.splitlines() if line.strip().startswith(b)]
+    assert len(loss) == 1 and "pycma 2" in loss[0] and "(2x)" in loss[0]
+    assert not any(line.strip().startswith(a) for line in out.splitlines())
