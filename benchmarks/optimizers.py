@@ -506,13 +506,15 @@ def report_suite(results, problems, methods):
             if "auto" in med and peers:
                 good = at_or_below(med["auto"], peers)
                 ok += good
-                vs_random += at_or_below(med["auto"], [med.get("random", math.inf)])
+                vs_random += "random" in med and at_or_below(med["auto"], [med["random"]])
                 if not good:
                     best = min((m for m in methods if m in PEERS), key=med.get)
                     lost.append((name, med["auto"], best, med[best]))
         if n:
             print(f"| {d} | {n} | " + " | ".join(f"{share[m] / n:.0%}" for m in methods)
-                  + (f" | {ok}/{n} = {ok / n:.0%} | {vs_random}/{n} |" if mine else " |"))
+                  + (f" | {ok}/{n} = {ok / n:.0%} | "
+                     + (f"{vs_random}/{n} |" if "random" in methods else "- |") if mine
+                     else " |"))
     if "auto" not in methods:
         return
     print("\n## auto <= best peer by class (final budget)")
