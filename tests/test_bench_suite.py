@@ -3,6 +3,8 @@ the anytime rows and the list of losses (the BBOB functions themselves come from
 COCO and are not needed here)."""
 import importlib.util
 import os
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -12,10 +14,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_optimizers", os.path.join(ROOT, "benchmarks", "optimizers.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    # the benchmark sets BLAS threads to 1, silences warnings and puts the checkout
+    # first on sys.path for its own pool: keep all three from leaking into the tests
+    # that run after this one
+    env, path = dict(os.environ), list(sys.path)
+    with warnings.catch_warnings():
+        spec = importlib.util.spec_from_file_location(
+            "bench_optimizers", os.path.join(ROOT, "benchmarks", "optimizers.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.path[:] = path
     return mod
 
 
