@@ -6,7 +6,7 @@
     python benchmarks/optimizers.py --beyond        # several objectives, constraints,
                                                     # pruning, ask cost (beyond.py)
     python benchmarks/optimizers.py --suite bbob --no-ask-cost   # the broad suite:
-        # 24 BBOB families x 2, 5, 10 D = 72 problems, 10 seeds (about 45 min on
+        # 24 BBOB families x 2, 5, 10 D = 72 problems, 10 seeds (about 35 min on
         # 2 cores; needs pip install coco-experiment, the 'bench' extra)
 
 Runs are spread over ``--jobs`` processes and kept in ``--cache`` (a JSON-lines
