@@ -34,6 +34,7 @@ class, the same at 10/25/50/100% of the budget (anytime), and every loss by name
 import argparse
 import ast
 import hashlib
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -336,6 +337,13 @@ def main():
     args.methods = args.methods or (["auto", "random"] + PEERS if bbob
                                     else METHODS_OURS + PEERS)
     args.modes = args.modes or (["seq"] if bbob else ["seq", "async8"])
+    needs = {"optuna-tpe": "optuna", "optuna-cmaes": "optuna", "pycma": "cma"}
+    missing = sorted({needs[m] for m in args.methods if m in needs}
+                     | ({"cocoex"} if bbob else set()))
+    missing = [mod for mod in missing if importlib.util.find_spec(mod) is None]
+    if missing:
+        sys.exit(f"benchmarks/optimizers.py: {', '.join(missing)} not installed: "
+                 "pip install 'parc_mpi[bench]' (or leave those methods out with --methods)")
     problems = [p for p in (bbob_suite if bbob else suite)(args.dims)
                 if not args.problems or p[0] in args.problems]
     vers = {m: version(m) for m in args.methods}

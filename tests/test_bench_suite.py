@@ -3,6 +3,7 @@ the anytime rows and the list of losses (the BBOB functions themselves come from
 COCO and are not needed here)."""
 import importlib.util
 import os
+import subprocess
 import sys
 import warnings
 
@@ -82,3 +83,19 @@ def test_report_suite_counts_shares_losses_and_anytime_rows(bench, capsys):
     loss = [line for line in out.splitlines() if line.strip().startswith(b)]
     assert len(loss) == 1 and "pycma 2" in loss[0] and "(2x)" in loss[0]
     assert not any(line.strip().startswith(a) for line in out.splitlines())
+
+
+def test_the_suite_without_coco_installed_says_so_in_one_line(tmp_path):
+    # cocoex made unimportable (find_spec answers None), whatever this machine has
+    code = ("import runpy, sys; sys.modules['cocoex'] = None; "
+            "sys.argv = ['optimizers.py', '--suite', 'bbob', '--methods', 'auto', "
+            f"'--cache', {str(tmp_path / 'c.jsonl')!r}]; "
+            f"runpy.run_path({os.path.join(ROOT, 'benchmarks', 'optimizers.py')!r}, "
+            "run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "cocoex not installed" in lines[0] and "parc_mpi[bench]" in lines[0]
+    assert not (tmp_path / "c.jsonl").exists()     # nothing ran
