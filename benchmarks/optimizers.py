@@ -481,15 +481,24 @@ def report_suite(results, problems, methods):
     where its median is at or below the best of all the others; auto against the best
     peer and random; the same at 10%, 25%, 50% and 100% of the budget (anytime)."""
     fracs = (0.1, 0.25, 0.5, 1.0)
+    meds = {}   # (problem, share of the budget) -> {method: median best-so-far}
+    for p in problems:
+        for frac in fracs:
+            out = meds[(p[0], frac)] = {}
+            for m in methods:
+                runs = results.get((p[0], m, "seq"))
+                if runs:
+                    at = max(1, int(round(frac * len(runs[0])))) - 1
+                    out[m] = float(np.median([t[at] for t in runs]))
 
-    def medians(name, frac):
-        out = {}
-        for m in methods:
-            runs = results.get((name, m, "seq"))
-            if runs:
-                at = max(1, int(round(frac * len(runs[0])))) - 1
-                out[m] = float(np.median([t[at] for t in runs]))
-        return out
+    def best_peer(med):
+        """The peer with the lowest median (None without auto or a peer), and whether
+        auto is at or below it."""
+        peers = [m for m in med if m in PEERS]
+        if "auto" not in med or not peers:
+            return None, False
+        best = min(peers, key=med.get)
+        return best, at_or_below(med["auto"], [med[best]])
 
     dims = sorted({p[4] for p in problems})
     print("\n## share of the problems where a method's median is at or below the best "
@@ -498,27 +507,25 @@ def report_suite(results, problems, methods):
     print("| D | problems | " + " | ".join(methods)
           + (" | auto <= best peer | auto <= random |" if mine else " |"))
     print("|---|---|" + "---|" * (len(methods) + 2 * mine))
-    lost = []
+    lost, won = [], {}   # won: problem -> auto at or below the best peer (all methods ran)
     for d in dims:
-        names = [p[0] for p in problems if p[4] == d]
         share = {m: 0 for m in methods}
-        ok = vs_random = n = 0
-        for name in names:
-            med = medians(name, 1.0)
+        vs_random = n = 0
+        for name in [p[0] for p in problems if p[4] == d]:
+            med = meds[(name, 1.0)]
             if len(med) < len(methods):
                 continue
             n += 1
             for m in methods:
                 share[m] += at_or_below(med[m], [v for k, v in med.items() if k != m])
-            peers = [med[m] for m in methods if m in PEERS]
-            if "auto" in med and peers:
-                good = at_or_below(med["auto"], peers)
-                ok += good
+            best, good = best_peer(med)
+            if best is not None:
+                won[name] = good
                 vs_random += "random" in med and at_or_below(med["auto"], [med["random"]])
                 if not good:
-                    best = min((m for m in methods if m in PEERS), key=med.get)
                     lost.append((name, med["auto"], best, med[best]))
         if n:
+            ok = sum(won.get(p[0], False) for p in problems if p[4] == d)
             print(f"| {d} | {n} | " + " | ".join(f"{share[m] / n:.0%}" for m in methods)
                   + (f" | {ok}/{n} = {ok / n:.0%} | "
                      + (f"{vs_random}/{n} |" if "random" in methods else "- |") if mine
@@ -529,12 +536,9 @@ def report_suite(results, problems, methods):
     for label, lo, hi in BBOB_CLASSES:
         cells = []
         for d in dims:
-            names = [p[0] for p in problems if p[4] == d and lo <= BBOB[p[0]][0] <= hi]
-            got = [n for n in names if len(medians(n, 1.0)) == len(methods)]
-            won = sum(at_or_below(medians(n, 1.0)["auto"],
-                                  [v for k, v in medians(n, 1.0).items() if k in PEERS])
-                      for n in got)
-            cells.append(f"{d}-D {won}/{len(got)}")
+            got = [won[p[0]] for p in problems
+                   if p[4] == d and lo <= BBOB[p[0]][0] <= hi and p[0] in won]
+            cells.append(f"{d}-D {sum(got)}/{len(got)}")
         print(f"  {label:<32} " + ", ".join(cells))
     print("\n## anytime: auto <= best peer's median at each share of the budget, and the "
           "median over the problems of log10(auto / best peer) (regrets + 1e-8)")
@@ -543,31 +547,26 @@ def report_suite(results, problems, methods):
     for d in dims:
         cells = []
         for frac in fracs:
-            ok, logs, n = 0, [], 0
+            ok, logs = 0, []
             for p in problems:
-                if p[4] != d:
+                med = meds[(p[0], frac)]
+                best, good = best_peer(med)
+                if p[4] != d or best is None:
                     continue
-                med = medians(p[0], frac)
-                peers = [v for k, v in med.items() if k in PEERS]
-                if "auto" not in med or not peers:
-                    continue
-                n += 1
-                ok += at_or_below(med["auto"], peers)
-                logs.append(math.log10((med["auto"] + SOLVED) / (min(peers) + SOLVED)))
-            cells.append(f"{ok}/{n} ({np.median(logs):+.2f})" if n else "-")
+                ok += good
+                logs.append(math.log10((med["auto"] + SOLVED) / (med[best] + SOLVED)))
+            cells.append(f"{ok}/{len(logs)} ({np.median(logs):+.2f})" if logs else "-")
         print(f"| {d} | " + " | ".join(cells) + " |")
     print("\n## anytime per problem: median best-so-far regret at 10 / 25 / 50 / 100% of "
           "the budget, auto and the peer with the best final median")
     print("| problem | auto | best peer | its curve |\n|---|---|---|---|")
     for p in problems:
-        curves = {f: medians(p[0], f) for f in fracs}
-        final = curves[1.0]
-        peers = [m for m in final if m in PEERS]
-        if "auto" not in final or not peers:
+        best, _ = best_peer(meds[(p[0], 1.0)])
+        if best is None:
             continue
-        best = min(peers, key=final.get)
-        print(f"| {p[0]} | " + " / ".join(f"{curves[f]['auto']:.3g}" for f in fracs)
-              + f" | {best} | " + " / ".join(f"{curves[f][best]:.3g}" for f in fracs) + " |")
+        curve = [meds[(p[0], f)] for f in fracs]
+        print(f"| {p[0]} | " + " / ".join(f"{c['auto']:.3g}" for c in curve)
+              + f" | {best} | " + " / ".join(f"{c[best]:.3g}" for c in curve) + " |")
     if lost:
         print("\n## where auto's median is above the best peer's")
         for name, a, best, b in lost:
