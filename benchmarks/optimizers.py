@@ -570,7 +570,7 @@ def report_suite(results, problems, methods):
     if lost:
         print("\n## where auto's median is above the best peer's")
         for name, a, best, b in lost:
-            print(f"  {name:<34} auto {a:.3g}  {best} {b:.3g}  ({a / max(b, SOLVED):.2g}x)")
+            print(f"  {name:<34} auto {a:.3g}  {best} {b:.3g}  ({a / max(b, SOLVED):.3g}x)")
 
 
 def expected_running_time(runs, target):

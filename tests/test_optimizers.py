@@ -10,6 +10,7 @@ import pytest
 import parc_mpi
 from parc_mpi import Choice, Integer, Real
 from parc_mpi.optimizers import ADAPTERS, OPTIMIZERS, make_optimizer
+from parc_mpi.optimizers.cmaes import CMAES
 
 CORE = sorted(OPTIMIZERS)
 MODEL_FREE_BUDGET = {"random": None, "sobol": None, "lhs": None}
@@ -164,6 +165,56 @@ def test_gp_batch_points_spread_out():
     spread = np.sqrt(((batch[:, None] - batch[None]) ** 2).sum(-1))
     np.fill_diagonal(spread, np.inf)
     assert spread.min() > 1e-3
+
+
+def rastrigin(p):
+    return sum(10 + v * v - 10 * math.cos(2 * math.pi * v) for v in p.values())
+
+
+def rotated_ellipsoid(p):
+    x = np.array(list(p.values())) - 0.3
+    z = np.array([[0.8, -0.6, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]]) @ x
+    return float(np.sum(10.0 ** (3 * np.arange(3) / 2) * z * z))
+
+
+def test_auto_hands_a_rugged_landscape_to_cmaes_when_the_trust_region_collapses():
+    """Rastrigin's ripples fit as GP noise: at TuRBO's first collapse ``auto`` goes
+    on with CMA-ES from the best point (step 0.1), long before its GP budget ends."""
+    space = {f"x{i}": Real(-5.12, 5.12) for i in range(5)}
+    opt = make_optimizer("auto", space, seed=0, budget=400)
+    assert opt.gp_budget == 400
+    while opt.gp.restarts == 0 and opt.n_told < 400:
+        t = opt.ask(1)[0]
+        opt.tell(t, rastrigin(t.params))
+    switched, best_u = opt.n_told, opt.best.u
+    assert switched < 150, "the trust region never collapsed: the test proves nothing"
+    assert math.exp(opt.gp.theta[5 + 1]) > 5e-3          # the GP read ripples as noise
+    t = opt.ask(1)[0]
+    opt.tell(t, rastrigin(t.params))
+    assert opt.phase == "cmaes" and opt.gp_budget == switched
+    run(opt, rastrigin, 400)
+    assert opt.gp.restarts == 1 and len(opt.gp.trials) == switched   # the GP got no more
+    assert opt.cma.sigma0 == 0.1 and opt.cma.restart_sigma == 0.3
+    assert len(opt.cma.trials) == 400 - switched
+    first = np.array([t.u for t in opt.cma.trials[:opt.cma.lam0]])
+    assert np.linalg.norm(first.mean(0) - best_u) < 0.2    # sampled around the best point
+
+
+def test_auto_restarts_the_trust_region_on_a_smooth_landscape():
+    """A rotated ellipsoid fits with no noise: a collapse restarts TuRBO, as before."""
+    space = {f"x{i}": Real(-1, 1) for i in range(3)}
+    opt = run(make_optimizer("auto", space, seed=0, budget=300), rotated_ellipsoid, 300)
+    assert opt.gp.restarts >= 1, "the trust region never collapsed: the test proves nothing"
+    assert opt.phase == "gp" and opt.cma is None and opt.gp_budget == 300
+
+
+def test_cmaes_restarts_with_its_own_step():
+    space = {"x": Real(-1, 1), "y": Real(-1, 1)}
+    opt = CMAES(space, seed=0, sigma0=0.05, restart_sigma=0.4)
+    while opt.restarts == 0:
+        t = opt.ask(1)[0]
+        opt.tell(t, abs(t.params["x"]) // 0.5)   # a plateau: flat fitness ends the run
+    assert opt.sigma == 0.4 and opt.lam == 2 * opt.lam0
 
 
 def test_goal_max_finds_the_top():

@@ -4,19 +4,25 @@ One objective: it runs trust-region GP-BO (TuRBO-1: expected improvement inside 
 best point, kriging believer for pending points, restarts) for the first
 ``min(budget, GP_LIMIT)`` evaluations, where a model pays for itself, then hands
 over to asynchronous CMA-ES with restarts, started at the best point found with a
-small step, which scales to large budgets and many workers. With no budget given,
-or high dimension (where a GP needs too many points), CMA-ES from the start.
+small step, which scales to large budgets and many workers. It hands over early, at
+the trust region's first collapse, when the GP had to read the landscape as noisy
+(fitted noise variance above ``RUGGED_NOISE``: ripples the model cannot follow): a
+fresh trust region would only land in another ripple, while CMA-ES's wide samples
+average over them. With no budget given, or high dimension (where a GP needs too
+many points), CMA-ES from the start.
 
 Why: on benchmarks/optimizers.py at 50 x d (18 problems, 10 seeds) this has the best
 median on 16 of 18 problems against Optuna's TPE and CMA-ES, pycma and scipy's DE
 (Optuna's CMA-ES wins 5-d and 10-d Levy), and with 8 trials in flight it needs
-0.96-1.28x the evaluations of a sequential run. On the 72 BBOB problems of
+1.40x (to the sequential median at half the budget) and 1.09x (at the full budget)
+the evaluations of a sequential run. On the 72 BBOB problems of
 ``--suite bbob``, which it was not tuned on, it is the best single method in 2, 5
-and 10 D (at or below the best peer on 75%, 54%, 54%); it loses mostly on
-multi-modal functions with global structure in 5-10 D, where ``cmaes`` does better
-(docs/optimizers.md). A GP ask costs tens of milliseconds
-at a few hundred points (about 0.4 s at 1,000 in 10-d), nothing beside an objective
-worth a cluster.
+and 10 D (at or below the best peer on 75%, 67%, 54%; 75%, 54%, 54% without the
+early hand-over); it loses mostly on multi-modal functions with global structure
+and on the attractive sector and step ellipsoid in 5-10 D, where Optuna's CMA-ES
+does better (docs/optimizers.md). A GP ask costs tens of milliseconds at a few
+hundred points (about 0.4 s at 1,000 in 10-d), nothing beside an objective worth a
+cluster.
 
 Several objectives: ParEGO (random Chebyshev scalarisations on the GP) for the first
 ``min(budget, 250)`` evaluations, then steady-state NSGA-II breeding from every
@@ -24,6 +30,7 @@ point told so far; NSGA-II from the start without a budget or in high dimension.
 """
 from __future__ import annotations
 
+import math
 from typing import List, Optional
 
 from .base import Optimizer, Trial, minimised
@@ -34,6 +41,12 @@ from .multi import NSGA2, ParEGO
 GP_LIMIT = 2000    # evaluations handled by the GP at most (its cost grows with n)
 GP_MAX_DIM = 20
 MULTI_GP_LIMIT = 250  # several objectives: ParEGO this long, then NSGA-II
+# the GP's fitted noise variance (on standardised values) above which the trust
+# region's first collapse hands over to CMA-ES: smooth functions fit at the 1e-6
+# floor, rugged ones at 3e-3 to 0.1 (BBOB, 5-D and 10-D, measured at the first
+# collapse), Ackley at 2e-3 to 2e-2. Deciding at the first collapse with 5e-3
+# measured better over both suites than at every collapse with 1e-3
+RUGGED_NOISE = 5e-3
 
 
 class Auto(Optimizer):
@@ -62,6 +75,7 @@ class Auto(Optimizer):
         self.child_seed = child_seed + 1
         self.late_name = "nsga2" if multi else "cmaes"
         self.phase = "gp" if self.gp else self.late_name
+        self._decided = False   # at the GP's first collapse: restart it or hand over
         if self.gp is None:
             self.cma = self._late(None)
 
@@ -72,9 +86,29 @@ class Auto(Optimizer):
             return late
         if x0 is None:
             return CMAES(self.space, "min", self.child_seed)
-        return CMAES(self.space, "min", self.child_seed, sigma0=0.1, x0=x0)
+        return CMAES(self.space, "min", self.child_seed, sigma0=0.1, x0=x0,
+                     restart_sigma=0.3)
+
+    def _rugged(self) -> bool:
+        """Has the trust region just collapsed for the first time on a landscape the GP
+        reads as rugged?
+
+        TuRBO restarts from scratch when its box shrinks to nothing. Where the GP
+        had to explain the values with noise (deterministic ripples: BBOB's Rastrigin,
+        Schaffer, Griewank-Rosenbrock) a restart lands in another ripple; CMA-ES
+        averages over them. Where the fit was smooth (ellipsoids, Gallagher's peaks)
+        TuRBO's restart is the better move, so it keeps it. Only the first collapse
+        decides: a later one, after restarts, has found the landscape's large shape
+        already (Ackley, symmetric Rastrigin), and CMA-ES from there did worse."""
+        gp = self.gp
+        if self.objectives.multi or gp.restarts == 0 or self._decided:
+            return False
+        self._decided = True
+        return math.exp(float(gp.theta[self.space.dim + 1])) > RUGGED_NOISE
 
     def _child(self) -> Optimizer:
+        if self.gp is not None and self.cma is None and self._rugged():
+            self.gp_budget = len(self.trials)  # hand over now, from the best point
         if self.gp is not None and len(self.trials) < self.gp_budget:
             return self.gp
         if self.cma is None:

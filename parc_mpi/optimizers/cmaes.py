@@ -35,16 +35,20 @@ class CMAES(Optimizer):
         Lambda of the first run (default 4 + 3 ln d).
     x0 : array, optional
         Initial mean in the unit cube (default: the centre; restarts: random).
+    restart_sigma : float, optional
+        Step size of every IPOP restart (default ``sigma0``). A run started small
+        around a known point should still restart wide.
     """
 
     name = "cmaes"
 
     def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
                  sigma0: float = 0.3, popsize: Optional[int] = None,
-                 x0: Optional[np.ndarray] = None):
+                 x0: Optional[np.ndarray] = None, restart_sigma: Optional[float] = None):
         super().__init__(space, goal, seed, budget, workers)
         n = self.space.dim
         self.sigma0 = sigma0
+        self.restart_sigma = sigma0 if restart_sigma is None else restart_sigma
         self.lam0 = int(popsize or 4 + math.floor(3 * math.log(n)))
         self.restarts = 0
         self.epoch = 0
@@ -129,7 +133,7 @@ class CMAES(Optimizer):
         if self._should_restart(fs):
             self.restarts += 1
             self.epoch += 1
-            self._start(self.rng.random(n), self.lam * 2, self.sigma0)
+            self._start(self.rng.random(n), self.lam * 2, self.restart_sigma)
 
     def _should_restart(self, fs: List[float]) -> bool:
         n = self.space.dim
