@@ -211,10 +211,12 @@ def test_auto_restarts_the_trust_region_on_a_smooth_landscape():
 def test_cmaes_restarts_with_its_own_step():
     space = {"x": Real(-1, 1), "y": Real(-1, 1)}
     opt = CMAES(space, seed=0, sigma0=0.05, restart_sigma=0.4)
-    while opt.restarts == 0:
+    for _ in range(500):
         t = opt.ask(1)[0]
         opt.tell(t, abs(t.params["x"]) // 0.5)   # a plateau: flat fitness ends the run
-    assert opt.sigma == 0.4 and opt.lam == 2 * opt.lam0
+        if opt.restarts:
+            break
+    assert opt.restarts == 1 and opt.sigma == 0.4 and opt.lam == 2 * opt.lam0
 
 
 def test_goal_max_finds_the_top():
