@@ -30,7 +30,6 @@ point told so far; NSGA-II from the start without a budget or in high dimension.
 """
 from __future__ import annotations
 
-import math
 from typing import List, Optional
 
 from .base import Optimizer, Trial, minimised
@@ -104,7 +103,7 @@ class Auto(Optimizer):
         if self.objectives.multi or gp.restarts == 0 or self._decided:
             return False
         self._decided = True
-        return math.exp(float(gp.theta[self.space.dim + 1])) > RUGGED_NOISE
+        return gp.noise > RUGGED_NOISE
 
     def _child(self) -> Optimizer:
         if self.gp is not None and self.cma is None and self._rugged():

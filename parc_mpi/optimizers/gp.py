@@ -414,6 +414,12 @@ class GPBO(Optimizer):
             return None
         return cand[int(np.argmax(acq))]
 
+    @property
+    def noise(self) -> float:
+        """The objective's fitted noise variance, on standardised values (1e-6 at the
+        floor: a smooth fit)."""
+        return math.exp(float(self.theta[self.space.dim + 1]))
+
     def state(self):
         out = super().state()
         if self.trust_region:
