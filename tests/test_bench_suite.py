@@ -99,3 +99,29 @@ def test_the_suite_without_coco_installed_says_so_in_one_line(tmp_path):
     assert len(lines) == 1, done.stderr
     assert "cocoex not installed" in lines[0] and "parc_mpi[bench]" in lines[0]
     assert not (tmp_path / "c.jsonl").exists()     # nothing ran
+
+
+def test_async_slowdown_is_the_ert_ratio_and_its_interval_brackets_it(bench):
+    budget = 20
+
+    def trace(hit):
+        # best-so-far: 1.0 until evaluation `hit` (1-based), 0.0 from there on
+        t = np.ones(budget)
+        t[hit - 1:] = 0.0
+        return list(t)
+    # sequential runs reach 0 at evaluations 4, 6 and 8: the median best at half the
+    # budget (index 9) is 0, ERT = (4 + 6 + 8) / 3 = 6; the runs with 8 pending need
+    # twice as many: ERT 12, a slow-down of exactly 2
+    seq = [trace(4), trace(6), trace(8)]
+    asy = [trace(8), trace(12), trace(16)]
+    assert bench.async_slowdowns([(seq, asy)], 0.5) == [2.0]
+    # one asynchronous run that never gets there: ERT = (8 + 12 + 20) / 2 = 20
+    miss = [trace(8), trace(12), [1.0] * budget]
+    assert bench.async_slowdowns([(seq, miss)], 0.5) == [20 / 6]
+    # the interval over resampled seeds contains the point estimate, and collapses to
+    # it when every seed behaves alike
+    lo, hi = bench.slowdown_interval([(seq, asy), (seq, miss)], 0.5, rounds=50)
+    point = float(np.median(bench.async_slowdowns([(seq, asy), (seq, miss)], 0.5)))
+    assert lo <= point <= hi and lo < hi
+    same = [trace(5)] * 3
+    assert bench.slowdown_interval([(same, [trace(10)] * 3)], 0.5, rounds=20) == (2.0, 2.0)
