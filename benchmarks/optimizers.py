@@ -488,7 +488,9 @@ def slowdown_interval(pairs, frac, rounds=200, seed=0):
                       [asy[i] for i in rng.integers(len(asy), size=len(asy))])
                      for seq, asy in pairs]
         meds.append(float(np.median(async_slowdowns(resampled, frac))))
-    return tuple(np.percentile(meds, [5, 95]))
+    # nearest, not interpolated: a resample that never reaches the target gives inf,
+    # and interpolating next to it would give nan
+    return tuple(float(v) for v in np.percentile(meds, [5, 95], method="nearest"))
 
 
 SOLVED = 1e-8   # COCO's final target: regrets below it are ties
