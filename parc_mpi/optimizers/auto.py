@@ -1,7 +1,7 @@
 """``"auto"``: a model where evaluations are few, evolution where they are many.
 
-One objective: it runs trust-region GP-BO (TuRBO-1: expected improvement inside a box around the
-best point, kriging believer for pending points, restarts) for the first
+One objective: it runs trust-region GP-BO (TuRBO-1: Thompson sampling inside a box
+around the best point, kriging believer for pending points, restarts) for the first
 ``min(budget, GP_LIMIT)`` evaluations, where a model pays for itself, then hands
 over to asynchronous CMA-ES with restarts, started at the best point found with a
 small step, which scales to large budgets and many workers. It hands over early, at
