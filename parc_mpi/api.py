@@ -113,9 +113,10 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
     objectives : list of str, optional
         Several objectives, all minimised: ``fn`` returns a dict with these keys
         (or a tuple in this order); the result holds the Pareto front.
-    pruner : {"median", "asha"}, optional
+    pruner : {"median", "asha", "model"}, optional
         Stop evaluations early that report progress (``parc_mpi.report``) worse
-        than their peers'.
+        than their peers' (``"model"``: a learning-curve model predicts they cannot
+        win; for curves that cross).
     reference : dict, optional
         Several objectives: the hypervolume's reference point.
 

@@ -146,7 +146,7 @@ def _with_progress(fn: Callable, context: Optional[tuple]):
     records: list = []
 
     def evaluation(**params):
-        ev = progress.begin(context)
+        ev = progress.begin(context, params)
         try:
             result = fn(**params)
         finally:

@@ -199,9 +199,10 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
     warm_start : str, optional
         The run directory of an earlier optimization over the same space: its
         results are told to the optimizer before it asks (not counted in the budget).
-    pruner : {"median", "asha"}, optional
+    pruner : {"median", "asha", "model"}, optional
         Stop evaluations early that report progress (``parc_mpi.report(step, value)``)
-        worse than their peers'; off by default.
+        worse than their peers' (``"model"``: a learning-curve model predicts they
+        cannot win; for curves that cross); off by default.
     reference : dict, optional
         Several objectives: the hypervolume's reference point, one value per
         objective (default: derived from the points seen, and said so).

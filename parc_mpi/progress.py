@@ -9,11 +9,13 @@
         return loss
 
 ``report(step, value)`` records the value (the run store keeps every evaluation's
-curve) and returns True when the job's pruner (``optimize(..., pruner="median")``
-or ``"asha"``) judges the evaluation hopeless. It never waits on the main node: the
-pruner's thresholds travel with each task (``optimizers/pruners.py``), so a
-worker decides alone, in microseconds. Outside an evaluation run by parc_mpi
-(calling your objective by hand) it records nothing and returns False.
+curve) and returns True when the job's pruner (``optimize(..., pruner="median")``,
+``"asha"`` or ``"model"``) judges the evaluation hopeless. It never waits on the
+main node: the pruner's thresholds (or its learning-curve model's data) travel with
+each task (``optimizers/pruners.py``, ``optimizers/curves.py``), so a worker
+decides alone, in microseconds (milliseconds with the model). Outside an
+evaluation run by parc_mpi (calling your objective by hand) it records nothing and
+returns False.
 
 An evaluation that was told to stop is stored as pruned, with its last reported
 value when the objective returns nothing.
@@ -32,10 +34,11 @@ _local = threading.local()
 class Evaluation:
     """The evaluation running now on this thread: its curve and the pruner's table."""
 
-    __slots__ = ("table", "curve", "stop")
+    __slots__ = ("table", "curve", "stop", "params")
 
-    def __init__(self, table: Optional[tuple]):
+    def __init__(self, table: Optional[tuple], params: Optional[dict] = None):
         self.table = table
+        self.params = params    # what the "model" pruner predicts from
         self.curve: List[Tuple[float, float]] = []
         self.stop = False
 
@@ -59,7 +62,7 @@ def report(step: float, value: float) -> bool:
         return False
     check_step(ev.curve, s)
     ev.curve.append((s, v))
-    if not ev.stop and ev.table is not None and judge(ev.table, ev.curve):
+    if not ev.stop and ev.table is not None and judge(ev.table, ev.curve, ev.params):
         ev.stop = True
     return ev.stop
 
@@ -79,8 +82,8 @@ def should_stop() -> bool:
     return bool(ev is not None and ev.stop)
 
 
-def begin(table: Optional[tuple]) -> Evaluation:
-    ev = Evaluation(table)
+def begin(table: Optional[tuple], params: Optional[dict] = None) -> Evaluation:
+    ev = Evaluation(table, params)
     _local.current = ev
     return ev
 

@@ -5,6 +5,7 @@ BLAS threads. Ask/tell, minimize() and the run store; the MPI path is in the e2e
 tests at the end."""
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ from parc_mpi import Real, minimize
 from parc_mpi.optimizers import make_optimizer
 from parc_mpi.optimizers.objectives import (Goal, crowding, hypervolume, non_dominated,
                                             pareto_ranks, reference_point)
+from parc_mpi.optimizers.curves import CurveBO, ModelPruner
 from parc_mpi.optimizers.pruners import ASHA, MedianPruner, judge
+from parc_mpi.space import Space
 from parc_mpi.store import RunReader
 
 TWO = {"f1": "min", "f2": "min"}
@@ -248,6 +251,61 @@ def test_asha_promotes_the_top_third_at_each_rung_once():
     assert judge(q.table(), [(1, 4.0)]) and not judge(q.table(), [(1, 6.0)])
 
 
+def crossing(u, steps=27):
+    """Curves that cross: settings near u = 0.8 start slowest and end lowest."""
+    floor = 0.1 + (u - 0.8) ** 2
+    speed = 0.2 + 0.8 * abs(u - 0.8)
+    return [(s, floor + (1.5 - floor) * math.exp(-speed * s)) for s in range(1, steps + 1)]
+
+
+def test_the_model_pruner_keeps_the_slow_starter_the_median_rule_stops():
+    model, median = ModelPruner(), MedianPruner()
+    model.space = Space({"lr": Real(0, 1)})   # the optimizer sets it: parameters to points
+    for u in np.linspace(0, 1, 9):
+        model.tell(crossing(u), pruned=False, u=[u])
+        median.tell(crossing(u), pruned=False)
+    assert model.completed == 9 and model.best == min(crossing(u)[-1][1]
+                                                      for u in np.linspace(0, 1, 9))
+    slow = crossing(0.78)[:3]          # the worst at step 3, the best at the end
+    fast_bad = crossing(0.375)[:3]     # better than most at step 3, ends at 0.28
+    assert judge(median.table(), slow) and not judge(median.table(), fast_bad)
+    assert not model.judge(slow, [0.78])
+    assert model.judge(fast_bad, [0.375])
+    assert not model.judge(fast_bad)              # no point: nothing to predict from
+    # what a worker does: the table travels, the parameters map to the point
+    table = pickle.loads(pickle.dumps(model.table()))
+    assert judge(table, fast_bad, {"lr": 0.375}) and not judge(table, slow, {"lr": 0.78})
+    # the estimate a pruned evaluation is told: near its true final value
+    assert model.estimate_final(fast_bad, [0.375]) == pytest.approx(crossing(0.375)[-1][1],
+                                                                       rel=0.15)
+
+
+def test_the_model_pruner_judges_once_per_rung_and_waits_for_its_startup():
+    model = ModelPruner(startup=3)
+    for u in (0.0, 0.5):
+        model.tell(crossing(u), pruned=False, u=[u])
+    assert not model.judge(crossing(0.0)[:5], [0.0])   # 2 completed: still starting up
+    model.tell(crossing(1.0), pruned=False, u=[1.0])
+    bad = crossing(0.0)
+    assert model.judge(bad[:2], [0.0])
+    # steps 4 and 5 share a rung of the 1.5 ladder (from step 1): judged at 4 only
+    assert model.judge(bad[:4], [0.0]) and not model.judge(bad[:5], [0.0])
+
+
+def test_auto_with_the_model_pruner_searches_on_the_curve_model():
+    def objective(lr):
+        for s, v in crossing(lr):
+            if parc_mpi.report(s, v):
+                break
+        return v
+    opt = make_optimizer("auto", {"lr": Real(0, 1)}, "min", seed=1, budget=30, pruner="model")
+    assert isinstance(opt.gp, CurveBO) and isinstance(opt.pruner, ModelPruner)
+    res = minimize(objective, {"lr": Real(0, 1)}, budget=30, pruner="model", seed=1)
+    best = min(crossing(u)[-1][1] for u in np.linspace(0, 1, 2001))
+    assert res.pruned >= 5 and abs(res.x["lr"] - 0.78) < 0.05, res.x
+    assert res.fun < best + 0.002 and res.history["pruned"].sum() == res.pruned
+
+
 def curve_objective(lr):
     loss = None
     for step in range(1, 31):
@@ -257,7 +315,7 @@ def curve_objective(lr):
     return loss
 
 
-@pytest.mark.parametrize("pruner", ["median", "asha"])
+@pytest.mark.parametrize("pruner", ["median", "asha", "model"])
 def test_pruning_in_minimize_saves_steps_keeps_curves_and_finds_the_optimum(tmp_path, pruner):
     res = minimize(curve_objective, {"lr": Real(0, 1)}, budget=30, pruner=pruner,
                    run_dir=str(tmp_path / "run"))
@@ -298,7 +356,7 @@ def test_ask_tell_trials_report_and_the_pruned_flag_follows():
     assert stopped >= 3 and not opt.best.pruned
     with pytest.raises(ValueError, match="needs one objective"):
         make_optimizer("random", zdt_space(), TWO, pruner="median")
-    with pytest.raises(ValueError, match="pruner must be 'median', 'asha' or None"):
+    with pytest.raises(ValueError, match="pruner must be 'median', 'asha', 'model' or None"):
         make_optimizer("random", zdt_space(), "min", pruner="hyperband")
 
 
@@ -386,13 +444,13 @@ if KIND == "multi":
                             budget=50, goal={"weight": "min", "deflection": "min"})
 else:
     job = parc_mpi.optimize(train, {"lr": Real(0, 1), "momentum": Real(0, 1)}, budget=25,
-                            goal="min", pruner="asha")
+                            goal="min", pruner=PRUNER)
 """
 
 
 @pytest.mark.e2e
 def test_under_mpiexec_a_constrained_two_objective_job_stores_its_front(tmp_path, write_job):
-    job = write_job(MPI_JOB.replace("KIND", "'multi'"))
+    job = write_job(MPI_JOB.replace("KIND", "'multi'").replace("PRUNER", "None"))
     run_dir = tmp_path / "run"
     done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "--no-monitor"))
     assert done.returncode == 0, done
@@ -406,8 +464,10 @@ def test_under_mpiexec_a_constrained_two_objective_job_stores_its_front(tmp_path
 
 
 @pytest.mark.e2e
-def test_under_mpiexec_workers_prune_without_waiting_and_resume_replays(tmp_path, write_job):
-    job = write_job(MPI_JOB.replace("KIND", "'prune'"))
+@pytest.mark.parametrize("pruner", ["asha", "model"])
+def test_under_mpiexec_workers_prune_without_waiting_and_resume_replays(tmp_path, write_job,
+                                                                       pruner):
+    job = write_job(MPI_JOB.replace("KIND", "'prune'").replace("PRUNER", repr(pruner)))
     run_dir = tmp_path / "run"
     cmd = ["-m", "parc_mpi.run", job, "--run-dir", run_dir, "--no-monitor", "--prefetch", "1"]
     done = run_cmd(mpi_cmd(4, *cmd))

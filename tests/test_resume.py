@@ -245,6 +245,9 @@ job = parc_mpi.optimize(train, {"lr": Real(0, 1), "momentum": Real(0, 1)}, budge
                         goal="min", pruner="asha", optimizer="gp", seed=4)
 """,
 }
+# the learning-curve model pruner with auto, which then searches on that model
+BEYOND["pruned-model"] = BEYOND["pruned"].replace('pruner="asha", optimizer="gp"',
+                                                  'pruner="model"')
 
 
 @pytest.mark.parametrize("kind", sorted(BEYOND))

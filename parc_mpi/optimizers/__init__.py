@@ -15,6 +15,7 @@ from .de import DifferentialEvolution
 from .gp import GPBO, TrustRegionBO
 from .multi import NSGA2, ParEGO
 from .objectives import Goal, hypervolume, non_dominated, reference_point
+from .curves import ModelPruner
 from .pruners import ASHA, MedianPruner, Pruner
 from .qmc import LatinHypercube, SobolSearch
 from .random import RandomSearch
@@ -49,7 +50,7 @@ def make_optimizer(name, space: Mapping | Space, goal: Any = "min",
         ``random``, ``sobol`` and ``lhs`` take those too).
         An Optimizer instance is used as it is.
     goal : "min", "max", or a dict naming each objective's sense
-    pruner : "median", "asha", a Pruner, or None (default: off)
+    pruner : "median", "asha", "model", a Pruner, or None (default: off)
     """
     opt = _make(name, space, goal, seed, budget, workers)
     if pruner is not None:
@@ -83,4 +84,5 @@ def _make(name, space, goal, seed, budget, workers) -> Optimizer:
 __all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",
            "CMAES", "DifferentialEvolution", "GPBO", "TrustRegionBO", "make_optimizer", "OPTIMIZERS",
            "ADAPTERS", "as_objective_value", "check_goal", "ParEGO", "NSGA2", "Goal",
-           "hypervolume", "non_dominated", "reference_point", "Pruner", "MedianPruner", "ASHA"]
+           "hypervolume", "non_dominated", "reference_point", "Pruner", "MedianPruner", "ASHA",
+           "ModelPruner"]

@@ -34,6 +34,7 @@ from typing import List, Optional
 
 from .base import Optimizer, Trial, minimised
 from .cmaes import CMAES
+from .curves import CurveBO, ModelPruner
 from .gp import TrustRegionBO
 from .multi import NSGA2, ParEGO
 
@@ -77,6 +78,17 @@ class Auto(Optimizer):
         self._decided = False   # at the GP's first collapse: restart it or hand over
         if self.gp is None:
             self.cma = self._late(None)
+
+    def set_pruner(self, spec) -> None:
+        """With the ``"model"`` pruner the model phase searches on the pruner's
+        learning-curve model (:class:`~parc_mpi.optimizers.curves.CurveBO`), so
+        evaluations cut short inform the search, not only their estimated final
+        value."""
+        super().set_pruner(spec)
+        if isinstance(self.pruner, ModelPruner) and isinstance(self.gp, TrustRegionBO) \
+                and not self.gp.trials:
+            self.gp = CurveBO(self.space, self.child_goal, self.child_seed - 1,
+                              model=self.pruner)
 
     def _late(self, x0) -> Optimizer:
         if self.objectives.multi:

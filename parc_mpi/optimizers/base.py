@@ -87,7 +87,7 @@ class Trial:
         from ..progress import check_step
         check_step(self.curve, float(step))
         self.curve.append((float(step), float(value)))
-        stop = bool(self._pruner is not None and self._pruner.judge(self.curve))
+        stop = bool(self._pruner is not None and self._pruner.judge(self.curve, self.u))
         self._stop = self._stop or stop
         return stop
 
@@ -133,7 +133,7 @@ class Optimizer:
     override ``_observe(trial, y)`` where ``y`` is the value to minimise (``nan``
     for a failure). docs/architecture.md has a worked example.
 
-    ``set_pruner("median" | "asha" | Pruner)`` makes :meth:`Trial.report` judge the
+    ``set_pruner("median" | "asha" | "model" | Pruner)`` makes :meth:`Trial.report` judge the
     progress values a trial reports (``make_optimizer(..., pruner=)`` does it).
     """
 
@@ -167,10 +167,12 @@ class Optimizer:
         self.pruner = None               # set_pruner()
 
     def set_pruner(self, spec: Any) -> None:
-        """Stop hopeless evaluations early: ``"median"``, ``"asha"``, a
+        """Stop hopeless evaluations early: ``"median"``, ``"asha"``, ``"model"``, a
         :class:`~parc_mpi.optimizers.pruners.Pruner`, or None (off)."""
         from .pruners import make_pruner
         self.pruner = make_pruner(spec, self.objectives)
+        if self.pruner is not None and hasattr(self.pruner, "space"):
+            self.pruner.space = self.space   # a model of the curves needs the points
         for t in self.trials:
             t._pruner = self.pruner
 
@@ -243,7 +245,7 @@ class Optimizer:
         self.n_told += 1
         y = f[0] if failed else penalised(f[0], violation)
         if pruned and not failed and violation == 0 and self.pruner is not None:
-            est = self.pruner.estimate_final(trial.curve)
+            est = self.pruner.estimate_final(trial.curve, trial.u)
             if est is not None:   # the model learns a likely final value, not an early one
                 y = est
         if not failed and not self.objectives.multi and violation == 0 and not pruned and (
@@ -255,7 +257,7 @@ class Optimizer:
         self._V.append(violation)
         self._C.append(constraints)
         if self.pruner is not None and not failed:
-            self.pruner.tell(trial.curve, pruned)
+            self.pruner.tell(trial.curve, pruned, trial.u, y)
         self._observe(trial, y)
 
     @property

@@ -1,5 +1,5 @@
-"""Stopping hopeless evaluations early: the median rule and asynchronous successive
-halving (ASHA), off by default.
+"""Stopping hopeless evaluations early: the median rule, asynchronous successive
+halving (ASHA) and a learning-curve model (``"model"``, in curves.py), off by default.
 
 An evaluation reports progress values (``parc_mpi.report(step, value)`` inside an
 objective, or ``Trial.report`` in ask/tell use); the pruner answers whether it should
@@ -16,8 +16,12 @@ one threshold per step or rung), which travels with each task to the worker;
   rungs at steps ``min_step * eta**k``; at each rung an evaluation continues only
   when its value there is among the best ``1/eta`` of every value recorded at that
   rung (its own included).
+* ``"model"`` (curves.py): a GP over (settings, step) fitted on every curve so far
+  predicts the evaluation's final value; it stops when even an optimistic
+  prediction loses to the best completed one. The only one of the three that keeps
+  a slow starter whose curve crosses the others.
 
-Neither judges a report at or past the furthest step a completed evaluation reached:
+None judges a report at or past the furthest step a completed evaluation reached:
 an evaluation that got there has done all its work, and stopping it would only
 throw its result away.
 
@@ -44,8 +48,11 @@ class Pruner:
         self._table: Optional[tuple] = None
         self._table_version = -1
 
-    def tell(self, curve: Curve, pruned: bool) -> None:
-        """A finished evaluation's curve (pruned or completed)."""
+    def tell(self, curve: Curve, pruned: bool, u: Any = None, final: Optional[float] = None
+             ) -> None:
+        """A finished evaluation's curve (pruned or completed); ``u`` its point in the
+        unit cube and ``final`` its told value, minimised (for a model of the curves;
+        the median rule and ASHA need neither)."""
         if curve:
             signed = [(float(s), self.sign * float(v)) for s, v in curve]
             self._add(signed, pruned)
@@ -58,7 +65,7 @@ class Pruner:
                         self.drops.setdefault(s, []).append(v - final)
             self.version += 1
 
-    def estimate_final(self, curve: Curve) -> Optional[float]:
+    def estimate_final(self, curve: Curve, u: Any = None) -> Optional[float]:
         """What a pruned evaluation would likely have ended at, minimised: its last
         value less the median further improvement completed evaluations made from
         that step to their end (None without such evaluations). A pruned point is then
@@ -82,9 +89,10 @@ class Pruner:
             self._table_version = self.version
         return self._table
 
-    def judge(self, curve: Curve) -> bool:
-        """In-process: should the evaluation with this curve stop now?"""
-        return judge(self.table(), curve)
+    def judge(self, curve: Curve, point: Any = None) -> bool:
+        """In-process: should the evaluation with this curve (at ``point``: its
+        parameters or unit-cube coordinates) stop now?"""
+        return judge(self.table(), curve, point)
 
     # -- for subclasses
     def _add(self, curve: List[Tuple[float, float]], pruned: bool) -> None:
@@ -195,9 +203,11 @@ def rung_values(curve: Curve, min_step: float, eta: int) -> Dict[int, float]:
     return out
 
 
-def judge(table: Optional[tuple], curve: Curve) -> bool:
+def judge(table: Optional[tuple], curve: Curve, point: Any = None) -> bool:
     """Should an evaluation that reported ``curve`` (raw values, the user's sign)
-    stop, given a pruner's ``table``? No table: never."""
+    stop, given a pruner's ``table``? No table: never. ``point`` (the evaluation's
+    parameters, or its unit-cube coordinates) is what the ``"model"`` pruner
+    predicts from; without it that pruner never stops anything."""
     if not table or not curve:
         return False
     kind, settings, rows = table
@@ -226,14 +236,22 @@ def judge(table: Optional[tuple], curve: Curve) -> bool:
         before = rung_values(signed[:-1], *args)
         limits = dict(rows)
         return any(v > limits.get(k, math.inf) for k, v in mine.items() if k not in before)
+    if kind == "model":
+        from .curves import judge_model
+        return judge_model(settings, rows, curve, point)
     raise ValueError(f"unknown pruner table {kind!r}")
 
 
-PRUNERS = {"median": MedianPruner, "asha": ASHA}
+def _model_pruner(sign: float = 1.0) -> Pruner:
+    from .curves import ModelPruner
+    return ModelPruner(sign)
+
+
+PRUNERS = {"median": MedianPruner, "asha": ASHA, "model": _model_pruner}
 
 
 def make_pruner(spec: Any, goal) -> Optional[Pruner]:
-    """``None``/``"none"``, ``"median"``, ``"asha"``, or a Pruner (its sign is set
+    """``None``/``"none"``, ``"median"``, ``"asha"``, ``"model"``, or a Pruner (its sign is set
     from the goal)."""
     if spec is None or spec == "none" or spec is False:
         return None
@@ -246,4 +264,4 @@ def make_pruner(spec: Any, goal) -> Optional[Pruner]:
         return spec
     if isinstance(spec, str) and spec.lower() in PRUNERS:
         return PRUNERS[spec.lower()](sign)
-    raise ValueError(f"pruner must be 'median', 'asha' or None, got {spec!r}")
+    raise ValueError(f"pruner must be 'median', 'asha', 'model' or None, got {spec!r}")
