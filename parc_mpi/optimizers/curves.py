@@ -12,7 +12,7 @@ the final value of a running evaluation from its settings and its curve so far.
 * The pruner stops an evaluation when the predicted final value, less ``kappa``
   standard deviations, is still worse than the best completed evaluation's final
   value: only when the model is fairly sure it cannot win. It judges at steps
-  spaced by a factor of 1.5 (1, 2, 3, 5, 7, 11, 17, 25 for epochs), so a curve
+  spaced by a factor of 1.5 (1, 2, 3, 4, 6, 8, 12, 18, 26 for epochs), so a curve
   reported every iteration costs a few predictions, each a few milliseconds on the
   worker (the model's data travel with each task: at most ``MAX_POINTS`` rows).
 * With ``pruner="model"``, ``auto``'s model phase is :class:`CurveBO`: expected
@@ -32,7 +32,7 @@ import numpy as np
 
 from ._lazy import lazy_function
 from .base import Trial
-from .gp import GP, GPBO, neg_log_likelihood
+from .gp import GP, GPBO, _too_close, expected_improvement, neg_log_likelihood
 from .pruners import Pruner
 from .threads import one_blas_thread
 
@@ -310,11 +310,11 @@ class CurveBO(GPBO):
             if self._asked_in_restart <= self.n_init or best is None:
                 out.append(self.sobol.random(1)[0])
                 continue
-            out.append(self._next(best, np.array(pending + out) if pending or out else None))
+            busy = pending + out
+            out.append(self._next(best, np.array(busy) if busy else None))
         return np.array(out).reshape(n, d)
 
     def _next(self, best: float, pending: Optional[np.ndarray]) -> np.ndarray:
-        from .gp import _too_close, expected_improvement
         d = self.space.dim
         m = self.curve_model
         finished = [u for u, c, done in m.curves if done] + [u for u, _ in m.finals]
@@ -328,8 +328,8 @@ class CurveBO(GPBO):
             known += list(pending)
         for scale in (None, 0.02):
             if scale is not None:   # polish: a finer cloud around the winner
-                cand = np.vstack([x[None, :], np.clip(x + self.rng.normal(0, scale, (300, d)),
-                                                      0, 1)])
+                local = x + self.rng.normal(0, scale, (300, d))
+                cand = np.vstack([x[None, :], np.clip(local, 0, 1)])
             mu, sd = m.predict(cand, pending)
             acq = expected_improvement(mu, sd, best)
             if known:

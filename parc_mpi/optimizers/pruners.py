@@ -251,8 +251,8 @@ PRUNERS = {"median": MedianPruner, "asha": ASHA, "model": _model_pruner}
 
 
 def make_pruner(spec: Any, goal) -> Optional[Pruner]:
-    """``None``/``"none"``, ``"median"``, ``"asha"``, ``"model"``, or a Pruner (its sign is set
-    from the goal)."""
+    """``None``/``"none"``, ``"median"``, ``"asha"``, ``"model"``, or a Pruner (its
+    sign is set from the goal)."""
     if spec is None or spec == "none" or spec is False:
         return None
     if goal.multi:
