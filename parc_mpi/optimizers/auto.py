@@ -24,6 +24,10 @@ does better (docs/optimizers.md). A GP ask costs tens of milliseconds at a few
 hundred points (about 0.4 s at 1,000 in 10-d), nothing beside an objective worth a
 cluster.
 
+With ``pruner="model"`` the model phase is curves.py's CurveBO instead: expected
+improvement on the pruner's learning-curve model, which evaluations cut short
+inform too.
+
 Several objectives: ParEGO (random Chebyshev scalarisations on the GP) for the first
 ``min(budget, 250)`` evaluations, then steady-state NSGA-II breeding from every
 point told so far; NSGA-II from the start without a budget or in high dimension.

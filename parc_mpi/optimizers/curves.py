@@ -99,7 +99,7 @@ class ModelPruner(Pruner):
 
     Parameters
     ----------
-    kappa : float, default 2
+    kappa : float, default 2.5
         Stop when the predicted final value less ``kappa`` standard deviations is
         worse than the best completed final value (larger: stops less).
     startup : int, default 3
@@ -119,7 +119,7 @@ class ModelPruner(Pruner):
         self.s0: Optional[float] = None  # the smallest first step
         self.theta: Optional[np.ndarray] = None
         self._fit_key = None
-        self._model = None              # (X, y, scale) as last fitted
+        self._model = None              # (X, y, theta, scale) as last fitted
 
     def tell(self, curve, pruned, u=None, final=None):
         if u is not None and not curve and final is not None and math.isfinite(final) \
@@ -204,13 +204,18 @@ class ModelPruner(Pruner):
                 best = res
         return best.x
 
-    def predict(self, U: np.ndarray, pending: Optional[np.ndarray] = None):
+    def predict(self, U: np.ndarray, pending: Optional[np.ndarray] = None,
+                failed: Optional[np.ndarray] = None):
         """Mean and deviation (model units) of the final value at points ``U``, with
-        ``pending`` points believed at their own mean; None before any data."""
+        ``pending`` points believed at their own mean and ``failed`` ones (no value)
+        at the worst value seen; None before any data."""
         m = self.model()
         if m is None:
             return None
         X, y, theta, _ = m
+        if failed is not None and len(failed):
+            X = np.vstack([X, np.hstack([failed, np.ones((len(failed), 1))])])
+            y = np.concatenate([y, np.full(len(failed), y.max())])
         gp = GP(X, y, theta)
         if pending is not None and len(pending):
             P = np.hstack([pending, np.ones((len(pending), 1))])
@@ -260,9 +265,11 @@ def _predict(settings: dict, rows: tuple, curve, u: np.ndarray):
     sign, s0, last = settings["sign"], settings["s0"], settings["last_step"]
     own = _thin([(float(s), sign * float(v)) for s, v in curve], s0)
     span = math.log(last / s0) if last > s0 else 1.0
-    Xo = np.array([np.r_[u, math.log(max(s, s0) / s0) / span] for s, _ in own])
-    yo = scale(np.array([v for _, v in own]))
-    gp = GP(np.vstack([X, Xo]), np.concatenate([y, yo]), theta)
+    if own:   # none when every value it reported was nan or infinite
+        Xo = np.array([np.r_[u, math.log(max(s, s0) / s0) / span] for s, _ in own])
+        X = np.vstack([X, Xo])
+        y = np.concatenate([y, scale(np.array([v for _, v in own]))])
+    gp = GP(X, y, theta)
     mu, sd = gp.predict(np.r_[u, 1.0][None, :])
     return float(mu[0]), float(sd[0])
 
@@ -299,6 +306,7 @@ class CurveBO(GPBO):
                  model: ModelPruner, n_init: Optional[int] = None):
         super().__init__(space, goal, seed, budget, workers, n_init=n_init)
         self.curve_model = model
+        self._failed: List[np.ndarray] = []   # points whose evaluation gave no value
 
     def _propose(self, n: int) -> np.ndarray:
         d = self.space.dim
@@ -323,14 +331,15 @@ class CurveBO(GPBO):
         cand = np.vstack([self.rng.random((1000, d)),
                           np.clip(centre + self.rng.normal(0, 0.05, (500, d)), 0, 1),
                           np.clip(centre + self.rng.normal(0, 0.15, (500, d)), 0, 1)])
-        known = [u for u, _c, _d in m.curves] + [u for u, _ in m.finals]
+        failed = np.array(self._failed) if self._failed else None
+        known = [u for u, _c, _d in m.curves] + [u for u, _ in m.finals] + self._failed
         if pending is not None:
             known += list(pending)
         for scale in (None, 0.02):
             if scale is not None:   # polish: a finer cloud around the winner
                 local = x + self.rng.normal(0, scale, (300, d))
                 cand = np.vstack([x[None, :], np.clip(local, 0, 1)])
-            mu, sd = m.predict(cand, pending)
+            mu, sd = m.predict(cand, pending, failed)
             acq = expected_improvement(mu, sd, best)
             if known:
                 acq[_too_close(cand, np.array(known))] = -np.inf
@@ -340,4 +349,7 @@ class CurveBO(GPBO):
         return x
 
     def _observe(self, trial: Trial, y: float) -> None:
-        pass     # the parent's model pruner was told the curve
+        # the parent's model pruner was told the curve; a failure it was not told of
+        # enters the model here, at the worst value seen, so the search avoids it
+        if math.isnan(y):
+            self._failed.append(trial.u)
