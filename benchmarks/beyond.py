@@ -16,14 +16,15 @@ constraints, early stopping, and the cost of an ask under default BLAS threads.
   TPE and NSGA-II with ``constraints_func``.
 * ``pruning``: a synthetic learning-curve problem (curves that cross: a fast starter
   may end worse) and scikit-learn's digits data set (an averaged-SGD classifier
-  trained epoch by epoch with ``partial_fit``; 3 hyperparameters), 30 evaluations of up to 27
-  epochs: the best final score of completed evaluations and the epochs spent, against
-  the same search without pruning; then the pruned searches with half the epochs of
-  30 unpruned evaluations, spent on as many evaluations as fit, beside the unpruned
-  searches given the same half (the control: does pruning beat simply running fewer
-  evaluations?). Ours: auto with the median, the ASHA and the learning-curve model
-  pruner; peers: Optuna's TPE
-  with its MedianPruner and SuccessiveHalvingPruner (and without).
+  trained epoch by epoch with ``partial_fit``; 3 hyperparameters), 30 evaluations of
+  up to 27 epochs: the best final score of completed evaluations and the epochs
+  spent, against the same search without pruning; then the pruned searches with half
+  the epochs of 30 unpruned evaluations, spent on as many evaluations as fit, beside
+  the unpruned searches given the same half (the control: does pruning beat simply
+  running fewer evaluations?), and all of them again with 4 evaluations in flight
+  (epochs interleaved at random, as on a cluster). Ours: auto with the median, the
+  ASHA and the learning-curve model pruner; peers: Optuna's TPE with its
+  MedianPruner and SuccessiveHalvingPruner (and without).
 * ``ask-cost``: one ask of ``auto`` (its trust-region GP) at 250 points in 5-D and 1,000 in 10-D, in a fresh process
   with numpy's default threads, idle and with two busy processes beside it, with the
   optimizer's one-thread limit and without it.
@@ -236,6 +237,16 @@ PRUNE_METHODS = ["auto", "auto+median", "auto+asha", "auto+model", "optuna-tpe",
                  "optuna-tpe+sha"]
 
 
+def _tpe_study(pruner, seed):
+    """Optuna's TPE with its pruner named by ``pruner`` ("", "median" or "sha")."""
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pr = {"": optuna.pruners.NopPruner(), "median": optuna.pruners.MedianPruner(),
+          "sha": optuna.pruners.SuccessiveHalvingPruner()}[pruner]
+    return optuna.create_study(direction="minimize", pruner=pr,
+                               sampler=optuna.samplers.TPESampler(seed=seed))
+
+
 def run_pruning(method, problem, budget, seed, epoch_budget=None):
     """(best final loss of a completed evaluation, epochs spent): ``budget``
     evaluations, or with ``epoch_budget`` as many as fit in that many epochs (the
@@ -257,11 +268,7 @@ def run_pruning(method, problem, budget, seed, epoch_budget=None):
         return epoch_budget is not None and epochs >= epoch_budget
     if base == "optuna-tpe":
         import optuna
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        pr = {"": optuna.pruners.NopPruner(), "median": optuna.pruners.MedianPruner(),
-              "sha": optuna.pruners.SuccessiveHalvingPruner()}[pruner]
-        study = optuna.create_study(direction="minimize", pruner=pr,
-                                    sampler=optuna.samplers.TPESampler(seed=seed))
+        study = _tpe_study(pruner, seed)
 
         def obj(t):
             nonlocal epochs
@@ -294,6 +301,68 @@ def run_pruning(method, problem, budget, seed, epoch_budget=None):
                     break
             opt.tell(t, t.curve[-1][1], pruned=len(t.curve) < len(c))
             if len(t.curve) == len(c):
+                finals.append(c[-1])
+    return (min(finals) if finals else math.nan), epochs
+
+
+IN_FLIGHT = 4
+
+
+def run_pruning_async(method, problem, epoch_budget, seed, k=IN_FLIGHT):
+    """As run_pruning with ``epoch_budget``, but ``k`` evaluations in flight, as on
+    a cluster: each step trains one epoch of one of them, picked at random, so each
+    is judged by what had finished by then and new points are asked while others
+    run. Optuna through its ask/tell interface, the same way."""
+    curve_fn, spec = PRUNE[problem]
+    base, _, pruner = method.partition("+")
+    rng = np.random.default_rng(seed + 7)
+    if base == "optuna-tpe":
+        import optuna
+        study = _tpe_study(pruner, seed)
+
+        def ask():
+            t = study.ask()
+            p = {n: t.suggest_float(n, lo, hi, log=kind == "log")
+                 for n, (kind, lo, hi) in spec.items()}
+            return t, curve_fn(p)
+
+        def step(t, e, v):
+            t.report(v, e)
+            return t.should_prune()
+
+        def tell(t, v, pruned):
+            if pruned:
+                study.tell(t, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(t, v)
+    else:
+        from parc_mpi import Real
+        from parc_mpi.optimizers import make_optimizer
+        space = {n: Real(lo, hi, log=kind == "log") for n, (kind, lo, hi) in spec.items()}
+        opt = make_optimizer(base, space, "min", seed=seed, budget=10_000, workers=k,
+                             pruner=pruner or None)
+
+        def ask():
+            t = opt.ask()[0]
+            return t, curve_fn(t.params)
+
+        def step(t, e, v):
+            return t.report(e, v)
+
+        def tell(t, v, pruned):
+            opt.tell(t, v, pruned=pruned)
+    epochs, finals, flight = 0, [], []
+    while epochs < epoch_budget:
+        while len(flight) < k:
+            flight.append([*ask(), 0])
+        i = int(rng.integers(len(flight)))
+        t, c, e = flight[i]
+        epochs += 1
+        flight[i][2] = e + 1
+        if step(t, e + 1, c[e]) or e + 1 == len(c):
+            flight.pop(i)
+            tell(t, c[e], pruned=e + 1 < len(c))
+            if e + 1 == len(c):
                 finals.append(c[-1])
     return (min(finals) if finals else math.nan), epochs
 
@@ -349,6 +418,9 @@ def _task(task):
     if part == "pruning-half":
         return task, run_pruning(method, problem, None, seed, budget), \
             time.perf_counter() - t0
+    if part == "pruning-async":
+        return task, run_pruning_async(method, problem, budget, seed), \
+            time.perf_counter() - t0
     fn = {"multi": run_multi, "constraints": run_constrained, "pruning": run_pruning}[part]
     return task, fn(method, problem, budget, seed), time.perf_counter() - t0
 
@@ -387,6 +459,9 @@ def main():
         # unpruned too: the control that says whether pruning beats simply running
         # fewer evaluations in the same epochs
         tasks += [("pruning-half", m, p, 30 * EPOCHS // 2, s) for p in PRUNE
+                  for m in PRUNE_METHODS for s in range(args.seeds)]
+        # and with evaluations in flight, as on a cluster
+        tasks += [("pruning-async", m, p, 30 * EPOCHS // 2, s) for p in PRUNE
                   for m in PRUNE_METHODS for s in range(args.seeds)]
     # the slow ones first, so the processes finish together
     tasks.sort(key=lambda t: (t[1] in ("auto", "parego", "gp", "auto+median", "auto+asha",
@@ -446,7 +521,8 @@ def print_pruning(results, seeds):
           f"completed evaluation (lower is better) and epochs spent, median [quartiles] "
           f"over {seeds} seeds. First the same 30 evaluations for all; then the pruned "
           f"searches given half the epochs of 30 unpruned evaluations "
-          f"({30 * EPOCHS // 2}), to spend on as many evaluations as fit.")
+          f"({30 * EPOCHS // 2}), to spend on as many evaluations as fit; last the same "
+          f"with {IN_FLIGHT} evaluations in flight (one epoch of a random one at a time).")
     for p in PRUNE:
         print(f"\n{p}")
         base = {}
@@ -463,6 +539,14 @@ def print_pruning(results, seeds):
             what = "its own 30" if "+" not in m else f"{m.partition('+')[0]} unpruned"
             print(f"  {m:<18} half the epochs: best {quartiles([v for v, _ in runs]):>28}  "
                   f"{gap:+.1f}% against {what}: "
+                  f"{'within 2%' if gap <= 2 else 'not within 2%'}")
+        for m in PRUNE_METHODS:
+            runs = [results[("pruning-async", m, p, 30 * EPOCHS // 2, s)][0]
+                    for s in range(seeds)]
+            best = median([v for v, _ in runs])
+            gap = 100 * (best / base[m.partition("+")[0]][0] - 1)
+            print(f"  {m:<18} half, {IN_FLIGHT} in flight: best "
+                  f"{quartiles([v for v, _ in runs]):>24}  {gap:+.1f}%: "
                   f"{'within 2%' if gap <= 2 else 'not within 2%'}")
 
 

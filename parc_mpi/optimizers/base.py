@@ -133,8 +133,9 @@ class Optimizer:
     override ``_observe(trial, y)`` where ``y`` is the value to minimise (``nan``
     for a failure). docs/architecture.md has a worked example.
 
-    ``set_pruner("median" | "asha" | "model" | Pruner)`` makes :meth:`Trial.report` judge the
-    progress values a trial reports (``make_optimizer(..., pruner=)`` does it).
+    ``set_pruner("median" | "asha" | "model" | Pruner)`` makes :meth:`Trial.report`
+    judge the progress values a trial reports (``make_optimizer(..., pruner=)`` does
+    it).
     """
 
     name = "base"
@@ -257,7 +258,8 @@ class Optimizer:
         self._V.append(violation)
         self._C.append(constraints)
         if self.pruner is not None and not failed:
-            self.pruner.tell(trial.curve, pruned, trial.u, y)
+            # the told value too (feasible only), for a model that learns from it
+            self.pruner.tell(trial.curve, pruned, trial.u, y if violation == 0 else None)
         self._observe(trial, y)
 
     @property

@@ -48,8 +48,8 @@ class Pruner:
         self._table: Optional[tuple] = None
         self._table_version = -1
 
-    def tell(self, curve: Curve, pruned: bool, u: Any = None, final: Optional[float] = None
-             ) -> None:
+    def tell(self, curve: Curve, pruned: bool, u: Any = None,
+             final: Optional[float] = None) -> None:
         """A finished evaluation's curve (pruned or completed); ``u`` its point in the
         unit cube and ``final`` its told value, minimised (for a model of the curves;
         the median rule and ASHA need neither)."""
