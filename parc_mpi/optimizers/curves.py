@@ -20,8 +20,8 @@ the final value of a running evaluation from its settings and its curve so far.
   evaluations inform the search directly (a freeze-thaw / BOHB idea: Swersky et al.
   2014, arXiv:1406.3896; Falkner et al. 2018, arXiv:1807.01774).
 
-Values are modelled minimised, robustly rescaled and squashed (as gp.py's
-``warp``): one diverged curve cannot swamp the model.
+Values are modelled minimised, robustly rescaled and squashed (gp.py's ``Warp``):
+one diverged curve cannot swamp the model.
 """
 from __future__ import annotations
 
@@ -30,13 +30,10 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-from ._lazy import lazy_function
 from .base import Trial
-from .gp import GP, GPBO, _too_close, expected_improvement, neg_log_likelihood
+from .gp import GP, GPBO, Warp, _too_close, expected_improvement, fit_theta
 from .pruners import Pruner
 from .threads import one_blas_thread
-
-minimize = lazy_function("scipy.optimize", "minimize")
 
 LADDER = 1.5        # judged (and kept in the model) at steps spaced by this factor
 MAX_POINTS = 300    # rows of the model at most
@@ -60,38 +57,6 @@ def _thin(curve: List[Tuple[float, float]], s0: float) -> List[Tuple[float, floa
     if curve and math.isfinite(curve[-1][1]) and (not out or out[-1][0] != curve[-1][0]):
         out.append(tuple(curve[-1]))
     return out
-
-
-class _Scale:
-    """Minimised values to model units: centred on the median, divided by the MAD,
-    squashed by a signed log1p, standardised."""
-
-    def __init__(self, v: np.ndarray):
-        self.med = float(np.median(v))
-        mad = float(np.median(np.abs(v - self.med))) * 1.4826
-        self.scale = mad if 0 < mad < np.inf else (float(np.abs(v - self.med).max()) or 1.0)
-        w = self._squash(v)
-        self.mean, self.std = float(w.mean()), float(w.std()) or 1.0
-
-    def _squash(self, v):
-        z = (np.asarray(v, dtype=float) - self.med) / self.scale
-        return np.sign(z) * np.log1p(np.abs(z))
-
-    def __call__(self, v):
-        return (self._squash(v) - self.mean) / self.std
-
-    def back(self, y: float) -> float:
-        w = y * self.std + self.mean
-        return self.med + self.scale * math.copysign(math.expm1(abs(w)), w)
-
-    def state(self) -> tuple:
-        return (self.med, self.scale, self.mean, self.std)
-
-    @classmethod
-    def from_state(cls, st: tuple) -> "_Scale":
-        out = cls.__new__(cls)
-        out.med, out.scale, out.mean, out.std = st
-        return out
 
 
 class ModelPruner(Pruner):
@@ -179,7 +144,7 @@ class ModelPruner(Pruner):
             return None
         X = np.array([np.r_[u, self._z(s)] for u, s, _v, _d in rows])
         v = np.array([r[2] for r in rows])
-        scale = _Scale(v)
+        scale = Warp(v)
         y = scale(v)
         n_told = len(self.curves) + len(self.finals)
         if self.theta is None or n_told < 30 or n_told % 5 == 0:
@@ -195,14 +160,7 @@ class ModelPruner(Pruner):
         starts = [np.r_[np.log(np.full(d, 0.5)), 0.0, math.log(1e-3)]]
         if self.theta is not None:
             starts.insert(0, self.theta)
-        best = None
-        for t0 in starts:
-            res = minimize(neg_log_likelihood, np.clip(t0, *np.array(bounds).T),
-                           args=(X, y), jac=True, method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": 50})
-            if best is None or res.fun < best.fun:
-                best = res
-        return best.x
+        return fit_theta(X, y, starts, bounds, maxiter=50)
 
     def predict(self, U: np.ndarray, pending: Optional[np.ndarray] = None,
                 failed: Optional[np.ndarray] = None):
@@ -261,7 +219,7 @@ def _predict(settings: dict, rows: tuple, curve, u: np.ndarray):
     """Mean and deviation (model units) of the final value at ``u`` given the model's
     rows and the evaluation's own ``curve`` so far (raw values, the user's sign)."""
     X, y, theta, scale_state, _best = rows
-    scale = _Scale.from_state(scale_state)
+    scale = Warp.from_state(scale_state)
     sign, s0, last = settings["sign"], settings["s0"], settings["last_step"]
     own = _thin([(float(s), sign * float(v)) for s, v in curve], s0)
     span = math.log(last / s0) if last > s0 else 1.0
@@ -291,7 +249,7 @@ def judge_model(settings: dict, rows: tuple, curve, point: Any) -> bool:
         u = np.asarray(point, dtype=float)
     with one_blas_thread():   # inside the user's objective: small matrices
         mu, sd = _predict(settings, rows, curve, u)
-    best = _Scale.from_state(rows[3])(np.array([rows[4]]))[0]
+    best = Warp.from_state(rows[3])(np.array([rows[4]]))[0]
     return mu - settings["kappa"] * sd > best
 
 

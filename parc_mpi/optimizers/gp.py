@@ -99,16 +99,56 @@ def expected_improvement(mu: np.ndarray, sd: np.ndarray, best: float,
     return imp * cdf + sd * pdf
 
 
+class Warp:
+    """Robust standardisation fitted on values ``v``: centre on the median, scale by
+    the MAD, squash tails with a signed log1p, standardise (order kept; one huge
+    value cannot swamp the model). Callable on any values; ``back`` inverts it."""
+
+    def __init__(self, v: np.ndarray):
+        v = np.clip(v, -1e300, 1e300)  # differences of huge values must stay finite
+        self.med = float(np.median(v))
+        mad = float(np.median(np.abs(v - self.med))) * 1.4826
+        self.scale = mad if 0 < mad < np.inf else (float(np.abs(v - self.med).max()) or 1.0)
+        w = self._squash(v)
+        self.mean, self.std = float(w.mean()), float(w.std()) or 1.0
+
+    def _squash(self, v):
+        z = (np.clip(np.asarray(v, dtype=float), -1e300, 1e300) - self.med) / self.scale
+        return np.sign(z) * np.log1p(np.abs(z))
+
+    def __call__(self, v):
+        return (self._squash(v) - self.mean) / self.std
+
+    def back(self, y: float) -> float:
+        w = y * self.std + self.mean
+        return self.med + self.scale * math.copysign(math.expm1(abs(w)), w)
+
+    def state(self) -> tuple:
+        return (self.med, self.scale, self.mean, self.std)
+
+    @classmethod
+    def from_state(cls, st: tuple) -> "Warp":
+        out = cls.__new__(cls)
+        out.med, out.scale, out.mean, out.std = st
+        return out
+
+
 def warp(y: np.ndarray) -> np.ndarray:
-    """Robust standardisation: centre on the median, scale by the MAD, squash tails
-    with a signed log1p (order kept; one huge value cannot swamp the model)."""
-    y = np.clip(y, -1e300, 1e300)  # differences of huge values must stay finite
-    med = float(np.median(y))
-    mad = float(np.median(np.abs(y - med))) * 1.4826
-    scale = mad if 0 < mad < np.inf else (float(np.abs(y - med).max()) or 1.0)
-    z = (y - med) / scale
-    z = np.sign(z) * np.log1p(np.abs(z))
-    return (z - z.mean()) / (z.std() or 1.0)
+    """``y`` robustly standardised (see :class:`Warp`)."""
+    return Warp(y)(y)
+
+
+def fit_theta(X: np.ndarray, y: np.ndarray, starts, bounds, maxiter: int) -> np.ndarray:
+    """GP hyperparameters maximising the marginal likelihood: L-BFGS-B from each of
+    ``starts`` (clipped into ``bounds``), the best end point."""
+    best = None
+    for t0 in starts:
+        res = minimize(neg_log_likelihood, np.clip(t0, *np.array(bounds).T), args=(X, y),
+                       jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": maxiter})
+        if best is None or res.fun < best.fun:
+            best = res
+    return best.x
 
 
 def _too_close(Z: np.ndarray, known: np.ndarray, tol: float = 1e-4) -> np.ndarray:
@@ -270,14 +310,7 @@ class GPBO(Optimizer):
         starts = [theta]
         if first:
             starts.append(np.concatenate([np.log(np.full(d, 0.1)), [0.0, math.log(1e-4)]]))
-        best = None
-        for t0 in starts:
-            res = minimize(neg_log_likelihood, np.clip(t0, *np.array(bounds).T), args=(X, y),
-                           jac=True, method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": 60})
-            if best is None or res.fun < best.fun:
-                best = res
-        return best.x
+        return fit_theta(X, y, starts, bounds, maxiter=60)
 
     def _next_point(self, X: np.ndarray, y: np.ndarray, pending) -> np.ndarray:
         d = self.space.dim
