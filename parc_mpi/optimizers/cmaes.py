@@ -7,6 +7,13 @@ arrived (each taken relative to the current mean). Points outside the unit cube
 are reflected back in (a Lamarckian repair). A restart doubles lambda (IPOP) when
 the step size collapses, the fitness is flat, or progress stalls; results of trials
 asked before a restart are kept for ``best`` but not used for the new run.
+
+With ``surrogate=True`` it is lq-CMA-ES (Hansen 2019): each generation's lambda
+samples are ranked by a linear-quadratic model of the evaluated points (lq.py) and
+handed out best first; once the model ranks the newest evaluations right (Kendall's
+tau >= 0.85) the rest of the generation is ranked by the model alone, otherwise 1.5x
+as many are evaluated, and so on. On a smooth function a generation costs one or two
+evaluations instead of lambda.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from .base import Optimizer, Trial
+from .lq import TAU_TRUTH, TRUNCATION, QuadraticModel, n_for_tau
 
 
 def reflect(x: np.ndarray) -> np.ndarray:
@@ -38,15 +46,26 @@ class CMAES(Optimizer):
     restart_sigma : float, optional
         Step size of every IPOP restart (default ``sigma0``). A run started small
         around a known point should still restart wide.
+    surrogate : bool, default False
+        lq-CMA-ES: evaluate only the samples a quadratic model of the evaluated points
+        cannot rank (see the module docstring). :meth:`remember` feeds the model
+        points evaluated elsewhere.
     """
 
     name = "cmaes"
 
     def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
                  sigma0: float = 0.3, popsize: Optional[int] = None,
-                 x0: Optional[np.ndarray] = None, restart_sigma: Optional[float] = None):
+                 x0: Optional[np.ndarray] = None, restart_sigma: Optional[float] = None,
+                 surrogate: bool = False):
         super().__init__(space, goal, seed, budget, workers)
         n = self.space.dim
+        self.surrogate = surrogate
+        self.model: Optional[QuadraticModel] = None
+        self._slot: Dict[int, Tuple[int, int]] = {}   # trial id -> (generation, sample)
+        self._gen: Optional[_Generation] = None
+        self._gens = 0
+        self._last_slots: List[Optional[Tuple[int, int]]] = []
         self.sigma0 = sigma0
         self.restart_sigma = sigma0 if restart_sigma is None else restart_sigma
         self.lam0 = int(popsize or 4 + math.floor(3 * math.log(n)))
@@ -80,25 +99,92 @@ class CMAES(Optimizer):
         self.gen = 0
         self.buffer: List[Tuple[np.ndarray, float]] = []
         self.history: List[float] = []  # best value of each update, for stagnation
+        self._gen = None
+        if self.surrogate:   # a new population size: a new model (as pycma does)
+            self.model = QuadraticModel(n, min_size=lam)
 
-    def _propose(self, n: int) -> np.ndarray:
+    def remember(self, X, y) -> None:
+        """Give the surrogate points evaluated elsewhere (values to minimise)."""
+        if self.model is not None:
+            for x, v in zip(X, y):
+                self.model.add(np.asarray(x, float), float(v))
+
+    def _sample(self, n: int) -> np.ndarray:
         z = self.rng.standard_normal((n, self.space.dim))
         x = self.m + self.sigma * (z * self.D) @ self.B.T
         return reflect(x)
 
+    def _propose(self, n: int) -> np.ndarray:
+        if not self.surrogate:
+            return self._sample(n)
+        out, self._last_slots = [], []
+        for _ in range(n):
+            if self._gen is None:
+                self._gens += 1
+                size = len(self.model)
+                first = int(1 + max(self.lam * 0.02, 3 / TRUNCATION - size))
+                self._gen = _Generation(self._gens, self._sample(self.lam), first)
+            g = self._gen
+            free = np.flatnonzero(~g.given)
+            if len(free):   # the best-ranked sample not handed out yet
+                i = int(free[np.argmin(self.model.predict(g.X[free]))]) \
+                    if len(self.model) > 1 else int(free[0])
+                g.given[i] = True
+                out.append(g.X[i])
+                self._last_slots.append((g.id, i))
+            else:           # all out (many workers): one more sample, for the model
+                out.append(self._sample(1)[0])
+                self._last_slots.append(None)
+        return np.array(out)
+
     def ask(self, n: int = 1) -> List[Trial]:
+        self._last_slots = []
         trials = super().ask(n)
         for t in trials:
             self._epoch_of[t.id] = self.epoch
+        proposed = trials[len(trials) - len(self._last_slots):] if self._last_slots else []
+        for t, slot in zip(proposed, self._last_slots):
+            if slot is not None:
+                self._slot[t.id] = slot
         return trials
 
     def _observe(self, trial: Trial, y: float) -> None:
+        slot = self._slot.pop(trial.id, None)
         if self._epoch_of.pop(trial.id, self.epoch) != self.epoch:
             return  # asked before a restart
+        if self.surrogate:
+            self._screen(trial, y, slot)
+            return
         self.buffer.append((trial.u, math.inf if math.isnan(y) else y))
         if len(self.buffer) >= self.lam:
             batch, self.buffer = self.buffer[:self.lam], self.buffer[self.lam:]
             self._update(batch)
+
+    def _screen(self, trial: Trial, y: float, slot: Optional[Tuple[int, int]]) -> None:
+        """lq-CMA-ES: learn from the value, and close the generation once the model
+        ranks the newest evaluations well enough (or all samples are evaluated)."""
+        self.model.add(trial.u, y)
+        g = self._gen
+        if slot is None or g is None or slot[0] != g.id:
+            return      # an extra sample, or one of a generation already closed
+        g.values[slot[1]] = math.inf if math.isnan(y) else y
+        done = ~np.isnan(g.values)
+        evaluated = int(done.sum())
+        if evaluated < min(g.target, self.lam):
+            return
+        if evaluated < self.lam and \
+                self.model.tau(n_for_tau(self.lam, evaluated)) < TAU_TRUTH:
+            g.target += int(math.ceil(g.target / 2))   # evaluate 1.5x as many
+            return
+        self._gen = None
+        if evaluated == self.lam:
+            f = g.values
+        else:   # the model's ranking, shifted so its best is the best evaluated value
+            f = self.model.predict(g.X)
+            best = float(np.min(g.values[done]))
+            f = f - float(np.min(f)) + (best if math.isfinite(best) else 0.0)
+            f[done & np.isinf(g.values)] = math.inf   # failures stay worst
+        self._update(list(zip(g.X, f.tolist())))
 
     def _update(self, batch: List[Tuple[np.ndarray, float]]) -> None:
         n = self.space.dim
@@ -155,4 +241,18 @@ class CMAES(Optimizer):
         out = super().state()
         out.update(restarts=self.restarts, sigma=self.sigma, popsize=self.lam,
                    mean=self.m.tolist())
+        if self.surrogate:
+            out.update(model=self.model.kind if self.model else None, generations=self._gens)
         return out
+
+
+class _Generation:
+    """lambda samples being screened: which were handed out, their values (nan: not
+    back yet), and how many to evaluate before the model's ranking is checked."""
+
+    def __init__(self, number: int, X: np.ndarray, target: int):
+        self.id = number
+        self.X = X
+        self.given = np.zeros(len(X), bool)
+        self.values = np.full(len(X), np.nan)
+        self.target = target
