@@ -194,18 +194,68 @@ def test_auto_hands_a_rugged_landscape_to_cmaes_when_the_trust_region_collapses(
     assert opt.phase == "cmaes" and opt.gp_budget == switched
     run(opt, rastrigin, 400)
     assert opt.gp.restarts == 1 and len(opt.gp.trials) == switched   # the GP got no more
-    assert opt.cma.sigma0 == 0.1 and opt.cma.restart_sigma == 0.3
+    assert opt.cma.sigma0 == 0.1 and opt.cma.restart_sigma == 0.3 and opt.cma.surrogate
     assert len(opt.cma.trials) == 400 - switched
     first = np.array([t.u for t in opt.cma.trials[:opt.cma.lam0]])
     assert np.linalg.norm(first.mean(0) - best_u) < 0.2    # sampled around the best point
 
 
-def test_auto_restarts_the_trust_region_on_a_smooth_landscape():
-    """A rotated ellipsoid fits with no noise: a collapse restarts TuRBO, as before."""
+def peaks(p):
+    """Twelve Gaussian peaks of different heights and widths in [-1, 1]^3: smooth, but
+    no bowl (as BBOB's Gallagher functions)."""
+    rng = np.random.default_rng(5)
+    centres, heights, widths = rng.uniform(-1, 1, (12, 3)), np.linspace(1, 0.3, 12), \
+        rng.uniform(3, 10, 12)
+    x = np.array(list(p.values()))
+    return float(10 - max(h * 10 * math.exp(-w * np.sum((x - c) ** 2))
+                          for c, h, w in zip(centres, heights, widths)))
+
+
+def test_auto_restarts_the_trust_region_on_smooth_peaks():
+    """Smooth (no noise in the fit) and no bowl (a quadratic ranks the points badly):
+    a collapse restarts TuRBO, which goes on to find the highest peak."""
+    from parc_mpi.optimizers.auto import QUADRATIC_TAU
+    from parc_mpi.optimizers.lq import QuadraticModel
     space = {f"x{i}": Real(-1, 1) for i in range(3)}
-    opt = run(make_optimizer("auto", space, seed=0, budget=300), rotated_ellipsoid, 300)
-    assert opt.gp.restarts >= 1, "the trust region never collapsed: the test proves nothing"
+    opt = make_optimizer("auto", space, seed=1, budget=300)
+    while opt.gp.restarts == 0:
+        t = opt.ask(1)[0]
+        opt.tell(t, peaks(t.params))
+    X, y = opt._told()
+    bowl = QuadraticModel(3, min_size=len(y))
+    for x, v in zip(X, y):
+        bowl.add(x, v)
+    assert bowl.tau(len(y)) < QUADRATIC_TAU and opt.gp.noise < 5e-3
+    run(opt, peaks, 300)
+    assert opt.gp.restarts >= 2, "the trust region never restarted: the test proves nothing"
     assert opt.phase == "gp" and opt.cma is None and opt.gp_budget == 300
+    assert opt.best.value < 1e-3                 # the top of the highest peak is 0
+
+
+def test_auto_hands_a_bowl_to_lq_cmaes_at_the_first_collapse():
+    """A rotated ellipsoid fits with no noise, and a quadratic ranks every point: at the
+    first collapse ``auto`` goes on with lq-CMA-ES from the best point, its model
+    trained on the GP's points, and ends far below where TuRBO's restarts end."""
+    space = {f"x{i}": Real(-1, 1) for i in range(3)}
+    opt = make_optimizer("auto", space, seed=0, budget=300)
+    while opt.gp.restarts == 0:
+        t = opt.ask(1)[0]
+        opt.tell(t, rotated_ellipsoid(t.params))
+    switched = opt.n_told
+    t = opt.ask(1)[0]
+    assert opt.phase == "cmaes" and opt.cma.surrogate and opt.gp_budget == switched
+    assert len(opt.cma.model) == min(switched, opt.cma.model.max_size)
+    opt.tell(t, rotated_ellipsoid(t.params))
+    run(opt, rotated_ellipsoid, 300)
+    import parc_mpi.optimizers.auto as auto_module
+    keep = auto_module.QUADRATIC_TAU
+    auto_module.QUADRATIC_TAU = 2.0              # never: TuRBO restarts, as before
+    try:
+        before = run(make_optimizer("auto", space, seed=0, budget=300), rotated_ellipsoid, 300)
+    finally:
+        auto_module.QUADRATIC_TAU = keep
+    assert before.phase == "gp" and before.gp.restarts >= 1
+    assert opt.best.value < 1e-10 and opt.best.value < before.best.value / 1000
 
 
 def test_cmaes_restarts_with_its_own_step():

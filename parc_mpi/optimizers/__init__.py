@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional
 from ..space import Space
 from .auto import Auto
 from .base import Optimizer, Trial, as_objective_value, check_goal
-from .cmaes import CMAES
+from .cmaes import CMAES, LQCMAES
 from .de import DifferentialEvolution
 from .gp import GPBO, TrustRegionBO
 from .multi import NSGA2, ParEGO
@@ -26,6 +26,7 @@ OPTIMIZERS = {
     "sobol": SobolSearch,
     "lhs": LatinHypercube,
     "cmaes": CMAES,
+    "lq-cmaes": LQCMAES,
     "de": DifferentialEvolution,
     "gp": GPBO,
     "turbo": TrustRegionBO,
@@ -44,7 +45,8 @@ def make_optimizer(name, space: Mapping | Space, goal: Any = "min",
     ----------
     name : str or Optimizer
         ``"auto"`` (default: trust-region GP-BO, then CMA-ES for large budgets),
-        ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"de"``, ``"gp"``, ``"turbo"``, or an
+        ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"lq-cmaes"``, ``"de"``,
+        ``"gp"``, ``"turbo"``, or an
         adapter: ``"optuna-tpe"``, ``"optuna-cmaes"``, ``"pycma"``, ``"nevergrad"``.
         ``"parego"`` and ``"nsga2"`` are for several objectives (``auto``,
         ``random``, ``sobol`` and ``lhs`` take those too).
@@ -82,7 +84,7 @@ def _make(name, space, goal, seed, budget, workers) -> Optimizer:
 
 
 __all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",
-           "CMAES", "DifferentialEvolution", "GPBO", "TrustRegionBO", "make_optimizer", "OPTIMIZERS",
+           "CMAES", "LQCMAES", "DifferentialEvolution", "GPBO", "TrustRegionBO", "make_optimizer", "OPTIMIZERS",
            "ADAPTERS", "as_objective_value", "check_goal", "ParEGO", "NSGA2", "Goal",
            "hypervolume", "non_dominated", "reference_point", "Pruner", "MedianPruner", "ASHA",
            "ModelPruner"]

@@ -36,10 +36,13 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+import numpy as np
+
 from .base import Optimizer, Trial, minimised
 from .cmaes import CMAES
 from .curves import CurveBO, ModelPruner
 from .gp import TrustRegionBO
+from .lq import QuadraticModel
 from .multi import NSGA2, ParEGO
 
 GP_LIMIT = 2000    # evaluations handled by the GP at most (its cost grows with n)
@@ -51,6 +54,13 @@ MULTI_GP_LIMIT = 250  # several objectives: ParEGO this long, then NSGA-II
 # collapse), Ackley at 2e-3 to 2e-2. Deciding at the first collapse with 5e-3
 # measured better over both suites than at every collapse with 1e-3
 RUGGED_NOISE = 5e-3
+# at that collapse, also hand over when a quadratic fitted to every point so far ranks
+# them this well (Kendall's tau): a bowl, however ill-conditioned or rotated, that
+# lq-CMA-ES's model descends in one or two evaluations a generation. Measured at the
+# first collapse (BBOB, 3 seeds): ellipsoids, discus, bent cigar, sphere 0.91-1.0,
+# step ellipsoid and different powers 0.87-0.94, Gallagher's peaks 0.59-0.96,
+# rugged ones 0.04-0.84
+QUADRATIC_TAU = 0.9
 
 
 class Auto(Optimizer):
@@ -101,25 +111,50 @@ class Auto(Optimizer):
             return late
         if x0 is None:
             return CMAES(self.space, "min", self.child_seed)
-        return CMAES(self.space, "min", self.child_seed, sigma0=0.1, x0=x0,
-                     restart_sigma=0.3)
+        # lq-CMA-ES, its model trained on every point the GP phase evaluated
+        cma = CMAES(self.space, "min", self.child_seed, sigma0=0.1, x0=x0,
+                    restart_sigma=0.3, surrogate=not self.constrained)
+        cma.remember(*self._told())
+        return cma
+
+    def _told(self):
+        """Told points and their values to minimise (failures left out)."""
+        y = np.array(self._Y, dtype=float)
+        ok = np.isfinite(y)
+        return np.array(self._X)[ok] if ok.any() else np.empty((0, self.space.dim)), y[ok]
 
     def _rugged(self) -> bool:
-        """Has the trust region just collapsed for the first time on a landscape the GP
-        reads as rugged?
+        """Has the trust region just collapsed for the first time on a landscape that
+        CMA-ES will do better on than a fresh trust region?
 
-        TuRBO restarts from scratch when its box shrinks to nothing. Where the GP
-        had to explain the values with noise (deterministic ripples: BBOB's Rastrigin,
-        Schaffer, Griewank-Rosenbrock) a restart lands in another ripple; CMA-ES
-        averages over them. Where the fit was smooth (ellipsoids, Gallagher's peaks)
-        TuRBO's restart is the better move, so it keeps it. Only the first collapse
-        decides: a later one, after restarts, has found the landscape's large shape
-        already (Ackley, symmetric Rastrigin), and CMA-ES from there did worse."""
+        TuRBO restarts from scratch when its box shrinks to nothing. Two landscapes
+        hand over instead:
+
+        - Rugged: the GP had to explain the values with noise (deterministic ripples:
+          BBOB's Rastrigin, Schaffer, Griewank-Rosenbrock). A restart lands in another
+          ripple; CMA-ES averages over them.
+        - A bowl: a quadratic ranks every point so far well (ellipsoids, however
+          ill-conditioned or rotated, where the GP's axis-aligned length scales
+          cannot follow). lq-CMA-ES's quadratic model descends it in a few
+          evaluations per generation.
+
+        Where the fit was smooth but no bowl (Gallagher's peaks) TuRBO's restart is the
+        better move, so it keeps it. Only the first collapse decides: a later one,
+        after restarts, has found the landscape's large shape already (Ackley,
+        symmetric Rastrigin), and CMA-ES from there did worse."""
         gp = self.gp
         if self.objectives.multi or gp.restarts == 0 or self._decided:
             return False
         self._decided = True
-        return gp.noise > RUGGED_NOISE
+        if gp.noise > RUGGED_NOISE:
+            return True
+        X, y = self._told()
+        if self.constrained or len(y) < 3:
+            return False
+        bowl = QuadraticModel(self.space.dim, min_size=len(y))
+        for x, v in zip(X, y):
+            bowl.add(x, v)
+        return bowl.tau(len(y)) >= QUADRATIC_TAU
 
     def _child(self) -> Optimizer:
         if self.gp is not None and self.cma is None and self._rugged():
@@ -146,6 +181,9 @@ class Auto(Optimizer):
         # children minimise: hand them the minimised objective (nan stays nan), with
         # the constraints, so that a model can learn those too
         child.tell(ct, minimised(trial, self.objectives.names, y), pruned=trial.pruned)
+        if child is self.gp and isinstance(self.cma, CMAES):
+            # asked by the GP, back after the hand-over: lq-CMA-ES's model learns it too
+            self.cma.remember([trial.u], [y])
 
     def state(self):
         out = super().state()

@@ -7,7 +7,8 @@ at first, then with a diagonal quadratic term once there are 1.1 x its coefficie
 in the best 75% of the archive, then a full quadratic. Only the best 75% of the
 archive enter the fit, weighted by rank from 20 (best) down to 1, so a bowl with a
 plateau or a cliff still fits where it matters. The archive keeps the newest
-``max(2 x full-model coefficients, min_size)`` points.
+``max(2 x full-model coefficients, min_size)`` points. Above 20 dimensions the model
+stays diagonal (a full one would cost seconds per fit).
 
 CMA-ES uses it to rank its samples and evaluate only the promising ones, as long as
 the model ranks the latest evaluations right (Kendall's tau >= 0.85).
@@ -24,6 +25,8 @@ TRUNCATION = 0.75      # share of the archive (the best) that enters the fit
 MIN_RELATIVE = 1.1     # data per coefficient before a richer model is used
 MAX_WEIGHT = 20.0      # the best point's weight; the worst used has 1
 TAU_TRUTH = 0.85       # the model is trusted when it ranks the latest points this well
+FULL_MAX_DIM = 20      # above, a diagonal quadratic at most: a full one has d(d+3)/2 + 1
+#                        coefficients, and its fit would cost seconds per evaluation
 
 
 def n_for_tau(lam: int, evaluated: int) -> int:
@@ -50,7 +53,7 @@ class QuadraticModel:
     @property
     def kind(self) -> str:
         n, d = len(self.Y) * TRUNCATION, self.dim
-        if n >= MIN_RELATIVE * self.full_df:
+        if n >= MIN_RELATIVE * self.full_df and d <= FULL_MAX_DIM:
             return "full"
         if n >= MIN_RELATIVE * (2 * d + 1):
             return "diagonal"
@@ -58,8 +61,8 @@ class QuadraticModel:
 
     @property
     def max_size(self) -> int:
-        return int(max(2 * self.full_df, self.min_size,
-                       math.ceil(self.full_df * MIN_RELATIVE / TRUNCATION)))
+        df = self.full_df if self.dim <= FULL_MAX_DIM else 2 * self.dim + 1
+        return int(max(2 * df, self.min_size, math.ceil(df * MIN_RELATIVE / TRUNCATION)))
 
     def __len__(self) -> int:
         return len(self.Y)
