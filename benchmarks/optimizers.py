@@ -219,7 +219,7 @@ def run_scipy_de(f, space, budget, seed):
     return trace
 
 
-METHODS_OURS = ["auto", "random", "sobol", "cmaes", "de", "gp"]
+METHODS_OURS = ["auto", "random", "sobol", "cmaes", "lq-cmaes", "de", "gp"]
 PEERS = ["optuna-tpe", "optuna-cmaes", "pycma", "scipy-de"]
 
 
@@ -334,7 +334,7 @@ def main():
     bbob = args.suite == "bbob"
     if bbob:
         args.budgets = [50] if args.budgets == [50, 200] else args.budgets
-    args.methods = args.methods or (["auto", "random"] + PEERS if bbob
+    args.methods = args.methods or (["auto", "lq-cmaes", "random"] + PEERS if bbob
                                     else METHODS_OURS + PEERS)
     args.modes = args.modes or (["seq"] if bbob else ["seq", "async8"])
     needs = {"optuna-tpe": "optuna", "optuna-cmaes": "optuna", "pycma": "cma"}
@@ -410,7 +410,8 @@ def main():
             f"{m} {np.median(v):.2f}" for m, v in seconds.items()))
     if not args.no_ask_cost:
         print("\n# ask() cost at 1,000 observations in 10 D")
-        for method in ("random", "sobol", "lhs", "cmaes", "de", "gp", "turbo", "auto"):
+        for method in ("random", "sobol", "lhs", "cmaes", "lq-cmaes", "de", "gp", "turbo",
+                       "auto"):
             print(f"{method:>8}: {ask_cost(method) * 1000:8.1f} ms", flush=True)
 
 

@@ -333,7 +333,7 @@ def test_lq_cmaes_screens_its_first_generation_with_points_it_is_given():
     opt.remember(X, [rotated_ellipsoid_5d(x) for x in X])
     assert opt.model.kind == "full"
     first = opt.ask(1)[0]
-    cands = opt._gen.X
+    cands = next(iter(opt._open.values())).X
     assert rotated_ellipsoid_5d(first.u) == min(rotated_ellipsoid_5d(x) for x in cands)
 
 

@@ -3,26 +3,28 @@
 One objective: it runs trust-region GP-BO (TuRBO-1: Thompson sampling inside a box
 around the best point, kriging believer for pending points, restarts) for the first
 ``min(budget, GP_LIMIT)`` evaluations, where a model pays for itself, then hands
-over to asynchronous CMA-ES with restarts, started at the best point found with a
-small step, which scales to large budgets and many workers. It hands over early, at
-the trust region's first collapse, when the GP had to read the landscape as noisy
-(fitted noise variance above ``RUGGED_NOISE``: ripples the model cannot follow): a
-fresh trust region would only land in another ripple, while CMA-ES's wide samples
-average over them. With no budget given, or high dimension (where a GP needs too
-many points), CMA-ES from the start.
+over to asynchronous lq-CMA-ES (CMA-ES whose samples a quadratic model of the
+evaluated points ranks, so that only the ones it cannot rank are evaluated; the
+model starts from every point the GP phase saw), started at the best point found
+with a small step, which scales to large budgets and many workers. It hands over
+early, at the trust region's first collapse, on two kinds of landscape: where the GP
+had to read the landscape as noisy (fitted noise variance above ``RUGGED_NOISE``:
+ripples the model cannot follow; a fresh trust region would only land in another
+ripple, while CMA-ES's wide samples average over them), and where a quadratic ranks
+every point so far well (Kendall's tau at least ``QUADRATIC_TAU``: a bowl, which
+lq-CMA-ES descends in a few evaluations per generation however it is rotated or
+conditioned). With no budget given, or high dimension (where a GP needs too many
+points), CMA-ES from the start.
 
 Why: on benchmarks/optimizers.py at 50 x d (18 problems, 10 seeds) this has the best
-median on 16 of 18 problems against Optuna's TPE and CMA-ES, pycma and scipy's DE
-(Optuna's CMA-ES wins 5-d and 10-d Levy), and with 8 trials in flight it needs
-1.40x (to the sequential median at half the budget) and 1.09x (at the full budget)
-the evaluations of a sequential run. On the 72 BBOB problems of
-``--suite bbob``, which it was not tuned on, it is the best single method in 2, 5
-and 10 D (at or below the best peer on 75%, 67%, 54%; 75%, 54%, 54% without the
-early hand-over); it loses mostly on multi-modal functions with global structure
-and on the attractive sector and step ellipsoid in 5-10 D, where Optuna's CMA-ES
-does better (docs/optimizers.md). A GP ask costs tens of milliseconds at a few
-hundred points (about 0.4 s at 1,000 in 10-d), nothing beside an objective worth a
-cluster.
+median on most problems against Optuna's TPE and CMA-ES, pycma and scipy's DE
+(docs/optimizers.md has the figures, and those with 8 trials in flight). On the 72
+BBOB problems of ``--suite bbob``, which it was not tuned on, it is at or below the
+best peer on 71%, 67% and 67% in 2, 5 and 10 D (75%, 67%, 54% before lq-CMA-ES); it
+loses mostly on Schaffer-type and Rastrigin-type functions and on the attractive
+sector and step ellipsoid, where Optuna's CMA-ES or ``"lq-cmaes"`` with the whole
+budget do better. A GP ask costs tens of milliseconds at a few hundred points (about
+0.4 s at 1,000 in 10-d), nothing beside an objective worth a cluster.
 
 With ``pruner="model"`` the model phase is curves.py's CurveBO instead: expected
 improvement on the pruner's learning-curve model, which evaluations cut short

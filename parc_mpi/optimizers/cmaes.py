@@ -63,7 +63,7 @@ class CMAES(Optimizer):
         self.surrogate = surrogate
         self.model: Optional[QuadraticModel] = None
         self._slot: Dict[int, Tuple[int, int]] = {}   # trial id -> (generation, sample)
-        self._gen: Optional[_Generation] = None
+        self._open: Dict[int, _Generation] = {}       # generations not closed yet
         self._gens = 0
         self._last_slots: List[Optional[Tuple[int, int]]] = []
         self.sigma0 = sigma0
@@ -99,7 +99,7 @@ class CMAES(Optimizer):
         self.gen = 0
         self.buffer: List[Tuple[np.ndarray, float]] = []
         self.history: List[float] = []  # best value of each update, for stagnation
-        self._gen = None
+        self._open = {}
         if self.surrogate:   # a new population size: a new model (as pycma does)
             self.model = QuadraticModel(n, min_size=lam)
 
@@ -119,22 +119,24 @@ class CMAES(Optimizer):
             return self._sample(n)
         out, self._last_slots = [], []
         for _ in range(n):
-            if self._gen is None:
+            # the newest generation with a sample not handed out yet; with many workers
+            # all of it may be out, waiting: then the next one, from the distribution
+            # as it is now (its results update it in turn, as plain async CMA-ES does)
+            g = next((g for g in reversed(list(self._open.values())) if not g.given.all()),
+                     None)
+            if g is None:
                 self._gens += 1
                 size = len(self.model)
                 first = int(1 + max(self.lam * 0.02, 3 / TRUNCATION - size))
-                self._gen = _Generation(self._gens, self._sample(self.lam), first)
-            g = self._gen
+                g = self._open[self._gens] = _Generation(self._gens, self._sample(self.lam),
+                                                         first)
             free = np.flatnonzero(~g.given)
-            if len(free):   # the best-ranked sample not handed out yet
-                i = int(free[np.argmin(self.model.predict(g.X[free]))]) \
-                    if len(self.model) > 1 else int(free[0])
-                g.given[i] = True
-                out.append(g.X[i])
-                self._last_slots.append((g.id, i))
-            else:           # all out (many workers): one more sample, for the model
-                out.append(self._sample(1)[0])
-                self._last_slots.append(None)
+            # the best-ranked sample not handed out yet
+            i = int(free[np.argmin(self.model.predict(g.X[free]))]) \
+                if len(self.model) > 1 else int(free[0])
+            g.given[i] = True
+            out.append(g.X[i])
+            self._last_slots.append((g.id, i))
         return np.array(out)
 
     def ask(self, n: int = 1) -> List[Trial]:
@@ -164,9 +166,9 @@ class CMAES(Optimizer):
         """lq-CMA-ES: learn from the value, and close the generation once the model
         ranks the newest evaluations well enough (or all samples are evaluated)."""
         self.model.add(trial.u, y)
-        g = self._gen
-        if slot is None or g is None or slot[0] != g.id:
-            return      # an extra sample, or one of a generation already closed
+        g = self._open.get(slot[0]) if slot is not None else None
+        if g is None:
+            return      # one of a generation already closed: for the model only
         g.values[slot[1]] = math.inf if math.isnan(y) else y
         done = ~np.isnan(g.values)
         evaluated = int(done.sum())
@@ -176,7 +178,7 @@ class CMAES(Optimizer):
                 self.model.tau(n_for_tau(self.lam, evaluated)) < TAU_TRUTH:
             g.target += int(math.ceil(g.target / 2))   # evaluate 1.5x as many
             return
-        self._gen = None
+        del self._open[g.id]
         if evaluated == self.lam:
             f = g.values
         else:   # the model's ranking, shifted so its best is the best evaluated value
