@@ -13,7 +13,13 @@ samples are ranked by a linear-quadratic model of the evaluated points (lq.py) a
 handed out best first; once the model ranks the newest evaluations right (Kendall's
 tau >= 0.85) the rest of the generation is ranked by the model alone, otherwise 1.5x
 as many are evaluated, and so on. On a smooth function a generation costs one or two
-evaluations instead of lambda.
+evaluations instead of lambda. With evaluations in flight, samples are handed out in
+the model's order; when a generation is all out, the next ask opens the next one from
+the distribution as it is, and each generation updates CMA-ES when it closes. The
+saving shrinks as the workers approach lambda: on a 5-d rotated ellipsoid after 300
+evaluations, 0.0063 against plain CMA-ES's 0.098 with 4 in flight, but 0.027 against
+0.019 with 8 (lambda is 8), since a generation's samples are all out before its first
+value is back.
 """
 from __future__ import annotations
 
@@ -268,8 +274,9 @@ class LQCMAES(CMAES):
     diagonal quadratic). On the BBOB suite at 50 x d it is orders of magnitude ahead of
     plain CMA-ES on ellipsoids, discus, bent cigar, sharp ridge and Rosenbrock, and
     about even on rugged functions, where its model cannot rank and it evaluates
-    whole generations (docs/optimizers.md). Each tell refits a least-squares model on
-    at most 2 x (d(d+3)/2 + 1) points: about a millisecond in 10 dimensions.
+    whole generations (docs/optimizers.md). With as many evaluations in flight as its
+    population (4 + 3 ln d) it saves little over plain CMA-ES (module docstring).
+    Each tell refits a least-squares model on at most 2 x (d(d+3)/2 + 1) points.
     """
 
     name = "lq-cmaes"
