@@ -44,7 +44,7 @@ def make_optimizer(name, space: Mapping | Space, goal: Any = "min",
     Parameters
     ----------
     name : str or Optimizer
-        ``"auto"`` (default: trust-region GP-BO, then CMA-ES for large budgets),
+        ``"auto"`` (default: trust-region GP-BO, then lq-CMA-ES),
         ``"random"``, ``"sobol"``, ``"lhs"``, ``"cmaes"``, ``"lq-cmaes"``, ``"de"``,
         ``"gp"``, ``"turbo"``, or an
         adapter: ``"optuna-tpe"``, ``"optuna-cmaes"``, ``"pycma"``, ``"nevergrad"``.
