@@ -223,8 +223,7 @@ def test_auto_restarts_the_trust_region_on_smooth_peaks():
         opt.tell(t, peaks(t.params))
     X, y = opt._told()
     bowl = QuadraticModel(3, min_size=len(y))
-    for x, v in zip(X, y):
-        bowl.add(x, v)
+    bowl.extend(X, y)
     assert bowl.tau(len(y)) < QUADRATIC_TAU and opt.gp.noise < 5e-3
     run(opt, peaks, 300)
     assert opt.gp.restarts >= 2, "the trust region never restarted: the test proves nothing"

@@ -154,8 +154,7 @@ class Auto(Optimizer):
         if self.constrained or len(y) < 3:
             return False
         bowl = QuadraticModel(self.space.dim, min_size=len(y))
-        for x, v in zip(X, y):
-            bowl.add(x, v)
+        bowl.extend(X, y)
         return bowl.tau(len(y)) >= QUADRATIC_TAU
 
     def _child(self) -> Optimizer:

@@ -112,8 +112,7 @@ class CMAES(Optimizer):
     def remember(self, X, y) -> None:
         """Give the surrogate points evaluated elsewhere (values to minimise)."""
         if self.model is not None:
-            for x, v in zip(X, y):
-                self.model.add(np.asarray(x, float), float(v))
+            self.model.extend(X, y)
 
     def _sample(self, n: int) -> np.ndarray:
         z = self.rng.standard_normal((n, self.space.dim))

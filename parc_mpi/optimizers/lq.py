@@ -70,10 +70,18 @@ class QuadraticModel:
     # -- data ------------------------------------------------------------
     def add(self, x: np.ndarray, y: float) -> None:
         """Add one evaluated point (non-finite values are left out)."""
-        if not math.isfinite(y):
+        self.extend([x], [y])
+
+    def extend(self, X, y) -> None:
+        """Add evaluated points, oldest first (non-finite values are left out); the
+        archive keeps the newest ``max_size``."""
+        X = np.asarray(X, float).reshape(-1, self.dim)
+        y = np.asarray(y, float).reshape(-1)
+        ok = np.isfinite(y)
+        if not ok.any():
             return
-        self.X = np.vstack([self.X, np.asarray(x, float)[None, :]])[-self.max_size:]
-        self.Y = np.append(self.Y, float(y))[-self.max_size:]
+        self.X = np.vstack([self.X, X[ok]])[-self.max_size:]
+        self.Y = np.concatenate([self.Y, y[ok]])[-self.max_size:]
         self._coef = None
 
     def features(self, X: np.ndarray, kind: Optional[str] = None) -> np.ndarray:
