@@ -28,8 +28,11 @@ in 10 D.
 The broad suite (``--suite bbob``, see ``bbob_problem``): auto beside random and the
 peers, sequential, 50 x d; per problem the median [quartiles] of the regret as a
 Markdown table, per dimension each method's share of the problems where its median
-is at or below the best median of all the others, auto against the best peer by
-class, the same at 10/25/50/100% of the budget (anytime), and every loss by name.
+is at or below the best median of all the others, how far the seeds move auto's
+count against the best peer (resampled), what picking the best of ours per problem
+after the fact would reach, each method held to auto's test, auto against the best
+peer by class, the same at 10/25/50/100% of the budget (anytime), and every loss by
+name.
 """
 import argparse
 import ast
@@ -558,6 +561,31 @@ def report_suite(results, problems, methods):
                      else " |"))
     if "auto" not in methods:
         return
+    print("\n## how far the seeds move it, and the same test for each peer")
+    ours = [m for m in methods if m in METHODS_OURS and m != "random"]
+    print("auto <= best peer, 5th-95th percentile over 200 resamplings of every "
+          "method's seeds; the best of ours (" + ", ".join(ours) + ") picked per problem "
+          "after the fact, at or below the best peer; each method at or below the best "
+          "of the peers other than itself (the test auto is held to)")
+    print("| D | auto, resampled | best of ours | " + " | ".join(methods) + " |")
+    print("|---|---|---|" + "---|" * len(methods))
+    for d in dims:
+        names = [p[0] for p in problems if p[4] == d and p[0] in won]
+        if not names:
+            continue
+        finals = {(name, m): np.array([t[-1] for t in results[(name, m, "seq")]])
+                  for name in names for m in methods}
+        lo, hi = share_interval(finals, names, methods)
+        own = {m: sum(at_or_below(float(np.median(finals[(name, m)])),
+                                  [float(np.median(finals[(name, k)]))
+                                   for k in methods if k in PEERS and k != m])
+                      for name in names) for m in methods}
+        picked = sum(at_or_below(min(float(np.median(finals[(name, m)])) for m in ours),
+                                 [float(np.median(finals[(name, k)]))
+                                  for k in methods if k in PEERS])
+                     for name in names)
+        print(f"| {d} | {lo}-{hi} of {len(names)} | {picked}/{len(names)} | "
+              + " | ".join(f"{own[m]}/{len(names)}" for m in methods) + " |")
     print("\n## auto <= best peer by class (final budget)")
     for label, lo, hi in BBOB_CLASSES:
         cells = []
@@ -597,6 +625,23 @@ def report_suite(results, problems, methods):
         print("\n## where auto's median is above the best peer's")
         for name, a, best, b in lost:
             print(f"  {name:<34} auto {a:.3g}  {best} {b:.3g}  ({a / max(b, SOLVED):.3g}x)")
+
+
+def share_interval(finals, names, methods, rounds=200, seed=0):
+    """How much the count of problems where auto's median is at or below the best
+    peer's moves with the seeds: its 5th and 95th percentiles over ``rounds``
+    resamplings (with replacement) of every method's final regrets on every problem."""
+    rng = np.random.default_rng(seed)
+    peers = [m for m in methods if m in PEERS]
+    counts = []
+    for _ in range(rounds):
+        ok = 0
+        for name in names:
+            med = {m: float(np.median(rng.choice(finals[(name, m)], len(finals[(name, m)]))))
+                   for m in ["auto"] + peers}
+            ok += at_or_below(med["auto"], [med[m] for m in peers])
+        counts.append(ok)
+    return tuple(int(v) for v in np.percentile(counts, [5, 95], method="nearest"))
 
 
 def expected_running_time(runs, target):

@@ -74,6 +74,11 @@ def test_report_suite_counts_shares_losses_and_anytime_rows(bench, capsys):
     # each method's share: auto wins sphere, pycma rastrigin
     assert "| 2 | 2 | 50% | 0% | 50% | 0% | 1/2 = 50% | 2/2 |" in out
     assert "separable                        2-D 1/2" in out
+    # every seed alike: resampling cannot move the count (1 of 2); auto is the only one
+    # of ours (random is no candidate), so the best of ours is auto's 1/2; held to
+    # auto's test (against the best of the peers other than itself) pycma wins both,
+    # TPE neither
+    assert "| 2 | 1-1 of 2 | 1/2 | 1/2 | 0/2 | 2/2 | 0/2 |" in out
     # anytime: at 10% and 25% pycma leads on both (log10 ratios 0.70 and 0.12,
     # median 0.41); from 50% auto wins sphere (-3.0) and loses rastrigin (+0.30)
     assert "| 2 | 0/2 (+0.41) | 0/2 (+0.41) | 1/2 (-1.35) | 1/2 (-1.35) |" in out
@@ -125,3 +130,14 @@ def test_async_slowdown_is_the_ert_ratio_and_its_interval_brackets_it(bench):
     assert lo <= point <= hi and lo < hi
     same = [trace(5)] * 3
     assert bench.slowdown_interval([(same, [trace(10)] * 3)], 0.5, rounds=20) == (2.0, 2.0)
+
+
+def test_share_interval_spans_what_the_seeds_allow(bench):
+    names = ["p"]
+    # auto's seeds straddle the peer's: some resamples put its median below, some above
+    finals = {("p", "auto"): np.array([1.0, 1.0, 3.0, 3.0, 3.0]),
+              ("p", "pycma"): np.array([2.0] * 5)}
+    assert bench.share_interval(finals, names, ["auto", "pycma"], rounds=100) == (0, 1)
+    # clearly ahead on every seed: 1 in every resample
+    finals[("p", "auto")] = np.array([0.5] * 5)
+    assert bench.share_interval(finals, names, ["auto", "pycma"], rounds=20) == (1, 1)
