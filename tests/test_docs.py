@@ -100,8 +100,11 @@ RUN_PAGES = sorted({b.page for b in ALL if b.kind == "run"})
 @pytest.mark.parametrize("page", RUN_PAGES)
 def test_the_runnable_blocks_of_a_page_run_in_order(page, tmp_path):
     if any("parc_mpi.simcluster" in b.text for b in ALL if b.page == page and b.kind == "run"):
-        from parc_mpi.simcluster import available
+        from parc_mpi.simcluster import available, ssh_available
         why = available()
+        if not why and any("--ssh" in b.text for b in ALL
+                           if b.page == page and b.kind == "run"):
+            why = ssh_available()   # the page's nodes run OpenSSH servers
         if why:
             pytest.skip(f"{page} builds a simulated cluster: {why}")
     where = scratch(tmp_path / "work")

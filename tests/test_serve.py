@@ -502,6 +502,7 @@ job = parc_mpi.optimize(train, {"lr": parc_mpi.Real(0, 1)}, budget=25, goal="min
 
 
 @pytest.mark.e2e
+@pytest.mark.skipif(not chromium(), reason="needs Debian's chromium (.ci/run installs it)")
 def test_a_front_and_progress_curves_in_the_api_and_the_browser(tmp_path):
     """Several objectives with a constraint, and a pruned run: the optimization API
     gives the front (feasible points only, parameters included), every evaluation
