@@ -263,6 +263,27 @@ def test_the_soft_stop_needs_the_token_json_and_no_foreign_origin(tmp_path):
         lock.close()
 
 
+def test_the_run_s_dashboard_takes_a_token_that_starts_with_a_dash(tmp_path):
+    """--serve's child gets the token as one argument: a random token starts with "-"
+    one time in 64, and as a separate argument argparse took it for an option, so the
+    dashboard did not start."""
+    from parc_mpi.serve.launch import ServerProcess
+    store, lock = fake_running_run(tmp_path)
+    child = ServerProcess(str(tmp_path / "live"), "127.0.0.1:0", token="-Ab_c-")
+    try:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{child.port}/api/runs/live/stop", data=b"{}",
+            method="POST", headers={"Content-Type": "application/json",
+                                    "X-Parc-Token": "-Ab_c-"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200 and json.loads(r.read())["stop_requested"]
+        assert (tmp_path / "live" / "STOP").exists()
+    finally:
+        child.stop(linger=0)
+        store.close()
+        lock.close()
+
+
 def test_a_run_whose_process_died_shows_as_crashed_and_cannot_be_stopped(tmp_path):
     store, lock = fake_running_run(tmp_path)
     (tmp_path / "live" / "run.lock").write_text(f"pid 999999999 on {os.uname().nodename}\n")

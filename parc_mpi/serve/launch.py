@@ -63,7 +63,9 @@ class ServerProcess:
         ready_r, ready_w = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "parc_mpi.serve", run_dir, "--fd", str(sock.fileno()),
-             "--token", self.token, "--parent", str(os.getpid()), "--ready-fd",
+             # one argument: a random token starts with "-" one time in 64, which
+             # argparse would read as an option
+             f"--token={self.token}", "--parent", str(os.getpid()), "--ready-fd",
              str(ready_w)],
             pass_fds=(sock.fileno(), ready_w), env=env, stdin=subprocess.DEVNULL)
         sock.close()  # the child holds it now
