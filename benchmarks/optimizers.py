@@ -576,14 +576,11 @@ def report_suite(results, problems, methods):
         finals = {(name, m): np.array([t[-1] for t in results[(name, m, "seq")]])
                   for name in names for m in methods}
         lo, hi = share_interval(finals, names, methods)
-        own = {m: sum(at_or_below(float(np.median(finals[(name, m)])),
-                                  [float(np.median(finals[(name, k)]))
-                                   for k in methods if k in PEERS and k != m])
-                      for name in names) for m in methods}
-        picked = sum(at_or_below(min(float(np.median(finals[(name, m)])) for m in ours),
-                                 [float(np.median(finals[(name, k)]))
-                                  for k in methods if k in PEERS])
-                     for name in names)
+        final = [meds[(name, 1.0)] for name in names]   # medians at the full budget
+        own = {m: sum(at_or_below(med[m], [med[k] for k in PEERS if k in med and k != m])
+                      for med in final) for m in methods}
+        picked = sum(at_or_below(min(med[m] for m in ours),
+                                 [med[k] for k in PEERS if k in med]) for med in final)
         print(f"| {d} | {lo}-{hi} of {len(names)} | {picked}/{len(names)} | "
               + " | ".join(f"{own[m]}/{len(names)}" for m in methods) + " |")
     print("\n## auto <= best peer by class (final budget)")

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium
+
 ROOT = Path(__file__).resolve().parents[1]
+# a test that drives headless Chromium: skipped where it is missing (.ci/run installs it)
+needs_chromium = pytest.mark.skipif(not chromium(),
+                                    reason="needs Debian's chromium (.ci/run installs it)")
 
 
 def pytest_ignore_collect(collection_path, config):

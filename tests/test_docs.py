@@ -99,11 +99,11 @@ RUN_PAGES = sorted({b.page for b in ALL if b.kind == "run"})
 @pytest.mark.e2e
 @pytest.mark.parametrize("page", RUN_PAGES)
 def test_the_runnable_blocks_of_a_page_run_in_order(page, tmp_path):
-    if any("parc_mpi.simcluster" in b.text for b in ALL if b.page == page and b.kind == "run"):
+    runs = [b.text for b in ALL if b.page == page and b.kind == "run"]
+    if any("parc_mpi.simcluster" in text for text in runs):
         from parc_mpi.simcluster import available, ssh_available
         why = available()
-        if not why and any("--ssh" in b.text for b in ALL
-                           if b.page == page and b.kind == "run"):
+        if not why and any("--ssh" in text for text in runs):
             why = ssh_available()   # the page's nodes run OpenSSH servers
         if why:
             pytest.skip(f"{page} builds a simulated cluster: {why}")

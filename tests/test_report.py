@@ -1,6 +1,5 @@
 """The report, from synthetic run stores and from real runs, and in a real browser."""
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -8,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, mpi_cmd, python_cmd, run_cmd
+from browser import chromium
+from conftest import ROOT, mpi_cmd, needs_chromium, python_cmd, run_cmd
 from parc_mpi.execute import Outcome
 from parc_mpi.monitor import report as report_mod
 from parc_mpi.monitor.report import build_report
@@ -159,12 +159,8 @@ def test_live_report_refreshes_and_final_does_not(tmp_path):
     assert "location.reload" not in final and "finished" in final
 
 
-def chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.e2e
-@pytest.mark.skipif(not chromium(), reason="needs Debian's chromium (.ci/run installs it)")
+@needs_chromium
 def test_report_in_a_real_browser(tmp_path):
     run_dir = tmp_path / "run"
     done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", "jobs/optimize_rastrigin.py", "--run-dir",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from browser import Browser, chromium
-from conftest import ROOT, python_cmd, run_cmd
+from browser import Browser
+from conftest import ROOT, needs_chromium, python_cmd, run_cmd
 from faults import start
 from parc_mpi.serve import api
 from parc_mpi.serve.server import make_server
@@ -65,6 +65,16 @@ def runs(tmp_path_factory):
     return root
 
 
+def post(url, headers=None, body=b"{}"):
+    """(status, JSON body) of a POST; errors are answers too."""
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
 class Served:
     """A dashboard in a thread of this process, on a free port of 127.0.0.1."""
 
@@ -89,13 +99,7 @@ class Served:
         return json.loads(body)
 
     def post(self, path, headers=None, body=b"{}"):
-        req = urllib.request.Request(self.base + path, data=body, method="POST",
-                                     headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        return post(self.base + path, headers, body)
 
     def close(self):
         self.server.shutdown()
@@ -271,12 +275,9 @@ def test_the_run_s_dashboard_takes_a_token_that_starts_with_a_dash(tmp_path):
     store, lock = fake_running_run(tmp_path)
     child = ServerProcess(str(tmp_path / "live"), "127.0.0.1:0", token="-Ab_c-")
     try:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{child.port}/api/runs/live/stop", data=b"{}",
-            method="POST", headers={"Content-Type": "application/json",
-                                    "X-Parc-Token": "-Ab_c-"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            assert r.status == 200 and json.loads(r.read())["stop_requested"]
+        code, body = post(f"http://127.0.0.1:{child.port}/api/runs/live/stop",
+                          {"Content-Type": "application/json", "X-Parc-Token": "-Ab_c-"})
+        assert code == 200 and body["stop_requested"], (code, body)
         assert (tmp_path / "live" / "STOP").exists()
     finally:
         child.stop(linger=0)
@@ -423,7 +424,7 @@ def test_a_dashboard_that_dies_does_not_take_the_run_down(tmp_path):
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not chromium(), reason="needs Debian's chromium (.ci/run installs it)")
+@needs_chromium
 def test_the_pages_in_a_real_browser_escape_what_tasks_return(served, tmp_path):
     """Headless Chromium: the runs list, a run's tabs, the failure whose message is
     <script> shown as text (no dialog), the chart drawn; screenshots kept."""
@@ -523,7 +524,7 @@ job = parc_mpi.optimize(train, {"lr": parc_mpi.Real(0, 1)}, budget=25, goal="min
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not chromium(), reason="needs Debian's chromium (.ci/run installs it)")
+@needs_chromium
 def test_a_front_and_progress_curves_in_the_api_and_the_browser(tmp_path):
     """Several objectives with a constraint, and a pruned run: the optimization API
     gives the front (feasible points only, parameters included), every evaluation

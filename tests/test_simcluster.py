@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium
-from conftest import ROOT, Done, cli_env, python_cmd, run_cmd
+from conftest import ROOT, Done, cli_env, needs_chromium, python_cmd, run_cmd
 from docs_blocks import blocks, scratch, write_file
 from faults import start, wait_committed
 from parc_mpi.mpienv import find_mpiexec
@@ -201,7 +200,7 @@ def _line_with(proc, text, timeout):
     return hit[0], box
 
 
-@pytest.mark.skipif(not chromium(), reason="needs Debian's chromium (.ci/run installs it)")
+@needs_chromium
 def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
     """The box as its owner uses it: 24 ranks on six simulated Pis with --serve; a
     seventh namespace plays the laptop on the router and runs headless Chromium,
