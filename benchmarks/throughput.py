@@ -150,6 +150,23 @@ def pool(workers, n, chunksize=None):
     return {"seconds": dt, "tasks_per_second": n / dt}
 
 
+def efficiency(reps):
+    """1 ms and 100 ms tasks on 2 workers against the ideal, both task hosts."""
+    print("\n## parallel efficiency on 2 workers (ideal = tasks x seconds / workers)")
+    print(f"{'task':>8} {'tasks':>6} {'parc_mpi':>9} {'in-proc':>8} {'futures c=1':>12} "
+          f"{'futures c=16':>13}")
+    for seconds, count in ((0.001, 3000), (0.1, 40)):
+        ideal = count * seconds / 2
+        kw = dict(BENCH_KIND="busy", BENCH_N=count, BENCH_SECONDS=seconds)
+        o = ideal / best([ours(2, **kw) for _ in range(reps)], "seconds")
+        ip = ideal / best([ours(2, "--no-monitor", "--in-process", **kw)
+                           for _ in range(reps)], "seconds")
+        f1 = ideal / best([futures(2, 1, **kw) for _ in range(reps)], "seconds")
+        f16 = ideal / best([futures(2, 16, **kw) for _ in range(reps)], "seconds")
+        print(f"{seconds * 1000:>6.0f}ms {count:>6} {o:>9.1%} {ip:>8.1%} {f1:>12.1%} "
+              f"{f16:>13.1%}")
+
+
 def best(runs, key="tasks_per_second"):
     return statistics.median(r[key] for r in runs)
 
@@ -160,7 +177,7 @@ def main():
     ap.add_argument("--baseline", metavar="DIR",
                     help="another parc_mpi checkout (e.g. a git worktree of the previous "
                          "commit) measured in the same loop, for a before/after ratio")
-    ap.add_argument("--only", choices=("trivial", "phases"),
+    ap.add_argument("--only", choices=("trivial", "efficiency", "phases"),
                     help="run one section only")
     ap.add_argument("--tasks", type=int, default=20000,
                     help="trivial tasks per run (more: steadier figures on a busy box)")
@@ -172,24 +189,32 @@ def main():
     if args.only == "phases":
         phases_table(reps)
         return
+    if args.only == "efficiency":
+        efficiency(reps)
+        return
     print(f"\n## trivial tasks (x*x), {n:,} of them, tasks/s")
     base_head = f" {'baseline':>10} {'base x c64':>10}" if args.baseline else ""
-    print(f"{'workers':>7} {'parc_mpi':>10} {'futures c=1':>12} {'futures c=64':>13} "
-          f"{'Pool':>10} {'x vs c=1':>9} {'x vs c=64':>10}{base_head}")
+    print("(parc_mpi: tasks in a task process per worker, the default; in-proc: "
+          "--in-process, tasks in the worker ranks themselves)")
+    print(f"{'workers':>7} {'parc_mpi':>10} {'in-proc':>10} {'futures c=1':>12} "
+          f"{'futures c=64':>13} {'Pool':>10} {'x vs c=1':>9} {'x vs c=64':>10} "
+          f"{'in-proc x c64':>14}{base_head}")
     for w in (2, 4):
-        o, b, f1, f64, pl = [], [], [], [], []
+        o, ip, b, f1, f64, pl = [], [], [], [], [], []
         for _ in range(reps):  # interleaved, so that load drifts hit every column alike
             o.append(ours(w, BENCH_KIND="square", BENCH_N=n))
+            ip.append(ours(w, "--no-monitor", "--in-process", BENCH_KIND="square",
+                           BENCH_N=n))
             if args.baseline:
                 b.append(ours(w, tree=os.path.abspath(args.baseline), BENCH_KIND="square",
                               BENCH_N=n))
             f1.append(futures(w, 1, BENCH_KIND="square", BENCH_N=n))
             f64.append(futures(w, 64, BENCH_KIND="square", BENCH_N=n))
             pl.append(pool(w, n))
-        o, f1, f64, pl = best(o), best(f1), best(f64), best(pl)
+        o, ip, f1, f64, pl = best(o), best(ip), best(f1), best(f64), best(pl)
         extra = f" {best(b):>10,.0f} {best(b) / f64:>10.2f}" if b else ""
-        print(f"{w:>7} {o:>10,.0f} {f1:>12,.0f} {f64:>13,.0f} {pl:>10,.0f} "
-              f"{o / f1:>9.1f} {o / f64:>10.2f}{extra}", flush=True)
+        print(f"{w:>7} {o:>10,.0f} {ip:>10,.0f} {f1:>12,.0f} {f64:>13,.0f} {pl:>10,.0f} "
+              f"{o / f1:>9.1f} {o / f64:>10.2f} {ip / f64:>14.2f}{extra}", flush=True)
     print("\n## tasks returning a 1 MiB numpy array, 300 of them: MB/s stored (parc_mpi) "
           "or received (futures)")
     print(f"{'workers':>7} {'parc_mpi':>10} {'futures c=1':>12} {'x':>6}")
@@ -201,15 +226,7 @@ def main():
     if args.only == "trivial":
         return
 
-    print("\n## parallel efficiency on 2 workers (ideal = tasks x seconds / workers)")
-    print(f"{'task':>8} {'tasks':>6} {'parc_mpi':>9} {'futures c=1':>12} {'futures c=16':>13}")
-    for seconds, count in ((0.001, 3000), (0.1, 40)):
-        ideal = count * seconds / 2
-        kw = dict(BENCH_KIND="busy", BENCH_N=count, BENCH_SECONDS=seconds)
-        o = ideal / best([ours(2, **kw) for _ in range(reps)], "seconds")
-        f1 = ideal / best([futures(2, 1, **kw) for _ in range(reps)], "seconds")
-        f16 = ideal / best([futures(2, 16, **kw) for _ in range(reps)], "seconds")
-        print(f"{seconds * 1000:>6.0f}ms {count:>6} {o:>9.1%} {f1:>12.1%} {f16:>13.1%}")
+    efficiency(reps)
 
     print("\n## idle ranks: CPU used while waiting, fraction of one core")
     s = ours(2, BENCH_KIND="sleep", BENCH_N=4, BENCH_SECONDS=2)

@@ -13,6 +13,7 @@ import logging
 import math
 import pickle
 import resource
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
 from .execute import Task
 from .job import Job
 from .sources import OptimizeSource, Source
-from .store import STATUS_FAILED, STATUS_OK, ResultRow, Store
+from .store import STATUS_FAILED, STATUS_KILLED, STATUS_OK, ResultRow, Store
 from .store.digest import Digest
 from .store.export import CsvStream
 
@@ -35,6 +36,20 @@ FLUSH_SECONDS_MAP = 0.5        # map jobs: a commit every half second at most
 FLUSH_SECONDS_ADAPTIVE = 0.02  # adaptive jobs: results feed new tasks, commit soon
 FLUSH_ROWS = 20_000
 RESULT_STATUS = ResultRow._fields.index("status")  # rows arrive as plain tuples (hot path)
+RESULT_ERROR = ResultRow._fields.index("error")
+KILL_LIMIT = 3     # a task whose process died this many times fails for good (poison;
+#                    Dask's allowed-failures is 3 too)
+USAGE_BATCH = 64   # peak memory is stored per task for batches up to this size
+
+
+def retry_due(status: str, attempt: int, kills: int, retries: int) -> bool:
+    """Whether a task's failed attempt runs again: one whose process died
+    (``killed``: maybe the node's doing) until it has died ``KILL_LIMIT`` times
+    (``kills`` counts this one), whatever ``retries`` says; any other failure while
+    its failures that were not deaths stay within ``retries``."""
+    if status == STATUS_KILLED:
+        return kills < KILL_LIMIT
+    return attempt - kills < retries
 
 
 @dataclass
@@ -98,6 +113,9 @@ class Scheduler:
         self.stats: Dict[int, WorkerStats] = {}
         self.lost: Dict[int, Dict[str, Any]] = {}  # worker rank -> node, when, tasks
         self.single = isinstance(source, OptimizeSource)  # one point per message
+        self.kills: Dict[int, int] = {}   # task -> how often its process died
+        self.avoid: Dict[int, int] = {}   # task -> the worker it died on (run it elsewhere)
+        self.killed_attempts = 0
         self.sheet: Optional[CsvStream] = None  # results.csv as results arrive (map jobs)
         self.digest: Optional[Digest] = None    # what the report reads, kept as they arrive
 
@@ -126,9 +144,11 @@ class Scheduler:
             self.stop_reason = reason
 
     def restore(self, *, done: int, failed: int, attempts_failed: int, taken: int,
-                told: int, rerun: Iterable[Task]) -> None:
+                told: int, rerun: Iterable[Task], kills: Optional[Dict[int, int]] = None
+                ) -> None:
         """Stand where a stored run stood (``--resume``): counts, and the tasks to
         run again first."""
+        self.kills = dict(kills or {})
         self.done = self.done_before = done
         self.failed = failed
         self.attempts_failed = attempts_failed
@@ -146,7 +166,9 @@ class Scheduler:
             for _ in range(free[w]):
                 batch = self.next_batch(w)
                 if batch is None:
-                    return out
+                    if not self.avoid:
+                        return out   # nothing for anyone
+                    break   # only tasks this worker should not run: ask the next one
                 out.append((w, batch))
         return out
 
@@ -179,7 +201,13 @@ class Scheduler:
             self.flush()
         n = self.batch_size()
         out: List[Task] = []
-        while self.retry and len(out) < n:
+        if self.retry and self.kills:
+            first = self._retry_for(worker)
+            if first is not None and first[0] in self.kills:
+                n = 1   # a task whose process died runs alone: it takes nothing down
+            if first is not None:
+                out.append(first)
+        while self.retry and len(out) < n and not (self.kills and self.retry[0][0] in self.kills):
             out.append(self.retry.popleft())
         if len(out) < n:
             want = n - len(out)
@@ -197,6 +225,18 @@ class Scheduler:
             self.held.setdefault(worker, set()).add(self.batch_id)
         return self.batch_id, out
 
+    def _retry_for(self, worker: Optional[int]) -> Optional[Task]:
+        """The next task to run again, skipping those whose process died on this
+        worker while another worker is there to take them."""
+        others = self.workers - len(self.lost) > 1
+        for _ in range(len(self.retry)):
+            t = self.retry[0]
+            if others and worker is not None and self.avoid.get(t[0]) == worker:
+                self.retry.rotate(-1)
+                continue
+            return self.retry.popleft()
+        return None
+
     def give_back(self, batch_id: int, worker: Optional[int] = None) -> None:
         """A batch sent out but never run (a soft stop, a lost worker) goes back in line."""
         if worker is not None:
@@ -212,7 +252,7 @@ class Scheduler:
 
     def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
                 compute: float, node: str = "?", curves: Optional[dict] = None,
-                sheet: Optional[str] = None) -> None:
+                sheet: Optional[str] = None, peak: Optional[int] = None) -> None:
         """Take a batch's store rows (plain tuples in ResultRow order, made by
         ``store.rows_for``) and, for adaptive jobs, the raw results, for optimize
         jobs the progress curves by task, for map jobs the rows' results.csv lines
@@ -237,6 +277,13 @@ class Scheduler:
         status = RESULT_STATUS
         clean = all(row[status] == STATUS_OK for row in rows)
         self.store.add_rows(rows)
+        if peak is not None and len(rows) <= USAGE_BATCH:
+            mbytes = round(peak / 2**20, 1)
+            self.store.add_usage([(row[0], row[1], mbytes) for row in rows])
+        if self.avoid:   # tasks that died before and are now done
+            for row in rows:
+                if row[status] != STATUS_KILLED:
+                    self.avoid.pop(row[0], None)
         if clean and not self.source.adaptive:
             self.uncounted_ok += len(rows)
             if self.sheet is not None:
@@ -250,7 +297,19 @@ class Scheduler:
             if not ok:
                 self.attempts_failed += 1
                 task, attempt, arg = tasks[i]
-                if attempt < self.job.retries and not self.stopping:
+                kills = 0
+                if row[status] == STATUS_KILLED:
+                    self.killed_attempts += 1
+                    kills = self.kills[task] = self.kills.get(task, 0) + 1
+                    self.avoid[task] = worker
+                    print(f"[parc_mpi] warning: task {task}: {row[RESULT_ERROR]}"
+                          + ("; it runs again" if kills < KILL_LIMIT else
+                             f"; {KILL_LIMIT} times: it fails for good"),
+                          file=sys.stderr, flush=True)
+                elif self.kills:
+                    kills = self.kills.get(task, 0)
+                if retry_due(row[status], attempt, kills, self.job.retries) \
+                        and not self.stopping:
                     self.retry.append((task, attempt + 1, arg))
                     continue
             final.append(row)
@@ -376,6 +435,7 @@ class Scheduler:
         out: Dict[str, Any] = {
             "tasks": self.done, "ok": self.done - self.failed, "failed": self.failed,
             "failed_attempts": self.attempts_failed, "seconds": round(elapsed, 3),
+            "killed_attempts": self.killed_attempts,
             "tasks_per_second": (round((self.done - self.done_before) / elapsed, 3)
                                  if elapsed > 0 else None),
             "stopped": self.stop_reason or None,

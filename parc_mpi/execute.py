@@ -60,18 +60,22 @@ def format_error(exc: BaseException, rename: Optional[Tuple[str, str]] = None) -
 
 def execute_batch(fn: Callable, call: str, batch: List[Task],
                   timeout: Optional[float] = None,
-                  rename: Optional[Tuple[str, str]] = None) -> Tuple[List[Outcome], float]:
+                  rename: Optional[Tuple[str, str]] = None,
+                  mark: Optional[Callable[[int], None]] = None
+                  ) -> Tuple[List[Outcome], float]:
     """Run every task of ``batch``; return the outcomes and the compute seconds.
 
     A task that raises gives status ``failed`` and its formatted traceback; the batch
     goes on. With ``timeout``, a task is interrupted (where Python can interrupt
     it: between bytecodes, not inside a long C call) after that many seconds and
-    raises :class:`TaskTimeout`: status ``timeout``.
+    raises :class:`TaskTimeout`: status ``timeout``. ``mark(i)`` (with ``timeout``
+    only) is called before the batch's i-th task: a task process tells its rank which
+    task runs since when, so that the rank can end one stuck in C.
     """
     if timeout is not None and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         try:
-            return _run(fn, call, batch, timeout, rename)
+            return _run(fn, call, batch, timeout, rename, mark)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
@@ -79,16 +83,19 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
 
 
 def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
-         rename: Optional[Tuple[str, str]] = None) -> Tuple[List[Outcome], float]:
+         rename: Optional[Tuple[str, str]] = None,
+         mark: Optional[Callable[[int], None]] = None) -> Tuple[List[Outcome], float]:
     out: List[Outcome] = []
     append = out.append
     clock = wall_clock()   # this node's clock in the main node's terms (clock.py)
     kwargs = call == "kwargs"
     t_begin = time.perf_counter()
-    for task, attempt, arg in batch:
+    for i, (task, attempt, arg) in enumerate(batch):
         t0 = clock()
         try:
             if timeout is not None:
+                if mark is not None:
+                    mark(i)
                 signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 result = fn(**arg) if kwargs else fn(arg)
@@ -119,7 +126,8 @@ class BatchResult(NamedTuple):
 
 
 def run_batch(job, batch: List[Task], worker: int, node: str,
-              context: Optional[tuple] = None) -> BatchResult:
+              context: Optional[tuple] = None,
+              mark: Optional[Callable[[int], None]] = None) -> BatchResult:
     """Run a batch of ``job``'s tasks and make its store rows: the one path a batch
     takes, on an MPI worker and in a serial run alike. ``context``: the pruner's
     table an optimize job's evaluations judge their progress by."""
@@ -129,7 +137,7 @@ def run_batch(job, batch: List[Task], worker: int, node: str,
     if job.kind == "optimize":
         fn, records = _with_progress(job.fn, context)
     outcomes, compute = execute_batch(fn, job.call, batch, job.timeout,
-                                      getattr(job, "rename", None))
+                                      getattr(job, "rename", None), mark)
     raw = [o[3] for o in outcomes] if job.kind != "map" else None  # Outcome.result
     rows = rows_for(batch, outcomes, worker, node)
     curves = None

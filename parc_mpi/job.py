@@ -38,6 +38,14 @@ def _check_retries(retries: Any) -> int:
     return retries
 
 
+def _check_memory(memory: Any) -> Optional[int]:
+    from .tasks.memory import parse_size
+    try:
+        return parse_size(memory, "memory")
+    except ValueError as exc:
+        raise JobError(str(exc)) from None
+
+
 def _check_timeout(timeout: Any) -> Optional[float]:
     if timeout is None:
         return None
@@ -55,13 +63,17 @@ class Job:
     timeout: Optional[float] = None
     name: Optional[str] = None
     summary: Optional[Callable] = None
+    memory: Optional[int] = None   # bytes a task's process may use (None: no limit)
 
     kind = "job"
     call = "arg"  # how a worker calls fn: fn(item) or fn(**params)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "fn": _qualname(self.fn), "retries": self.retries,
-                "timeout": self.timeout}
+        out = {"kind": self.kind, "fn": _qualname(self.fn), "retries": self.retries,
+               "timeout": self.timeout}
+        if self.memory is not None:
+            out["memory"] = self.memory
+        return out
 
 
 STREAM_MIN = 50_000   # map runs from this many tasks keep results.csv and the report's
@@ -133,7 +145,8 @@ class GenerateJob(Job):
 
 
 def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[float] = None,
-        summary: Optional[Callable] = None, name: Optional[str] = None) -> MapJob:
+        summary: Optional[Callable] = None, name: Optional[str] = None,
+        memory: Any = None) -> MapJob:
     """A sweep: call ``fn(item)`` for every item, on as many workers as there are.
 
     Parameters
@@ -146,7 +159,13 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
     retries : int, default 0
         How often a task that raised is tried again.
     timeout : float, optional
-        Wall-time limit per task in seconds.
+        Wall-time limit per task in seconds: the task is interrupted where Python
+        can interrupt it, and its process ended one second later where it cannot
+        (inside C); status ``timeout``.
+    memory : str or int, optional
+        Memory limit of each task's process, e.g. ``"800M"``: a task that needs more
+        fails naming its limit (a memory cgroup where one can be made, else
+        ``RLIMIT_DATA``; ``--memory`` overrides it).
     summary : callable, optional
         ``summary(pairs, run_dir) -> str``, called on rank 0 at the end with an
         iterator of ``(item, result)`` for the successful tasks in task order
@@ -166,7 +185,8 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
     if summary is not None:
         _check_fn(summary, "map(..., summary=)")
     return MapJob(fn=fn, items=items, retries=_check_retries(retries),
-                  timeout=_check_timeout(timeout), name=name, summary=summary)
+                  timeout=_check_timeout(timeout), name=name, summary=summary,
+                  memory=_check_memory(memory))
 
 
 def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
@@ -174,7 +194,8 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
              retries: int = 0, timeout: Optional[float] = None,
              name: Optional[str] = None, initial: Optional[Sequence[Mapping]] = None,
              warm_start: Optional[str] = None, pruner: Any = None,
-             reference: Optional[Mapping[str, float]] = None) -> OptimizeJob:
+             reference: Optional[Mapping[str, float]] = None,
+             memory: Any = None) -> OptimizeJob:
     """An adaptive search for the best value of ``fn(**params)``.
 
     Parameters
@@ -236,7 +257,8 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
     job = OptimizeJob(fn=fn, space=space, budget=budget, optimizer=optimizer, goal=goal,
                       seed=seed, retries=_check_retries(retries),
                       timeout=_check_timeout(timeout), name=name, initial=tuple(points),
-                      warm_start=warm_start, pruner=pruner, reference=reference)
+                      warm_start=warm_start, pruner=pruner, reference=reference,
+                      memory=_check_memory(memory))
     try:
         job.make_optimizer()
     except ValueError as exc:
@@ -266,7 +288,7 @@ def _check_reference(reference: Any, goal: Any) -> Optional[Dict[str, float]]:
 def generate(fn: Callable, items: Iterable, on_result: Callable, *,
              max_tasks: Optional[int] = None, retries: int = 0,
              timeout: Optional[float] = None, summary: Optional[Callable] = None,
-             name: Optional[str] = None) -> GenerateJob:
+             name: Optional[str] = None, memory: Any = None) -> GenerateJob:
     """A custom generator: start from ``items``, and after each result call
     ``on_result(item, result)``, which returns an iterable of new items (or None).
 
@@ -287,7 +309,7 @@ def generate(fn: Callable, items: Iterable, on_result: Callable, *,
         _check_fn(summary, "generate(..., summary=)")
     return GenerateJob(fn=fn, items=items, on_result=on_result, max_tasks=max_tasks,
                        retries=_check_retries(retries), timeout=_check_timeout(timeout),
-                       name=name, summary=summary)
+                       name=name, summary=summary, memory=_check_memory(memory))
 
 
 def _qualname(fn: Any) -> str:
@@ -379,6 +401,8 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
         job.name = os.path.splitext(os.path.basename(label))[0]
     # tracebacks name the user's file, not the copy a node loaded
     job.rename = (os.path.abspath(path), label)
+    # how a task process loads the same job (parc_mpi.tasks)
+    job.origin = (os.path.abspath(path), label, extra_path, also_path)
     return job
 
 

@@ -15,7 +15,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from .job import Job, OptimizeJob, file_digest
-from .store import Result, RunReader, Store, StoreError, lock_run
+from .store import STATUS_KILLED, Result, RunReader, Store, StoreError, lock_run
 from .store.values import journal
 
 ENDED = ("finished", "failed")
@@ -37,10 +37,10 @@ def job_digest(path: str) -> Optional[str]:
 
 
 def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal",
-                    budget: Optional[int] = None) -> Store:
+                    budget: Optional[int] = None, reopen: bool = False) -> Store:
     """Open RUN_DIR's store for a resume of ``job``; raise StoreError naming what is
     wrong, or NothingToResume when the run has ended (and ``budget`` does not extend
-    it)."""
+    it, nor ``reopen`` ask for its failed tasks to run again)."""
     with RunReader(run_dir) as reader:  # says what is missing, names the folder
         try:
             reader.check_intact()
@@ -59,7 +59,7 @@ def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal",
                 raise StoreError(f"--budget {budget} is below the {done} evaluations "
                                  f"{run_dir} has done already")
         extends = budget is not None and planned is not None and budget > planned
-        if status in ENDED and not extends:
+        if status in ENDED and not extends and not reopen:
             raise NothingToResume(f"{run_dir}: the run already {status} ({done or '?'} "
                                   "tasks); nothing to resume"
                                   + ("" if not isinstance(job, OptimizeJob) else
@@ -102,19 +102,36 @@ def _short(value: Any) -> str:
 
 
 # -- replay ------------------------------------------------------------------
-def replay(sched, store: Store, retries: int) -> Dict[str, int]:
+def replay(sched, store: Store, retries: int, retry_failed: bool = False) -> Dict[str, int]:
     """Bring a fresh scheduler (and its source) to where the stored run stood.
+    ``retry_failed``: tasks that failed for good run again (map jobs), with their
+    retries and deaths counted afresh.
 
     Returns counts for the start-up line: done, failed, rerun."""
+    from .engine import retry_due
+    if retry_failed and sched.source.adaptive:
+        raise StoreError("--retry-failed: only a map job's failed tasks can run again (an "
+                         "optimizer or generator was told of the failure)")
     with store.reader() as reader:
         rows = reader.results()
         asks = reader.asks() if sched.source.adaptive else []
         extras = _extras(reader) if sched.source.adaptive else {}
     last: Dict[int, Result] = {}
+    kills: Dict[int, int] = {}
+    # told rows: ok, or a failure that was not going to be retried (the scheduler's own
+    # rule, deaths of the task's process counted as it counted them)
+    told = []
     for row in rows:
         last[row.task] = row
-    # told rows: ok, or a failure that was not going to be retried
-    told = [r for r in rows if r.ok or r.attempt >= retries]
+        if row.status == STATUS_KILLED:
+            kills[row.task] = kills.get(row.task, 0) + 1
+        if row.ok or not retry_due(row.status, row.attempt, kills.get(row.task, 0), retries):
+            told.append(row)
+    if retry_failed:
+        again = {r.task for r in told if not r.ok}
+        told = [r for r in told if r.task not in again]
+        for task in again:
+            kills.pop(task, None)
     told_tasks = {r.task for r in told}
     retry = [(r.task, r.attempt + 1, r.params) for r in last.values()
              if r.task not in told_tasks]
@@ -129,7 +146,7 @@ def replay(sched, store: Store, retries: int) -> Dict[str, int]:
         rerun = []
         taken = len(told_tasks)
     sched.restore(done=len(told), failed=failed, taken=taken, told=len(told),
-                  attempts_failed=sum(1 for r in rows if not r.ok),
+                  attempts_failed=sum(1 for r in rows if not r.ok), kills=kills,
                   rerun=rerun + sorted(retry, key=lambda x: x[0]))
     return {"done": len(told), "failed": failed, "rerun": len(rerun) + len(retry)}
 

@@ -56,6 +56,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _memory_size(text: str) -> int:
+    from .tasks.memory import parse_size
+    try:
+        return parse_size(text, "--memory")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--memory ", "", 1)) from None
+
+
 def _serve_spec(text: str) -> str:
     from .serve.launch import parse_spec
     try:
@@ -123,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", metavar="[HOST:]PORT", type=_serve_spec,
                    help="serve the live dashboard of this run from the main node (e.g. "
                         "--serve 8080; python -m parc_mpi.serve shows every run)")
+    p.add_argument("--in-process", dest="isolate", action="store_false",
+                   help="run tasks in the worker ranks themselves instead of a task process "
+                        "per rank: a few percent faster on trivial tasks, but a task that "
+                        "crashes, is killed or hangs in C then takes its rank (and with it "
+                        "the job) down, and --memory and hard timeouts do not apply")
+    p.add_argument("--memory", metavar="SIZE", type=_memory_size,
+                   help="memory limit of each task's process, e.g. 800M or 2G (default: the "
+                        "job's memory=, else none); a task that needs more fails naming it")
+    p.add_argument("--no-memory-guard", dest="memory_guard", action="store_false",
+                   help="do not end the node's biggest task process when the node's "
+                        "available memory falls below max(5%%, 64 MB)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run a map job's tasks that failed for good again "
+                        "(by default a resume keeps them as failed)")
     p.add_argument("--log-level", default="warning", type=str.lower,
                    choices=("debug", "info", "warning", "error"),
                    help="parc_mpi's own log lines, each with rank and host: debug shows "
@@ -158,7 +180,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                       netbench=args.netbench, resume=args.resume,
                       heartbeat_timeout=args.heartbeat_timeout, argv=argv,
                       allow_failures=args.allow_failures, budget=args.budget,
-                      warm_start=args.warm_start, serve=args.serve)
+                      warm_start=args.warm_start, serve=args.serve, isolate=args.isolate,
+                      memory=args.memory, memory_guard=args.memory_guard,
+                      retry_failed=args.retry_failed)
+    if args.retry_failed and not args.resume:
+        print("error: --retry-failed goes with --resume RUN_DIR", file=sys.stderr)
+        return 2
     if args.resume and args.run_dir:
         print("error: --resume RUN_DIR continues that run in place; drop --run-dir",
               file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from . import __version__
 from .engine import Scheduler
-from .execute import run_batch
+from .tasks import make_host, message
 from .job import Job, OptimizeJob
 from .sources import make_source
 from .store import HealthWriter, Store, lock_run, make_run_dir
@@ -49,6 +49,10 @@ class RunOptions:
     budget: Optional[int] = None     # an optimization's budget (with --resume: extend it)
     warm_start: Optional[str] = None  # tell an earlier run's results first
     serve: Optional[str] = None  # [HOST:]PORT: the dashboard beside this run
+    isolate: bool = True         # tasks in task processes (False: --in-process)
+    memory: Optional[int] = None  # --memory: bytes per task process (else the job's)
+    memory_guard: bool = True    # end the biggest task process when the node runs low
+    retry_failed: bool = False   # --resume --retry-failed: run failed-for-good tasks again
     argv: List[str] = field(default_factory=list)
 
     @property
@@ -95,7 +99,8 @@ def open_run(job: Job, opts: RunOptions) -> Store:
                          "already there at start; remove it to run")
     if opts.resume:
         from .resume import open_for_resume
-        store = open_for_resume(job, opts.resume, opts.job_path, opts.sync, opts.budget)
+        store = open_for_resume(job, opts.resume, opts.job_path, opts.sync, opts.budget,
+                                reopen=opts.retry_failed)
         _check_writable(store.run_dir)
         stop = os.path.join(opts.resume, STOP_FILE)
         if os.path.exists(stop):
@@ -198,7 +203,7 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
             sched.digest = Digest()
     if opts.resume:
         from .resume import mark_resumed, replay
-        counts = replay(sched, store, job.retries)
+        counts = replay(sched, store, job.retries, opts.retry_failed)
         target = opts.budget or store.meta().get("budget_extended")
         if target and isinstance(job, OptimizeJob) and target != job.budget:
             # replayed with the budget it had, then asked further
@@ -505,20 +510,23 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
                                opts.monitor_interval)
         sampler.start()
     status = None
+    host = make_host(job, 0, node, opts.isolate, opts.memory, opts.memory_guard)
+    host.start()
     try:
         while not sched.finished:
             batch = sched.next_batch()
             if batch:
                 batch_id, tasks = batch
-                out = run_batch(job, tasks, 0, node, sched.context())
-                sched.receive(batch_id, 0, out.rows, out.raw, out.compute, node, out.curves,
-                              out.sheet)
+                msg, _compute = host.run(batch_id, tasks, sched.context())
+                _bid, rows, raw, compute, curves, sheet, peak = message(msg)
+                sched.receive(batch_id, 0, rows, raw, compute, node, curves, sheet, peak)
             if sched.flush_due() or not batch:
                 sched.flush()
             watch.tick()
     except KeyboardInterrupt:  # a second Ctrl-C: keep what is done, stop now
         status = "aborted"
     finally:
+        host.close()
         watch.close()
         if sampler is not None:
             sampler.finish()

@@ -111,8 +111,11 @@ def test_a_silent_worker_is_lost_its_tasks_rerun_and_it_exits_alone(tmp_path, wr
 def test_a_worker_that_exits_mid_run_is_replaced(tmp_path, write_job):
     job = write_job(SLOW_MAP.replace("DIE_AT", "5"))
     run_dir = tmp_path / "run"
+    # --in-process: the task's os._exit ends the worker rank itself (with task processes,
+    # the default, it ends one task process: tests/test_tasks.py)
     done = run_cmd(tolerant(4, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q",
-                            "--no-monitor", "--heartbeat-timeout", "2"), timeout=90)
+                            "--no-monitor", "--heartbeat-timeout", "2", "--in-process"),
+                   timeout=90)
     assert "finished: 80 ok, 0 failed of 80 tasks" in done.stdout, done
     assert done.seconds < 40, done
     exactly_once(run_dir, 80)

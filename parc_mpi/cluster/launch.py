@@ -103,6 +103,10 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
                      opts.live_report_interval, opts.live_dir, opts.health_commit_seconds)
         return 0, None
+    # the task process loads the job while the network benchmark runs
+    from ..tasks import make_host
+    runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard)
+    runner.start()
     if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)
     agent = None
@@ -115,8 +119,9 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
         heartbeat = WorkerHeartbeat(hbcomm, opts.heartbeat_timeout)
         heartbeat.start()
     try:
-        worker_loop(comm, job, on_stop=heartbeat.finish if heartbeat else None)
+        worker_loop(comm, job, runner, on_stop=heartbeat.finish if heartbeat else None)
     finally:
+        runner.close()
         if heartbeat is not None:
             heartbeat.stop.set()  # already stopped on the way out; this covers a raise
         if agent is not None:

@@ -16,6 +16,7 @@ from mpi4py import MPI
 
 from ..engine import Scheduler
 from ..runner import Watch
+from ..tasks import message
 from .heartbeat import Liveness, skip_finalize
 from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, Goodbye,
                        Tasks, wait_quietly)
@@ -50,8 +51,9 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
             if liveness is not None:
                 liveness.heard(src)
             if tag == TAG_RESULTS:
-                sched.receive(msg.batch_id, src, msg.rows, msg.raw, msg.compute,
-                              nodes.get(src, "?"), msg.curves, msg.sheet)
+                bid, rows, raw, compute, curves, sheet, peak = message(msg)
+                sched.receive(bid, src, rows, raw, compute, nodes.get(src, "?"), curves,
+                              sheet, peak)
             elif tag == TAG_DONE:
                 for unstarted in msg.unstarted:
                     sched.give_back(unstarted.batch_id, src)

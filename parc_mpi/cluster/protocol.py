@@ -44,7 +44,9 @@ class Tasks(NamedTuple):
 class Results(NamedTuple):
     """A batch's outcome: store rows as plain tuples in ``store.ResultRow`` order,
     the raw return values for adaptive jobs (else None), compute seconds, and the
-    rows' ``results.csv`` lines (``store.export.sheet_text``)."""
+    rows' ``results.csv`` lines (``store.export.sheet_text``). A worker whose tasks
+    run in a task process sends this tuple's pickle, as the task process made it,
+    as bytes (``tasks.message`` reads either)."""
 
     batch_id: int
     rows: List[tuple]
@@ -52,6 +54,7 @@ class Results(NamedTuple):
     compute: float
     curves: Optional[dict] = None   # optimize jobs: {task: (curve, pruned)} (progress)
     sheet: Optional[str] = None     # map jobs: the rows' results.csv lines, when plain
+    peak: Optional[int] = None      # the task process's peak resident bytes in the batch
 
 
 class Done(NamedTuple):

@@ -12,19 +12,19 @@ from typing import Deque, List
 
 from mpi4py import MPI
 
-from ..execute import run_batch
 from ..job import Job
 from .heartbeat import skip_finalize
 from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, Done, Goodbye,
-                       Results, RollCall, Tasks, recv_quietly, wait_quietly)
+                       RollCall, Tasks, recv_quietly, wait_quietly)
 
 log = logging.getLogger(__name__)
 
 
 
-def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
-    """Run batches from rank 0 until it says stop; ``on_stop()`` runs before the
-    worker's DONE goes out (the heartbeat's last word must precede it)."""
+def worker_loop(comm: MPI.Comm, job: Job, host, on_stop=None) -> None:
+    """Hand batches from rank 0 to this rank's task host (``parc_mpi.tasks``) until
+    rank 0 says stop; ``on_stop()`` runs before the worker's DONE goes out (the
+    heartbeat's last word must precede it)."""
     queue: Deque[Tasks] = deque()
     sends: List[MPI.Request] = []
     status = MPI.Status()
@@ -32,7 +32,6 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
     stop = False
     busy = 0.0
     batches = 0
-    me, node = comm.rank, MPI.Get_processor_name()
     wall0, cpu0 = time.monotonic(), time.process_time()
     while True:
         while comm.Iprobe(source=0, tag=MPI.ANY_TAG, status=status):
@@ -48,10 +47,11 @@ def worker_loop(comm: MPI.Comm, job: Job, on_stop=None) -> None:
         if queue:
             backoff.reset()
             batch_id, tasks, context = queue.popleft()
-            out = run_batch(job, tasks, me, node, context)
+            msg, compute = host.run(batch_id, tasks, context)
             batches += 1
-            busy += out.compute
-            sends.append(comm.isend(Results(batch_id, *out), dest=0, tag=TAG_RESULTS))
+            busy += compute
+            # bytes from a task process go on as they are (rank 0 unpickles them once)
+            sends.append(comm.isend(msg, dest=0, tag=TAG_RESULTS))
             if len(sends) > 4:
                 sends[:] = [r for r in sends if not r.Test()]
             continue

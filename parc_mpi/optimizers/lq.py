@@ -19,7 +19,9 @@ import math
 from typing import Optional
 
 import numpy as np
-from scipy.stats import kendalltau
+from ._lazy import lazy_function
+
+kendalltau = lazy_function("scipy.stats", "kendalltau")
 
 TRUNCATION = 0.75      # share of the archive (the best) that enters the fit
 MIN_RELATIVE = 1.1     # data per coefficient before a richer model is used

@@ -208,6 +208,14 @@ class RunReader:
                 (STATUS_OK,)):
             yield decode(params), decode(result)
 
+    def usage(self) -> List[tuple]:
+        """(task, attempt, peak MB) of the attempts whose task process's peak memory
+        was measured (tasks that ran in batches of up to 64)."""
+        try:
+            return self._all("SELECT task, attempt, peak_mb FROM usage ORDER BY task, attempt")
+        except StoreError:   # a store from before task processes
+            return []
+
     def attempts(self) -> int:
         """How many attempts (result rows) are committed."""
         return self._all("SELECT COUNT(*) FROM results")[0][0]

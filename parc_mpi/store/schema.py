@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS results (
     seq INTEGER PRIMARY KEY,      -- order in which results were committed
     task INTEGER NOT NULL,        -- task id: item index (map), trial id (optimize)
     attempt INTEGER NOT NULL,     -- 0 for the first try
-    status TEXT NOT NULL,         -- ok | failed | timeout
+    status TEXT NOT NULL,         -- ok | failed | timeout | killed
     params,                       -- the item or parameters (number or JSON text)
     value REAL,                   -- the result as a number, when it is one (optimize jobs:
                                   -- the objective, when it is one, feasible and not pruned)
@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS trials (     -- optimize jobs with several objectives
 );
 CREATE TABLE IF NOT EXISTS curves (     -- progress values evaluations reported (parc_mpi.report)
     task INTEGER NOT NULL, step REAL NOT NULL, value REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage (      -- a task process's peak resident memory (MB) while
+    task INTEGER NOT NULL,        -- it ran this attempt (tasks run in batches of up to
+    attempt INTEGER NOT NULL,     -- USAGE_BATCH: the batch's peak)
+    peak_mb REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS asks (       -- adaptive jobs: every take, for --resume's replay
     seq INTEGER PRIMARY KEY,
@@ -55,6 +60,7 @@ STOP_FILE = "STOP"   # in a run directory: a soft-stop request (the runner, the 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_TIMEOUT = "timeout"
+STATUS_KILLED = "killed"   # the task's process died (a crash, the OOM killer, the guard)
 
 # a result row's columns in insert order (records.ResultRow has the same fields)
 RESULT_COLUMNS = ("task", "attempt", "params", "status", "value", "result", "error",

@@ -96,6 +96,11 @@ class Store:
         """Progress values ``(task, step, value)``, committed with the next flush."""
         self._insert("INSERT INTO curves(task, step, value) VALUES (?, ?, ?)", rows)
 
+    def add_usage(self, rows: List[Tuple[int, int, float]]) -> None:
+        """Peak memory ``(task, attempt, peak_mb)`` of task processes, with the next
+        flush."""
+        self._insert("INSERT INTO usage(task, attempt, peak_mb) VALUES (?, ?, ?)", rows)
+
     def _insert(self, sql: str, rows: List[Tuple]) -> None:
         if not rows:
             return

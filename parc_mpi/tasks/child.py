@@ -1,0 +1,140 @@
+"""The task process: ``python -m parc_mpi.tasks.child``, started by a worker rank
+(fork and exec, never a bare fork of an MPI process) and kept across batches.
+
+It loads the job as the rank did, then answers batches over a pipe with the
+pickled results message the rank forwards to rank 0. It never initialises MPI
+(the launcher's variables are not in its environment). It dies with its rank
+(``PR_SET_PDEATHSIG``), volunteers first to the kernel's OOM killer
+(``oom_score_adj`` 1000), and ignores Ctrl-C: its rank decides when it ends.
+
+When the job has a timeout, the task being run and its start are written to a
+shared slot before each task, so the rank can end a task stuck in C.
+"""
+from __future__ import annotations
+
+import argparse
+import mmap
+import os
+import signal
+import sys
+import time
+import types
+
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _volunteer_for_oom() -> None:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
+    except OSError:
+        pass
+
+
+def load(spec: dict):
+    """The job's task function and settings, as the rank has them."""
+    how = spec["how"]
+    for p in reversed(spec.get("path") or []):   # the rank's sys.path, as spawn does
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    if how[0] == "file":
+        from ..job import load_job
+        _f, path, label, extra, also = how
+        job = load_job(path, label=label, extra_path=extra, also_path=also)
+    else:
+        import pickle
+        job = types.SimpleNamespace(fn=pickle.loads(how[1]), rename=None)
+    for key in ("kind", "call", "timeout", "stream", "memory"):
+        setattr(job, key, spec.get(key))
+    return job
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m parc_mpi.tasks.child")
+    p.add_argument("--fds", required=True)
+    p.add_argument("--node", default="?")
+    p.add_argument("--tag", default="")
+    args = p.parse_args(argv)
+    fd_in, fd_out, fd_slot = (int(x) for x in args.fds.split(","))
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:   # the rank died before the line above
+        return 1
+    _volunteer_for_oom()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the rank decides, not the terminal
+    from . import wire
+    from .wire import SLOT
+    from .memory import apply_rlimit, peak_reset, peak_rss
+    slot = mmap.mmap(fd_slot, SLOT.size)
+    try:
+        setup = wire.recv(fd_in)
+    except wire.ChannelClosed:
+        return 0
+    limit, mode = setup.get("memory"), setup.get("limit_mode")
+    try:
+        if limit and mode == "rlimit":
+            apply_rlimit(limit)
+        job = load(setup["spec"])
+    except BaseException as exc:  # the user's job file: anything can come out
+        msg = str(exc) if type(exc).__name__ == "JobError" else f"{type(exc).__name__}: {exc}"
+        wire.send(fd_out, ("error", msg))
+        return 1
+    from ..execute import run_batch
+    wire.send(fd_out, ("ready", os.getpid()))
+    worker, node = setup["worker"], setup["node"]
+    pack = SLOT.pack_into
+    now = time.monotonic
+
+    def mark(i: int) -> None:
+        pack(slot, 0, i, now())
+
+    import pickle
+    dumps = pickle.dumps
+    while True:
+        try:
+            msg = wire.recv(fd_in)
+        except wire.ChannelClosed:
+            return 0
+        if msg is None:
+            return 0
+        batch_id, tasks, context = msg
+        measured = peak_reset()
+        out = run_batch(job, tasks, worker, node, context,
+                        mark=mark if job.timeout is not None else None)
+        if job.timeout is not None:
+            pack(slot, 0, -1, 0.0)
+        if limit:
+            _name_memory_errors(out.rows, limit, mode)
+        peak = peak_rss() if measured else None
+        payload = dumps((batch_id, out.rows, out.raw, out.compute, out.curves, out.sheet, peak),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            wire.send(fd_out, ("done", out.compute, payload))
+        except wire.ChannelClosed:
+            return 0
+
+
+def _name_memory_errors(rows, limit: int, mode: str) -> None:
+    """A task that ran out of its own limit under the rlimit raised MemoryError: its
+    error's last line says so in the user's terms."""
+    from .memory import mb
+    for i, row in enumerate(rows):
+        error = row[6]
+        if error and row[3] != "ok":
+            last = error.strip().splitlines()[-1]
+            if "MemoryError" in last.split(":", 1)[0]:
+                line = (f"needed more than its {mb(limit)} (the task's memory limit, "
+                        f"RLIMIT_DATA; {last})")
+                rows[i] = row[:6] + (error.rstrip("\n") + "\n" + line,) + row[7:]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

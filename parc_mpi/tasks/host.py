@@ -1,0 +1,430 @@
+"""The task host: where a rank runs its tasks.
+
+:class:`TaskHost` runs them in a task process of its own (``child.py``), started
+with fork and exec, kept across batches and started again when it dies. A task
+that kills its process (a segfault, the OOM killer, ``os._exit``), passes its hard
+time limit inside C, or is ended by the node's memory guard costs that task, never
+the rank: it comes back as a row with status ``killed`` (or ``timeout``, or
+``failed`` when it passed its own memory limit) and one line saying what happened.
+:class:`InProcessHost` runs them in the rank itself (``--in-process``: today's
+path, for the last percent on trivial tasks, with none of that protection).
+
+Both answer ``run(batch_id, tasks, context)`` with the results message and the
+compute seconds: the message is the tuple the workers send to rank 0
+(``(batch_id, rows, raw, compute, curves, sheet, peak)``), or its pickle as bytes
+straight from the task process (``message()`` reads either).
+"""
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, List, NamedTuple, Optional, Tuple
+
+from ..clock import wall_clock
+from ..store.schema import STATUS_FAILED, STATUS_KILLED, STATUS_TIMEOUT
+from . import wire
+from .wire import SLOT
+from .memory import (GUARD_INTERVAL, TaskCgroup, guard_threshold, mb, node_memory)
+
+log = logging.getLogger(__name__)
+
+HARD_AFTER = 1.0    # seconds past the timeout before a task stuck in C is ended
+TERM_GRACE = 1.0    # seconds between SIGTERM and SIGKILL of the task's process group
+TICK = 0.25         # how often a waiting rank looks at the clock and the guard
+# the launcher's variables: a task process that imported mpi4py with them would try to
+# join the job
+_LAUNCHER_VARS = ("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIR_", "MPI_LOCALRANKID",
+                  "MPI_LOCALNRANKS", "PRTE_", "I_MPI_")
+
+_SIGNAL_WORDS = {
+    signal.SIGKILL: "was killed by SIGKILL",
+    signal.SIGSEGV: "crashed with SIGSEGV (a segmentation fault: a bug in C code or a C "
+                    "extension?)",
+    signal.SIGBUS: "crashed with SIGBUS (a bad memory access: a truncated file mapped, or "
+                   "/dev/shm full?)",
+    signal.SIGABRT: "aborted (SIGABRT: a C library's assertion or abort())",
+    signal.SIGFPE: "crashed with SIGFPE (an arithmetic error in C code)",
+    signal.SIGILL: "crashed with SIGILL (an instruction this CPU lacks: code built for "
+                   "another machine?)",
+}
+
+
+def message(msg: Any) -> tuple:
+    """A results message as the tuple, whichever way it travelled."""
+    return pickle.loads(msg) if type(msg) is bytes else msg
+
+
+def task_spec(job) -> dict:
+    """What a task process needs to run ``job``'s tasks as the rank would: how to
+    load the task function, and the settings that do not travel with it."""
+    origin = getattr(job, "origin", None)
+    how: Optional[tuple] = None
+    if origin is not None:
+        how = ("file",) + tuple(origin)
+    else:
+        fn = job.fn
+        if getattr(fn, "__module__", "__main__") != "__main__":
+            try:
+                how = ("fn", pickle.dumps(fn))
+            except Exception:
+                how = None
+    return {"how": how, "path": list(sys.path), "kind": job.kind, "call": job.call,
+            "timeout": job.timeout,
+            "stream": bool(getattr(job, "stream", False)),
+            "memory": getattr(job, "memory", None)}
+
+
+def make_host(job, worker: int, node: str, isolate: bool = True,
+              memory: Optional[int] = None, guard: bool = True):
+    """The task host for this rank: a task process unless ``isolate`` is off or the
+    task function cannot be found by a fresh process (defined in ``__main__`` of a
+    script, a lambda), in which case the rank runs the tasks itself."""
+    memory = memory if memory is not None else getattr(job, "memory", None)
+    if isolate:
+        spec = task_spec(job)
+        if spec["how"] is not None:
+            return TaskHost(job, spec, worker, node, memory=memory, guard=guard)
+        log.info("the task function %s cannot be imported by a task process; tasks run "
+                 "in the rank itself", getattr(job.fn, "__qualname__", job.fn))
+    return InProcessHost(job, worker, node)
+
+
+class InProcessHost:
+    """Tasks in the rank's own process."""
+
+    isolated = False
+    limit_mode = None
+
+    def __init__(self, job, worker: int, node: str):
+        self.job, self.worker, self.node = job, worker, node
+
+    def start(self) -> None:
+        pass
+
+    def run(self, batch_id: int, tasks: List[tuple], context: Any = None) -> Tuple[Any, float]:
+        from ..execute import run_batch
+        out = run_batch(self.job, tasks, self.worker, self.node, context)
+        return (batch_id, out.rows, out.raw, out.compute, out.curves, out.sheet, None), \
+            out.compute
+
+    def close(self) -> None:
+        pass
+
+
+class Death(NamedTuple):
+    """How a task process ended mid-batch."""
+
+    status: str              # killed | timeout | failed (its own memory limit)
+    what: str                # "was killed by SIGKILL (out of memory? ...)"
+    index: Optional[int]     # the batch position of the task that ran, when known
+
+
+class TaskHost:
+    """A rank's task process: started once, fed batches over a pipe, started again
+    when it dies."""
+
+    isolated = True
+
+    def __init__(self, job, spec: dict, worker: int, node: str, memory: Optional[int] = None,
+                 guard: bool = True):
+        self.job, self.spec, self.worker, self.node = job, spec, worker, node
+        self.fallback: Optional[InProcessHost] = None
+        self.memory, self.guard = memory, guard
+        self.timeout = spec.get("timeout")
+        self.proc: Optional[subprocess.Popen] = None
+        self.cgroup: Optional[TaskCgroup] = None
+        self.limit_mode: Optional[str] = None
+        self.oom_seen = 0
+        self.ready = False
+        self.starts = 0
+        self.deaths = 0
+        self.next_guard = 0.0
+        self.clock = wall_clock()
+
+    # -- the process --------------------------------------------------------
+    def start(self) -> None:
+        """Start the task process (it loads the job while the rank goes on)."""
+        if self.proc is not None:
+            return
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+        slot_fd = os.memfd_create("parc-task-slot") if hasattr(os, "memfd_create") else None
+        if slot_fd is None:
+            import tempfile
+            fh = tempfile.TemporaryFile()
+            slot_fd = os.dup(fh.fileno())
+            fh.close()
+        os.ftruncate(slot_fd, SLOT.size)
+        self.slot = mmap.mmap(slot_fd, SLOT.size)
+        SLOT.pack_into(self.slot, 0, -1, 0.0)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCHER_VARS)}
+        env["PARC_MPI_SERIAL"] = "1"   # belt and braces: never an MPI world of its own
+        fds = (to_child_r, from_child_w, slot_fd)
+        cmd = [sys.executable, "-m", "parc_mpi.tasks.child", "--fds", ",".join(map(str, fds)),
+               "--node", self.node, "--tag", f"rank{self.worker}"]
+        self.proc = subprocess.Popen(cmd, pass_fds=fds, env=env, start_new_session=True,
+                                     stdin=subprocess.DEVNULL)
+        for fd in fds:
+            os.close(fd)
+        self.starts += 1
+        self.ready = False
+        if self.memory and self.limit_mode is None:
+            self.cgroup = TaskCgroup.make(self.memory, f"parc_mpi-{os.getpid()}")
+            self.limit_mode = self.cgroup.version and f"cgroup {self.cgroup.version}" \
+                if self.cgroup else "rlimit"
+            log.info("task memory limit %s by %s", mb(self.memory), self.limit_mode)
+        if self.cgroup is not None and not self.cgroup.add(self.proc.pid):
+            self.cgroup.remove()
+            self.cgroup, self.limit_mode = None, "rlimit"
+        if self.cgroup is not None:
+            self.oom_seen = self.cgroup.oom_kills()
+        mode = "rlimit" if self.memory and self.cgroup is None else None
+        try:
+            wire.send(self.to_child, {"spec": self.spec, "worker": self.worker,
+                                      "node": self.node, "memory": self.memory,
+                                      "limit_mode": mode})
+        except wire.ChannelClosed:
+            pass   # it died at once: the first batch finds out why
+
+    def _reap(self, sig: Optional[int] = None) -> int:
+        """End the task process and its process group (``sig``: how to ask first),
+        close the pipes; return its exit status."""
+        proc = self.proc
+        assert proc is not None
+        if sig is not None and proc.poll() is None:
+            _killpg(proc.pid, sig)
+            try:
+                proc.wait(TERM_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+        if proc.poll() is None:
+            _killpg(proc.pid, signal.SIGKILL)
+        rc = proc.wait()
+        _killpg(proc.pid, signal.SIGKILL)   # what it started, if any outlived it
+        for fd in (self.to_child, self.from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.slot.close()
+        self.proc = None
+        return rc
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                wire.send(self.to_child, None)
+            except wire.ChannelClosed:
+                pass
+            try:
+                self.proc.wait(TERM_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+            self._reap(signal.SIGTERM)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+
+    # -- batches ------------------------------------------------------------
+    def run(self, batch_id: int, tasks: List[tuple], context: Any = None) -> Tuple[Any, float]:
+        if self.fallback is not None:
+            return self.fallback.run(batch_id, tasks, context)
+        got = self._attempt(batch_id, tasks, context)
+        if isinstance(got, tuple) and len(got) == 2:   # the fallback's answer
+            return got
+        if not isinstance(got, Death):
+            return got[2], got[1]
+        msg = self._salvage(batch_id, tasks, context, got)
+        return msg, msg[3]
+
+    def _attempt(self, batch_id: int, tasks: List[tuple], context: Any):
+        """("done", compute, payload), or a Death."""
+        self.start()
+        t_start = time.monotonic()
+        if not self.ready:
+            got = self._wait(None)
+            if isinstance(got, Death):
+                return got
+            if got[0] == "error":
+                self._reap(signal.SIGTERM)
+                self.fallback = InProcessHost(self.job, self.worker, self.node)
+                print(f"[parc_mpi] warning: rank {self.worker} on {self.node}: a task process "
+                      f"could not load the job ({got[1]}); this rank runs its tasks itself, "
+                      "without a task process's protection", file=sys.stderr, flush=True)
+                return self.fallback.run(batch_id, tasks, context)
+            self.ready = True
+        try:
+            wire.send(self.to_child, (batch_id, tasks, context))
+        except wire.ChannelClosed:
+            return self._death(None)
+        got = self._wait(t_start)
+        return got
+
+    def _wait(self, t_start: Optional[float]):
+        """The task process's next message, or a Death if it dies, passes the hard
+        time limit, or is ended by the memory guard first."""
+        fd = self.from_child
+        while True:
+            ready, _, _ = select.select([fd], [], [], TICK)
+            if ready:
+                try:
+                    return wire.recv(fd)
+                except (wire.ChannelClosed, EOFError, pickle.UnpicklingError):
+                    return self._death(None)
+            if self.proc.poll() is not None:
+                if select.select([fd], [], [], 0)[0]:
+                    continue   # its last words are in the pipe
+                return self._death(None)
+            if t_start is None:
+                continue
+            if self.timeout is not None:
+                index, since = SLOT.unpack_from(self.slot, 0)
+                if index >= 0 and time.monotonic() - since > self.timeout + HARD_AFTER:
+                    self._reap(signal.SIGTERM)
+                    self.deaths += 1
+                    return Death(STATUS_TIMEOUT, f"ran past its time limit of "
+                                 f"{self.timeout:g} s inside code Python cannot interrupt "
+                                 f"(C); its process on {self.node} was ended", index)
+            if self.guard and time.monotonic() >= self.next_guard:
+                self.next_guard = time.monotonic() + GUARD_INTERVAL
+                death = self._guard()
+                if death is not None:
+                    return death
+
+    def _guard(self) -> Optional[Death]:
+        """The node's memory guard: below the threshold, the node's task process that
+        uses the most memory is ended (each rank ends only its own: they all find the
+        same one) before the kernel's OOM killer picks a process, maybe a rank."""
+        avail, total = node_memory()
+        if avail >= guard_threshold(total):
+            return None
+        if biggest_task_process(self.node) != self.proc.pid:
+            return None
+        index = self._index()
+        self._reap(signal.SIGKILL)
+        self.deaths += 1
+        return Death(STATUS_KILLED, f"its process was ended by the node's memory guard: "
+                     f"{self.node} had "
+                     f"{mb(avail)} available of {mb(total)}, and it used the most", index)
+
+    def _index(self) -> Optional[int]:
+        if self.timeout is None:
+            return None
+        index = SLOT.unpack_from(self.slot, 0)[0]
+        return index if index >= 0 else None
+
+    def _death(self, index: Optional[int]) -> Death:
+        """The task process died by itself: read why from its exit status."""
+        index = index if index is not None else self._index()
+        rc = self._reap()
+        self.deaths += 1
+        if self.cgroup is not None and self.cgroup.oom_kills() > self.oom_seen:
+            self.oom_seen = self.cgroup.oom_kills()
+            return Death(STATUS_FAILED, f"needed more than its {mb(self.memory)} (the task's "
+                         f"memory limit, by {self.limit_mode}: the kernel ended its process)",
+                         index)
+        if rc < 0:
+            sig = -rc
+            words = _SIGNAL_WORDS.get(sig) or f"was ended by {_signame(sig)}"
+            words, _, why = words.partition(" (")
+            words += f" on {self.node}" + (f" ({why}" if why else "")
+            if sig == signal.SIGKILL:
+                avail, total = node_memory()
+                words += (f" (out of memory? {self.node} had {mb(avail)} available of "
+                          f"{mb(total)}; or another process killed it)")
+            return Death(STATUS_KILLED, "its process " + words, index)
+        return Death(STATUS_KILLED, f"its process exited with status {rc} on {self.node} "
+                     "(os._exit() or C's exit() inside the task?)", index)
+
+    def _salvage(self, batch_id: int, tasks: List[tuple], context: Any, death: Death) -> tuple:
+        """A batch whose process died: the task that died gets its row, the others run
+        again in a new process (one by one when it is not known which task died; the
+        first death is then not counted against any task)."""
+        from ..store.values import encode
+        now = self.clock()
+        rows: List[Any] = [None] * len(tasks)
+        raw: List[Any] = [None] * len(tasks)
+        curves: dict = {}
+        compute = 0.0
+        peak = None
+
+        def dead_row(i: int, d: Death) -> tuple:
+            task, attempt, arg = tasks[i]
+            return (task, attempt, encode(arg, None), d.status, None, None,
+                    d.what, self.worker, self.node, now,
+                    self.clock())
+
+        if death.index is not None or len(tasks) == 1:
+            i = death.index if death.index is not None else 0
+            rows[i] = dead_row(i, death)
+            groups = [[j for j in range(len(tasks)) if j != i]]
+        else:
+            log.info("task process died in a batch of %d (%s): running them one by one",
+                     len(tasks), death.what)
+            groups = [[j] for j in range(len(tasks))]
+        for group in groups:
+            if not group:
+                continue
+            sub = [tasks[j] for j in group]
+            got = self._attempt(batch_id, sub, context)
+            if len(got) == 2:   # the fallback's answer: (message, compute)
+                part = message(got[0])
+            elif isinstance(got, Death):
+                if len(sub) == 1 or got.index is not None:
+                    part = self._salvage(batch_id, sub, context, got)
+                else:
+                    part = self._salvage(batch_id, sub, context, got._replace(index=None))
+            else:
+                part = pickle.loads(got[2])
+            _bid, prow, praw, pcompute, pcurves, _sheet, ppeak = part
+            for k, j in enumerate(group):
+                rows[j] = prow[k]
+                if praw is not None:
+                    raw[j] = praw[k]
+            if pcurves:
+                curves.update(pcurves)
+            compute += pcompute
+            if ppeak is not None:
+                peak = max(peak or 0, ppeak)
+        adaptive = self.spec["kind"] != "map"
+        return (batch_id, rows, raw if adaptive else None, compute, curves or None, None, peak)
+
+
+def biggest_task_process(node: str) -> Optional[int]:
+    """The pid of this node's task process with the largest resident memory."""
+    import psutil
+    best, best_rss = None, -1
+    for p in psutil.process_iter(["cmdline", "memory_info", "status"]):
+        try:
+            cmd = p.info["cmdline"] or []
+            if "parc_mpi.tasks.child" not in cmd or p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if "--node" not in cmd or cmd[cmd.index("--node") + 1] != node:
+                continue
+            rss = p.info["memory_info"].rss
+        except (psutil.Error, TypeError, ValueError, IndexError, AttributeError):
+            continue
+        if rss > best_rss:
+            best, best_rss = p.pid, rss
+    return best
+
+
+def _killpg(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
