@@ -197,6 +197,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .cluster.launch import run_mpi
         status = run_mpi(comm, opts, ship_dir=args.ship, install_deps=args.install_deps,
                          cache=args.cache)
+        logging.getLogger("parc_mpi.run").debug(
+            "leaving with status %s, %s", status,
+            "without MPI_Finalize" if heartbeat.SKIP_FINALIZE else "through MPI_Finalize")
         if heartbeat.SKIP_FINALIZE:  # a rank was lost: MPI_Finalize could wait forever
             sys.stdout.flush()
             sys.stderr.flush()
@@ -209,15 +212,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     return _serial(opts, args.ship)
 
 
+
 def _end_without_lost_nodes(comm, status: int) -> None:
     """Everything is committed and reported, but the launcher would wait for ever for
     the processes of a node that is gone (its cable pulled, its power cut): end the
     job through the launcher, whose abort also ends the survivors (they wait for it),
     with the run's own exit status."""
     from .cluster import heartbeat
-    print(heartbeat.FAREWELL or "[parc_mpi] ending the MPI job with MPI_Abort: the "
-          "launcher cannot wait for the lost node's processes (everything is saved)",
-          file=sys.stderr, flush=True)
+    if heartbeat.FAREWELL or not heartbeat.END_BY_ABORT:
+        print(heartbeat.FAREWELL or "[parc_mpi] ending the MPI job with MPI_Abort: the "
+              "launcher cannot wait for the lost node's processes (everything is saved)",
+              file=sys.stderr, flush=True)
     time.sleep(0.5)  # let the launcher forward the last lines before the abort
     # MPICH's MPI_Abort prints "Abort(0) on node 0 ... application called MPI_Abort"
     # on this rank's stderr: after the line above it only alarms; it is not shown

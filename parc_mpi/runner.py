@@ -3,6 +3,7 @@ directory, watch for a soft stop, print progress, and write the end-of-run files
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import signal
@@ -16,7 +17,7 @@ from .engine import Scheduler
 from .tasks import make_host, message
 from .job import Job, OptimizeJob
 from .sources import make_source
-from .store import HealthWriter, Store, lock_run, make_run_dir
+from .store import HealthWriter, Store, StoreError, lock_run, make_run_dir
 from .store.digest import Digest
 from .store.export import CsvStream
 from .store.schema import STOP_FILE
@@ -217,6 +218,9 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
     return sched
 
 
+TERM_WAIT = 5.0   # seconds running tasks get after SIGTERM before the run ends them
+
+
 class Watch:
     """Soft-stop triggers: a STOP file in the run directory, SIGINT or SIGTERM."""
 
@@ -230,6 +234,7 @@ class Watch:
         self.next_check = 0.0
         self.next_progress = time.monotonic() + progress
         self.first_shown = False  # the first line comes with the first results
+        self.hard_at: Optional[float] = None  # SIGTERM: when running tasks are ended
         self._old = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -241,6 +246,13 @@ class Watch:
         if self.sched.stopping:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self.sched.request_stop(signal.Signals(signum).name)
+        if signum == signal.SIGTERM:
+            # systemd and Slurm send SIGKILL a while after SIGTERM (Slurm's KillWait: 30 s):
+            # running tasks get TERM_WAIT seconds, then the run ends with what is stored
+            self.hard_at = time.monotonic() + TERM_WAIT
+            print(f"[parc_mpi] SIGTERM: soft stop, waiting up to {TERM_WAIT:g} s for running "
+                  "tasks", flush=True)
+            return
         print(f"[parc_mpi] {self.sched.stop_reason}: soft stop, waiting for running tasks "
               "(again to abort)", flush=True)
 
@@ -250,6 +262,10 @@ class Watch:
         if now < self.next_check:
             return
         self.next_check = now + 0.5
+        if self.hard_at is not None and now > self.hard_at:
+            print(f"[parc_mpi] SIGTERM: running tasks did not finish within {TERM_WAIT:g} s; "
+                  "ending them (what is stored stays; --resume runs them again)", flush=True)
+            raise KeyboardInterrupt
         if not self.sched.stopping and os.path.exists(self.stop_path):
             self.sched.request_stop("STOP file")
             print(f"[parc_mpi] found {self.stop_path}: soft stop, waiting for running tasks",
@@ -288,6 +304,50 @@ def _finish_sheet(sched: Scheduler, store: Store) -> Optional[str]:
     return "as results arrived" if sheet.finish(expected) else None
 
 
+@contextlib.contextmanager
+def _writing(path: str):
+    """An OSError (a full disk) while writing ``path``, as the StoreError that names
+    it: every result is committed; the file is not."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _end_files(sched: Scheduler, store: Store, job: Job, summary: Dict[str, Any],
+               status: str, phases: Dict[str, float], names: Optional[List[str]]) -> None:
+    """results.csv, the job's summary and best.json, then the final status; an OSError
+    (a full disk) leaves the run's status as it was, for --resume to finish."""
+    clock = time.perf_counter
+    t = clock()
+    with _writing(os.path.join(store.run_dir, "results.csv")):
+        how = _finish_sheet(sched, store)
+        if how is None:
+            store.write_results_csv(names)
+            how = "from the store" + (f" ({sched.sheet.reason})" if sched.sheet else "")
+    phases["results.csv"] = clock() - t
+    if job.summary is not None and summary["ok"]:
+        t = clock()
+        summary["job_summary"] = _job_summary(job, store)
+        phases["job summary"] = clock() - t
+    t = clock()
+    if isinstance(job, OptimizeJob):
+        best = summary.get("best")
+        outcome = {
+            "goal": job.goal, "params": best["params"] if best else None,
+            "value": best["value"] if best else None, "evaluations": summary["tasks"],
+            "failed": summary["failed"]}
+        outcome.update(_optimization(store, job, summary))
+        with _writing(os.path.join(store.run_dir, "best.json")):
+            store.write_json("best.json", outcome)
+    digest = {}
+    if sched.digest is not None and _whole(sched):
+        digest["digest"] = sched.digest.state()   # what the report would scan the store for
+    store.set_meta(status=status, finished=time.time(), summary=summary, results_csv=how,
+                   **digest)
+    phases["best.json, summary, health"] = clock() - t
+
+
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
                extra: Optional[Dict[str, Any]] = None, quiet: bool = False,
                report: bool = True, allow_failures: bool = False) -> Dict[str, Any]:
@@ -311,36 +371,14 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
             status = "finished"
     summary["status"] = status
     names = job.space.names if isinstance(job, OptimizeJob) else None
-    t = clock()
-    how = _finish_sheet(sched, store)
-    if how is None:
-        store.write_results_csv(names)
-        how = "from the store" + (f" ({sched.sheet.reason})" if sched.sheet else "")
-    phases["results.csv"] = clock() - t
-    if job.summary is not None and summary["ok"]:
-        t = clock()
-        summary["job_summary"] = _job_summary(job, store)
-        phases["job summary"] = clock() - t
-    t = clock()
-    if isinstance(job, OptimizeJob):
-        best = summary.get("best")
-        outcome = {
-            "goal": job.goal, "params": best["params"] if best else None,
-            "value": best["value"] if best else None, "evaluations": summary["tasks"],
-            "failed": summary["failed"]}
-        outcome.update(_optimization(store, job, summary))
-        store.write_json("best.json", outcome)
-    digest = {}
-    if sched.digest is not None and _whole(sched):
-        digest["digest"] = sched.digest.state()   # what the report would scan the store for
-    store.set_meta(status=status, finished=time.time(), summary=summary, results_csv=how,
-                   **digest)
+    _end_files(sched, store, job, summary, status, phases, names)
     final_shown = time.monotonic()  # from now on a dashboard shows the final state
+    t = clock()
     from .monitor.health import health_lines
     with store.reader() as reader:
         health = health_lines(reader)
         first = reader.failures(limit=1) if summary["failed"] else []
-    phases["best.json, summary, health"] = clock() - t
+    phases["best.json, summary, health"] += clock() - t
     t = clock()
     report = write_report(store.run_dir) if report else None
     phases["report"] = clock() - t
@@ -395,6 +433,28 @@ def _process_start() -> Optional[float]:
         return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):  # not Linux: no start-up figure
         return None
+
+
+EXIT_DISK = 3   # the run folder could not be written (a full disk): resume once there is room
+
+
+def stopped_by_disk(store: Store, exc: Exception) -> int:
+    """One line for a run folder that cannot be written (the store or the end's files);
+    the run is marked stopped by it where the store still takes that. Returns the exit
+    status."""
+    print(f"error: {exc}; results committed before are safe; make room, then continue "
+          f"with --resume {store.run_dir}", file=sys.stderr, flush=True)
+    try:
+        store.set_meta(status="stopped", stopped_by="a full disk (or an unwritable run "
+                       "folder)")
+    except Exception:   # the store itself is what cannot be written
+        pass
+    try:
+        store.close()
+    except Exception:
+        pass
+    stop_dashboard(store)
+    return EXIT_DISK
 
 
 def exit_status(summary: Dict[str, Any], allow_failures: bool = False) -> int:
@@ -510,6 +570,7 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
                                opts.monitor_interval)
         sampler.start()
     status = None
+    disk: Optional[StoreError] = None
     host = make_host(job, 0, node, opts.isolate, opts.memory, opts.memory_guard)
     host.start()
     try:
@@ -525,11 +586,18 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
             watch.tick()
     except KeyboardInterrupt:  # a second Ctrl-C: keep what is done, stop now
         status = "aborted"
+    except StoreError as exc:   # the disk is full: what was committed is intact
+        disk = exc
     finally:
         host.close()
         watch.close()
         if sampler is not None:
             sampler.finish()
-    summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary,
-                         report=opts.report, allow_failures=opts.allow_failures)
+    if disk is not None:
+        return stopped_by_disk(store, disk)
+    try:
+        summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary,
+                             report=opts.report, allow_failures=opts.allow_failures)
+    except StoreError as exc:
+        return stopped_by_disk(store, exc)
     return exit_status(summary, opts.allow_failures)

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from typing import Dict, List, Optional, Sequence
 
@@ -53,6 +54,8 @@ case "$host" in
   *) echo "simcluster: unknown host $host" >&2; exit 255;;
 esac
 export UCX_TLS=tcp,self
+# a node with a memory limit of its own (a 2 GB Pi on a bigger machine): its cgroup
+[ -n "$cg" ] && { echo $$ > "$cgroot$cg/cgroup.procs" || exit 255; }
 cd "${PARC_SIM_CWD:-$home}" || exit 255
 unset PARC_SIM_CWD
 # the node's own ~/.cache (where shipped code is unpacked): mpiexec hands every rank
@@ -60,9 +63,14 @@ unset PARC_SIM_CWD
 cache=${HOME:-/root}/.cache
 mkdir -p "$home/.cache" "$cache" || exit 255
 exec ip netns exec "$ns" unshare --uts --mount sh -c \
-  'hostname "$0" && mount --bind "$1" "$2" && shift 2 && exec sh -c "$*"' \
-  "$name" "$home/.cache" "$cache" "$@"
+  'hostname "$0" && mount --bind "$1" "$2" && cgp=$3 && {CGMOUNT} && shift 3 && exec sh -c "$*"' \
+  "$name" "$home/.cache" "$cache" "$cg" "$@"
 """
+
+# inside a node's mount namespace (ip netns exec mounts a fresh /sys): the memory cgroup
+# tree again, so that a node with a limit reads it as a real node reads its own
+CGMOUNT = ('{ [ -z "$cgp" ] || { mount -t tmpfs none /sys/fs/cgroup && '
+           'mkdir -p /sys/fs/cgroup/{SUB} && mount --bind {ROOT} /sys/fs/cgroup/{SUB}; }; }')
 
 
 NODESH = """#!/bin/sh
@@ -77,13 +85,16 @@ esac
 # one kernel under all nodes: without this UCX finds shared memory between "nodes"
 # (mpiexec passes it on to every rank, as it does the rest of its environment)
 export UCX_TLS=tcp,self
+[ -n "$cg" ] && { echo $$ > "$cgroot$cg/cgroup.procs" || exit 255; }
 exec ip netns exec "$ns" unshare --uts --mount sh -c '
   hostname "$0" &&
   mount --bind "$1/.ssh" /root/.ssh && mount --bind "$1/.cache" /root/.cache &&
   mount --bind "$1/etc-ssh" /etc/ssh && mount --bind "$2/passwd" /etc/passwd &&
   mount --bind "$2/shadow" /etc/shadow || exit 255
   for p in $3; do mount -t tmpfs none "$p" || exit 255; done
-  shift 3; exec "$@"' "$name" "$home" "{shared}" "$hide" "$@"
+  cgp=$4; shift 4
+  {CGMOUNT} || exit 255
+  exec "$@"' "$name" "$home" "{shared}" "$hide" "$cg" "$@"
 """
 
 SSHD_CONFIG = """# parc_mpi.simcluster: this node's OpenSSH server
@@ -152,7 +163,8 @@ class SimCluster:
                  name: Optional[str] = None, workdir: Optional[str] = None,
                  ssh: bool = False, hide: Optional[Dict[str, List[str]]] = None,
                  env: Optional[Dict[str, Dict[str, str]]] = None,
-                 links: Optional[Dict[str, str]] = None):
+                 links: Optional[Dict[str, str]] = None,
+                 memory: Optional[Dict[str, int]] = None):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -182,6 +194,13 @@ class SimCluster:
             if prof not in PROFILES:
                 raise SimClusterError(f"{node}: unknown link profile {prof!r}; use one of "
                                       f"{', '.join(PROFILES)}")
+        # a node whose memory is limited (bytes): every process started on it goes into a
+        # memory cgroup of its own, as a 2 GB Pi's memory is its own
+        self.memory = dict(memory or {})
+        self.cgroups: Dict[str, str] = {}   # node -> its cgroup, from the tree's root
+        self._cgroup_dirs: List[str] = []
+        self.cgroot = ""     # the memory cgroup tree, bind-mounted where nodes reach it
+        self.cgsub = "memory"
         self.nodesh = os.path.join(self.workdir, "nodesh.sh")
         self.sshd: List[subprocess.Popen] = []
 
@@ -215,6 +234,7 @@ class SimCluster:
                 _ip("ip", "link", "set", port, "master", "br0", ns=self.switch)
                 os.makedirs(self.home(node.name), exist_ok=True)
             self._hosts_files()
+            self._memory_cgroups()
             self._write_launcher()
             if self.ssh:
                 self._start_sshd()
@@ -222,6 +242,56 @@ class SimCluster:
             self.down()
             raise
         return self
+
+    def _memory_cgroups(self) -> None:
+        """A memory cgroup per node given a limit, under this process's own (v1
+        ``memory.limit_in_bytes`` or v2 ``memory.max``)."""
+        from .tasks.memory import _own_memory_cgroup
+        if not self.memory:
+            return
+        own = _own_memory_cgroup()
+        if own is None:
+            raise SimClusterError("a node memory limit needs the memory cgroup controller "
+                                  "(v1, or v2 with memory enabled)")
+        version, parent = own
+        root = "/sys/fs/cgroup/memory" if version == "v1" else \
+            parent[:len(parent) - len(_cgroup_path(version))] or "/sys/fs/cgroup"
+        # the tree, where a node's namespace can reach it (it mounts a /sys of its own)
+        self.cgroot = os.path.join(self.workdir, "cgroup-memory")
+        os.makedirs(self.cgroot, exist_ok=True)
+        if subprocess.run(["mount", "--bind", root, self.cgroot]).returncode != 0:
+            raise SimClusterError(f"cannot bind-mount {root} for the nodes' memory limits")
+        self.cgsub = "memory" if version == "v1" else ""
+        for node, limit in self.memory.items():
+            if node not in self.ns:
+                raise SimClusterError(f"memory limit for {node}: no such node")
+            folder = os.path.join(parent, f"{self.tag}-{node}")
+            try:
+                os.makedirs(folder, exist_ok=True)
+                self.cgroups[node] = folder[len(root):]
+                self._cgroup_dirs.append(folder)
+                name = "memory.limit_in_bytes" if version == "v1" else "memory.max"
+                with open(os.path.join(folder, name), "w") as fh:
+                    fh.write(str(int(limit)))
+            except OSError as exc:
+                raise SimClusterError(f"cannot give {node} a memory limit: {exc}") from None
+
+    def oom_kills(self, node: str) -> int:
+        """How many processes the kernel's OOM killer ended on ``node`` (its memory
+        cgroup's count; 0 for a node without a limit)."""
+        if node not in self.cgroups:
+            return 0
+        folder = self.cgroot + self.cgroups[node]
+        for name in ("memory.oom_control", "memory.events"):
+            try:
+                with open(os.path.join(folder, name)) as fh:
+                    for line in fh:
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill":
+                            return int(value)
+            except OSError:
+                continue
+        return 0
 
     def _netns(self, ns: str) -> str:
         _ip("ip", "netns", "add", ns)
@@ -246,13 +316,20 @@ class SimCluster:
         for n in self.nodes:
             keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
             hide = shlex.quote(" ".join(self.hide.get(n.name, [])))
+            cg = shlex.quote(self.cgroups.get(n.name, ""))
             cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
-                         f'home={self.home(n.name)} hide={hide};;')
+                         f'home={self.home(n.name)} hide={hide} cg={cg} '
+                         f'cgroot={shlex.quote(self.cgroot)};;')
         return "\n".join(cases)
+
+    def _cgmount(self) -> str:
+        return CGMOUNT.replace("{SUB}", self.cgsub).replace(
+            "{ROOT}", shlex.quote(self.cgroot or "/nonexistent"))
 
     def _write_launcher(self) -> None:
         with open(self.launcher, "w") as fh:
-            fh.write(LAUNCHER.replace("{cases}", self._cases()))
+            fh.write(LAUNCHER.replace("{cases}", self._cases()).replace(
+                "{CGMOUNT}", self._cgmount()))
         os.chmod(self.launcher, 0o755)
 
     # -- the ssh mode ---------------------------------------------------------
@@ -271,7 +348,8 @@ class SimCluster:
                 fh.write("\n".join(lines) + "\n")
             os.chmod(path, mode)
         with open(self.nodesh, "w") as fh:
-            fh.write(NODESH.replace("{cases}", self._cases()).replace("{shared}", shared))
+            fh.write(NODESH.replace("{cases}", self._cases()).replace("{shared}", shared)
+                     .replace("{CGMOUNT}", self._cgmount()))
         os.chmod(self.nodesh, 0o755)
         for d in ("/root/.ssh", "/root/.cache", "/run/sshd"):   # mount points
             os.makedirs(d, exist_ok=True)
@@ -359,8 +437,33 @@ class SimCluster:
         for ns in self.ns.values():
             shutil.rmtree(os.path.join(NETNS_ETC, ns), ignore_errors=True)
         self.made = []
+        if self.cgroot:
+            subprocess.run(["umount", "-l", self.cgroot], capture_output=True)
+            self.cgroot = ""
+        for folder in self._cgroup_dirs:   # empty once its processes are gone
+            for _ in range(50):
+                try:
+                    os.rmdir(folder)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        self.cgroups, self._cgroup_dirs = {}, []
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _cgroup_path(version: str) -> str:
+    """This process's cgroup path within the hierarchy of ``version``."""
+    with open("/proc/self/cgroup") as fh:
+        for line in fh:
+            _id, controllers, path = line.rstrip("\n").split(":", 2)
+            if version == "v1" and "memory" in controllers.split(","):
+                return path
+            if version == "v2" and _id == "0":
+                return path
+    return ""
 
 
 def _hash(password: str) -> str:
@@ -388,6 +491,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--ssh", action="store_true",
                      help="an OpenSSH server on every node; mpiexec launches over real ssh "
                           "(user pi, password raspberry)")
+    run.add_argument("--memory", action="append", default=[], metavar="NODE=SIZE",
+                     help="give NODE a memory limit of its own (a memory cgroup), e.g. "
+                          "pi3=1800M; repeat for several nodes")
     run.add_argument("command", nargs="*",
                      help="after --: the command, e.g. mpiexec -f hostfile -n 24 python ...")
     # everything after the first "--" is the command, untouched by argparse
@@ -408,7 +514,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except NodeListError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cluster = SimCluster(nodes, args.profile, ssh=args.ssh)
+    memory = {}
+    from .tasks.memory import parse_size
+    for spec in args.memory:
+        node, _, size = spec.partition("=")
+        try:
+            memory[node] = parse_size(size, f"--memory {spec}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    cluster = SimCluster(nodes, args.profile, ssh=args.ssh, memory=memory)
     # Ctrl-C or a kill ends the command; the cluster is torn down either way
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

@@ -413,8 +413,8 @@ def test_the_six_node_box_with_open_mpi_over_real_ssh(tmp_path):
 ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
 for n in pi1 pi2 pi3 pi4 pi5; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local; done
 python -m parc_mpi.hostfile node_list.csv -o hostfile --format openmpi
-{OPEN_MPI} -x MPI4PY_MPIABI -hostfile hostfile -n 24 python -m parc_mpi.run map_job.py --run-dir runs/map -q
-{OPEN_MPI} -x MPI4PY_MPIABI -hostfile hostfile -n 24 python -m parc_mpi.run opt_job.py --run-dir runs/opt -q
+{OPEN_MPI} -x MPI4PY_MPIABI -hostfile hostfile -n 24 {sys.executable} -m parc_mpi.run map_job.py --run-dir runs/map -q
+{OPEN_MPI} -x MPI4PY_MPIABI -hostfile hostfile -n 24 {sys.executable} -m parc_mpi.run opt_job.py --run-dir runs/opt -q
 """
     with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit",
                     ssh=True) as cluster:
@@ -473,7 +473,7 @@ ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
 for n in pi1 pi2; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local >/dev/null 2>&1; done
 python -m parc_mpi.hostfile node_list.csv -o hostfile --format openmpi
 exec {OPEN_MPI} -x MPI4PY_MPIABI {' '.join(OMPI_KEEPALIVE)} -hostfile hostfile -n 7 \\
-    python -m parc_mpi.run job.py --run-dir {run_dir} --heartbeat-timeout 10 --netbench off
+    {sys.executable} -m parc_mpi.run job.py --run-dir {run_dir} --heartbeat-timeout 10 --netbench off
 """
     with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit",
                     ssh=True) as cluster:

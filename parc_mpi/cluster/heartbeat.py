@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SKIP_FINALIZE = False   # set on every surviving rank once any rank was lost
 FAREWELL: Optional[str] = None  # rank 0's last line when it ends a job with a lost node
+END_BY_ABORT = False   # rank 0 ends a job whose status is not 0 by MPI_Abort (MPICH)
 
 
 def beat_interval(timeout: float) -> float:

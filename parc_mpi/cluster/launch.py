@@ -4,6 +4,7 @@ monitor samples (``monitor.py``), everyone else works (``worker.py``)."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from typing import Any, Dict, Optional, Tuple
 
@@ -82,7 +83,7 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
                 "step: chrony or systemd-timesyncd)", flush=True)
     role = ("main" if rank == 0 else "monitor" if rank == layout.monitor else
             "worker" + (" + node sampler" if rank in layout.agents else ""))
-    log.debug("role: %s (%d ranks, %d workers, monitor rank %s)", role, comm.size,
+    log.debug("role: %s pid %d (%d ranks, %d workers, monitor rank %s)", role, os.getpid(), comm.size,
               len(layout.workers), layout.monitor)
 
     # 4. roles: netbench before work (monitor leads; rank 0 and one rank per node
@@ -122,6 +123,7 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
         worker_loop(comm, job, runner, on_stop=heartbeat.finish if heartbeat else None)
     finally:
         runner.close()
+        log.debug("task host closed")
         if heartbeat is not None:
             heartbeat.stop.set()  # already stopped on the way out; this covers a raise
         if agent is not None:

@@ -3,6 +3,7 @@ its watch, sampler and heartbeats, and end the run (cleanly, or with MPI_Abort
 after saving what is done when the job cannot go on)."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -15,13 +16,18 @@ from ..job import Job
 from ..layout import Layout
 from ..mpienv import auto_cleanup_disabled, launcher_hostfile_text
 from ..monitor.health import LocalSampler
-from ..runner import RunOptions, Watch, exit_status, finish_run, record_start
+from ..runner import (EXIT_DISK, RunOptions, Watch, exit_status, finish_run, record_start,
+                      stopped_by_disk)
 from ..store import HealthWriter, StoreError
 from .agent import threads_ok
+from . import heartbeat
 from .heartbeat import Liveness, farewell, skip_finalize
 from .main import main_loop
 from .protocol import (TAG_DONE, TAG_MONITOR, TAG_STOP, Goodbye, RollCall, recv_quietly,
                        wait_quietly)
+
+
+log = logging.getLogger(__name__)
 
 
 def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: RunOptions,
@@ -62,9 +68,8 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
     except StoreError as exc:
         # the disk is full or the folder went away: what was committed is intact (SQLite
         # rolls the open transaction back); end every rank now rather than hang
-        print(f"error: {exc}; results committed before are safe; fix that, then continue "
-              f"with --resume {store.run_dir}", file=sys.stderr, flush=True)
-        _abort(comm, 3)
+        stopped_by_disk(store, exc)
+        _abort(comm, EXIT_DISK)
     except BaseException:
         # workers would wait for rank 0 forever: save what is done, then end them all
         traceback.print_exc()
@@ -77,18 +82,34 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
         if sampler is not None:
             sampler.finish()
     summary = {}
+    disk = None
     try:
         summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report,
                              allow_failures=opts.allow_failures)
+    except StoreError as exc:   # the end's files: the run stays resumable
+        disk = stopped_by_disk(store, exc)
     finally:
         if not sched.lost:   # everyone waits for the word: is every rank still there?
             here = list(workers) + ([layout.monitor] if layout.monitor is not None else [])
-            gone = roll_call(comm, here, roll_call_seconds(opts.heartbeat_timeout))
+            status = disk if disk is not None else (
+                exit_status(summary, opts.allow_failures) if summary else 1)
+            # MPICH's launcher ends every process still on its way out when one exits
+            # non-zero, and across nodes that turned the run's exit 1 into 9 or 255 with
+            # a BAD TERMINATION banner (measured on the six-node box: 1 run in 5 with a
+            # failed task, every run when rank 0 left last). Its MPI_Abort exits with the
+            # status given, cleanly: a run that ends non-zero ends through it
+            finalize = status == 0 or "MPICH" not in MPI.Get_library_version()
+            gone = roll_call(comm, here, roll_call_seconds(opts.heartbeat_timeout), finalize)
+            if not finalize:
+                heartbeat.END_BY_ABORT = True
+                skip_finalize()
             if gone:
                 summary = dict(summary, lost_workers={
                     str(r): {"node": nodes.get(r, "?"), "at": time.time(),
                              "tasks_requeued": 0, "after_last_result": True} for r in gone})
                 _gone_at_the_end(store, summary, gone, nodes)
+    if disk is not None:
+        return disk, summary
     if summary.get("lost_workers"):
         farewell(summary, store.run_dir)
     return exit_status(summary, opts.allow_failures), summary
@@ -100,7 +121,7 @@ def roll_call_seconds(heartbeat_timeout: float) -> float:
     return max(1.0, min(5.0, heartbeat_timeout / 2))
 
 
-def roll_call(comm: MPI.Comm, ranks, timeout: float) -> list:
+def roll_call(comm: MPI.Comm, ranks, timeout: float, finalize: bool = True) -> list:
     """Ask ``ranks`` (waiting in ``worker.await_goodbye``) whether they are still there;
     tell those that answered whether to finalize; return those that did not answer
     within ``timeout`` seconds (their node is gone: nobody may finalize then)."""
@@ -114,8 +135,9 @@ def roll_call(comm: MPI.Comm, ranks, timeout: float) -> list:
         waiting.discard(got[1])
     gone = sorted(waiting)
     if gone:
+        log.debug("roll call: no answer from rank(s) %s within %.1f s", gone, timeout)
         skip_finalize()
-    bye = Goodbye(finalize=not gone)
+    bye = Goodbye(finalize=not gone and finalize)
     wait_quietly(sends + [comm.isend(bye, dest=r, tag=TAG_STOP) for r in ranks
                           if r not in waiting], timeout=timeout)
     return gone

@@ -11,6 +11,7 @@ import itertools
 import os
 import signal
 import sys
+import time
 import zlib
 from typing import Any, List, Optional, Tuple
 
@@ -46,6 +47,15 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
     if rank != 0:  # rank 0 alone turns Ctrl-C or SIGTERM (scancel) into a soft stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:   # outside the compute (the run's Watch has it): end every rank now
+        def interrupted(signum, frame):
+            print(f"[parc_mpi] {signal.Signals(signum).name}: ending every rank now (what is "
+                  "stored is kept; --resume continues a run)", file=sys.stderr, flush=True)
+            time.sleep(0.3)   # the line travels through the launcher before the abort
+            comm.Abort(128 + signum)
+            os._exit(128 + signum)
+        signal.signal(signal.SIGINT, interrupted)
+        signal.signal(signal.SIGTERM, interrupted)
 
     # 1. rank 0 packs the job; everyone gets the package or the reason it failed
     pkg: Optional[Package] = None

@@ -79,6 +79,7 @@ def await_goodbye(comm: MPI.Comm, timeout: float, later: float = REPORT_WAIT) ->
         got = recv_quietly(comm, source=0, tag=TAG_STOP, timeout=wait)
         msg = got[0] if got else None
         if isinstance(msg, RollCall):
+            log.debug("roll call: here")
             wait_quietly([comm.isend("here", dest=0, tag=TAG_DONE)], timeout=wait)
             continue
         if isinstance(msg, Goodbye) and msg.finalize is None:

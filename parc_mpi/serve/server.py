@@ -433,8 +433,8 @@ def _choice(q: Dict[str, str], key: str, allowed: tuple) -> str:
 def _status(s: Optional[str]) -> Optional[str]:
     if s in (None, "", "all"):
         return None
-    if s not in ("ok", "failed", "timeout"):
-        raise BadRequest("status must be ok, failed, timeout or all")
+    if s not in ("ok", "failed", "timeout", "killed"):
+        raise BadRequest("status must be ok, failed, timeout, killed or all")
     return s
 
 

@@ -92,7 +92,6 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
     """Write ``results.csv`` from a RunReader's final attempts (task order) through a
     temporary file and a rename; return the path. One streaming pass: the common case
     (a scalar item and a scalar result) costs little more than SQLite's read."""
-    from .reader import _result
     in_cols, out_cols = columns_of(reader.final_results(limit=SAMPLE), param_names)
     if not out_cols:
         out_cols = ["result"]
@@ -101,11 +100,33 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
     head = HEAD[:3] + [bare(c) for c in in_cols] + out_cols + HEAD[-4:]
     scalar = not param_names and in_cols == ["item"] and out_cols == ["result"]
     tmp = path + ".tmp"
+    try:
+        return _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names)
+    except OSError:   # a full disk: no half file left behind
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names) -> str:
+    plain = reader.plain_final_rows() if scalar else None
+    rows = reader.iter_final_raw() if plain is None else None
+    try:
+        _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain, rows)
+    finally:   # a write that failed half-way: the read ends now, with its store open
+        if rows is not None:
+            rows.close()
+    os.replace(tmp, path)
+    return path
+
+
+def _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain, rows):
+    from .reader import _result
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(head)
-        plain = reader.plain_final_rows() if scalar else None
-        rows = reader.iter_final_raw() if plain is None else None
         if plain is not None:
             out.writerows(plain)          # every value a plain number: SQLite's rows as-is
         elif scalar:
@@ -125,8 +146,6 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
                              + [r.worker, r.node,
                                 None if r.seconds is None else round(r.seconds, 6),
                                 r.error_line])
-    os.replace(tmp, path)
-    return path
 
 
 _NATIVE = (int, float, type(None))

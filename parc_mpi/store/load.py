@@ -23,13 +23,14 @@ class Task(NamedTuple):
     task: int
     params: Any               # the item (map, generate) or the parameters (optimize)
     result: Any               # what the task returned, as it returned it (None if failed)
-    status: str               # ok | failed | timeout
+    status: str               # ok | failed | timeout | killed (its process died)
     error: Optional[str]      # the traceback of a failed task
     worker: Optional[int]
     node: Optional[str]
     t_start: Optional[float]
     t_end: Optional[float]
     attempts: int
+    peak_mb: Optional[float] = None   # its task process's peak memory (MB), when measured
 
     @property
     def ok(self) -> bool:
@@ -76,12 +77,14 @@ class Run:
             self.meta = reader.meta()
             finals = reader.final_results()
             attempts = reader.columns(("task",))["task"]
+            peaks = {(t, a): p for t, a, p in reader.usage()}
         counts: Dict[int, int] = {}
         for t in attempts:
             counts[t] = counts.get(t, 0) + 1
         self.tasks: List[Task] = [
             Task(r.task, self._value(r.params), self._value(r.result) if r.ok else None,
-                 r.status, r.error, r.worker, r.node, r.t_start, r.t_end, counts[r.task])
+                 r.status, r.error, r.worker, r.node, r.t_start, r.t_end, counts[r.task],
+                 peaks.get((r.task, r.attempt)))
             for r in finals]
 
     # -- what the run was ---------------------------------------------------

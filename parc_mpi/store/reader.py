@@ -13,7 +13,7 @@ import sqlite3
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .records import Ask, NetFigure, NodeInfo, Pair, Result, Sample
-from .schema import NETBENCH_COLUMNS, STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT
+from .schema import NETBENCH_COLUMNS, STATUS_FAILED, STATUS_KILLED, STATUS_OK, STATUS_TIMEOUT
 from .values import decode_lenient as decode
 
 _RESULT_SQL = ("SELECT seq, task, attempt, status, params, value, result, error, worker, "
@@ -264,12 +264,13 @@ class RunReader:
         """One pass over the results for what a summary shows: attempts by node and by
         status, the first start and last end, and tasks by final status."""
         # one scan without a sort (a GROUP BY over two columns sorts a million rows)
-        n, ok, failed, timeout, t0, t1 = self._all(
+        n, ok, failed, timeout, killed, t0, t1 = self._all(
             "SELECT COUNT(*), TOTAL(status = ?), TOTAL(status = ?), TOTAL(status = ?), "
-            "MIN(t_start), MAX(t_end) FROM results",
-            (STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT))[0]
+            "TOTAL(status = ?), MIN(t_start), MAX(t_end) FROM results",
+            (STATUS_OK, STATUS_FAILED, STATUS_TIMEOUT, STATUS_KILLED))[0]
         by_status = {k: int(v) for k, v in ((STATUS_OK, ok), (STATUS_FAILED, failed),
-                                            (STATUS_TIMEOUT, timeout)) if v}
+                                            (STATUS_TIMEOUT, timeout),
+                                            (STATUS_KILLED, killed)) if v}
         self._where_final()  # learns whether any task was retried
         finals = by_status if not self._retried else self.task_counts()
         return {"attempts": n, "by_node": self.attempts_by_node(), "by_status": by_status,

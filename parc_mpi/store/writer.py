@@ -174,10 +174,14 @@ class Store:
     def write_json(self, name: str, data: Any) -> str:
         path = os.path.join(self.run_dir, name)
         tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, default=_json_default, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, default=_json_default, allow_nan=False)
+                fh.write("\n")
+            os.replace(tmp, path)
+        except OSError:   # a full disk: no half file left behind
+            _remove(tmp)
+            raise
         return path
 
     def close(self) -> None:
@@ -200,6 +204,13 @@ class Store:
                     pass
                 lock.close()
                 self.lock = None
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def rows_for(batch: Sequence[Tuple[int, int, Any]], outcomes: Sequence[Any],

@@ -79,6 +79,8 @@ def main(argv=None) -> int:
     except wire.ChannelClosed:
         return 0
     limit, mode = setup.get("memory"), setup.get("limit_mode")
+    from .. import clock
+    clock.set_offset(setup.get("clock_offset", 0.0))   # stamps in the main node's terms
     try:
         if limit and mode == "rlimit":
             apply_rlimit(limit)

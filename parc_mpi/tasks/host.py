@@ -187,9 +187,10 @@ class TaskHost:
             self.oom_seen = self.cgroup.oom_kills()
         mode = "rlimit" if self.memory and self.cgroup is None else None
         try:
+            from .. import clock
             wire.send(self.to_child, {"spec": self.spec, "worker": self.worker,
                                       "node": self.node, "memory": self.memory,
-                                      "limit_mode": mode})
+                                      "limit_mode": mode, "clock_offset": clock.OFFSET})
         except wire.ChannelClosed:
             pass   # it died at once: the first batch finds out why
 

@@ -246,7 +246,7 @@
       clear(main);
       var pages = Math.max(1, Math.ceil(t.total / t.size));
       var filter = el("select", {on: {change: function (e) { tableState.status = e.target.value; tableState.page = 0; route(); }}},
-        ["all", "ok", "failed", "timeout"].map(function (x) {
+        ["all", "ok", "failed", "timeout", "killed"].map(function (x) {
           var o = el("option", {value: x, text: x}); if (x === tableState.status) o.selected = true; return o;
         }));
       add(main, el("div", {cls: "controls"}, "status ", filter,
