@@ -234,18 +234,27 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
     from .job import JobError, load_job
     from .resume import NothingToResume
     from .store import StoreError
+    early = None
+    if opts.isolate:   # Python and parc_mpi load in the task process meanwhile
+        import platform
+        from .tasks import TaskHost
+        early = TaskHost(0, platform.node(), guard=opts.memory_guard)
+        early.start()
     try:
         if ship_dir and not os.path.isdir(ship_dir):
             raise JobError(f"--ship {ship_dir}: not a directory")
         job = load_job(opts.job_path, extra_path=os.path.abspath(ship_dir) if ship_dir else None)
         apply_options(job, opts)
-        return run_serial(job, opts)
+        return run_serial(job, opts, early=early)
     except NothingToResume as exc:
         print(f"[parc_mpi] {exc}")
         return 0
     except (JobError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if early is not None:
+            early.close()   # a no-op once the run has closed it
 
 
 if __name__ == "__main__":

@@ -553,16 +553,25 @@ def optimization_words(short: Dict[str, Any]) -> str:
     return words
 
 
-def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int:
+def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None,
+               early=None) -> int:
     """One rank, no cluster: run the job in-process with the same scheduler (and
-    the store ``open_run`` made, when the caller opened it already)."""
-    if store is None:
-        store = open_run(job, opts)
-    record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
-                                    "nodes": [platform.node()]})
-    sched = start_scheduler(job, store, opts, workers=1)
-    watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: 1)
+    the store ``open_run`` made, when the caller opened it already). ``early``: a task
+    process started before the job was loaded (``tasks.TaskHost``)."""
     node = platform.node()
+    # the task process loads the job while the run directory is made and replayed
+    host = make_host(job, 0, node, opts.isolate, opts.memory, opts.memory_guard, early=early)
+    host.start()
+    try:
+        if store is None:
+            store = open_run(job, opts)
+        record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
+                                        "nodes": [node]})
+        sched = start_scheduler(job, store, opts, workers=1)
+    except BaseException:
+        host.close()
+        raise
+    watch = Watch(sched, store.run_dir, opts.progress, opts.quiet, lambda: 1)
     sampler = None
     if opts.monitor:  # the main rank samples its own node
         from .monitor.health import LocalSampler
@@ -571,8 +580,6 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None) -> int
         sampler.start()
     status = None
     disk: Optional[StoreError] = None
-    host = make_host(job, 0, node, opts.isolate, opts.memory, opts.memory_guard)
-    host.start()
     try:
         while not sched.finished:
             batch = sched.next_batch()

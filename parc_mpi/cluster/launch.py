@@ -31,11 +31,20 @@ log = logging.getLogger(__name__)
 
 
 def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
-                  opts: RunOptions, nothing: Optional[str] = None
+                  opts: RunOptions, nothing: Optional[str] = None, runner=None
                   ) -> Tuple[int, Optional[Dict[str, Any]]]:
     """Every rank reports its problem (or None) and its job function; rank 0 rules.
     Then each rank takes its role. Returns (exit status, rank 0's summary).
-    ``nothing``: rank 0 found nothing to do (a resume of an ended run): all exit 0."""
+    ``nothing``: rank 0 found nothing to do (a resume of an ended run): all exit 0.
+    ``runner``: a worker's task host, started already (else made here)."""
+    try:
+        return _agree_and_run(comm, job, err, store, opts, nothing, runner)
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     rank = comm.rank
     host = MPI.Get_processor_name()
     fn_name = _fn_name(job.fn) if job is not None else None
@@ -104,10 +113,10 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
                      opts.live_report_interval, opts.live_dir, opts.health_commit_seconds)
         return 0, None
-    # the task process loads the job while the network benchmark runs
-    from ..tasks import make_host
-    runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard)
-    runner.start()
+    if runner is None:   # rank 1 when it works instead of monitoring
+        from ..tasks import make_host
+        runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard)
+        runner.start()
     if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)
     agent = None
@@ -122,7 +131,7 @@ def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
     try:
         worker_loop(comm, job, runner, on_stop=heartbeat.finish if heartbeat else None)
     finally:
-        runner.close()
+        runner.close()   # before the roll call: a rank leaves nothing running
         log.debug("task host closed")
         if heartbeat is not None:
             heartbeat.stop.set()  # already stopped on the way out; this covers a raise

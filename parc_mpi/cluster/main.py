@@ -9,6 +9,7 @@ there is nothing to do.
 from __future__ import annotations
 
 import logging
+import pickle
 import sys
 from typing import Dict, List, Optional
 
@@ -43,7 +44,12 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
         active = False
         while comm.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
             src, tag = status.Get_source(), status.Get_tag()
-            msg = comm.recv(source=src, tag=tag)
+            if tag == TAG_RESULTS:   # a pickle, from mpi4py or a task process as bytes
+                raw = bytearray(status.Get_count(MPI.BYTE))
+                comm.Recv([raw, MPI.BYTE], source=src, tag=tag)
+                msg = pickle.loads(raw)
+            else:
+                msg = comm.recv(source=src, tag=tag)
             active = True
             received += 1
             if src in sched.lost:  # declared lost, then heard again: too late

@@ -12,6 +12,8 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 from mpi4py import MPI
 
+from ..messages import Results, Tasks  # noqa: F401  (no MPI: a task process reads them)
+
 # Every tag of the protocol. Heartbeats and netbench run on communicators of their
 # own (comm.Dup()), so their tags cannot be confused with the scheduling ones.
 TAG_CONTROL = 1   # start-up handshake, both ways (bcast_quietly / gather_quietly)
@@ -30,31 +32,6 @@ TAG_CLOCK = 9     # start-up: main -> a node's first rank, None; back: its time.
 TAG_NET_CMD = 41   # netbench communicator: monitor -> peer, a command (cluster/netbench.py)
 TAG_NET_DATA = 42  # netbench communicator: the timed payload, both ways
 TAG_NET_REPLY = 43  # netbench communicator: acks and figures back to the monitor
-
-
-class Tasks(NamedTuple):
-    """A batch for a worker: ``[(task, attempt, arg), ...]``, and for an optimize job
-    with a pruner, the pruner's table its evaluations judge their progress by."""
-
-    batch_id: int
-    tasks: List[Tuple[int, int, Any]]
-    context: Any = None
-
-
-class Results(NamedTuple):
-    """A batch's outcome: store rows as plain tuples in ``store.ResultRow`` order,
-    the raw return values for adaptive jobs (else None), compute seconds, and the
-    rows' ``results.csv`` lines (``store.export.sheet_text``). A worker whose tasks
-    run in a task process sends this tuple's pickle, as the task process made it,
-    as bytes (``tasks.message`` reads either)."""
-
-    batch_id: int
-    rows: List[tuple]
-    raw: Optional[List[Any]]
-    compute: float
-    curves: Optional[dict] = None   # optimize jobs: {task: (curve, pruned)} (progress)
-    sheet: Optional[str] = None     # map jobs: the rows' results.csv lines, when plain
-    peak: Optional[int] = None      # the task process's peak resident bytes in the batch
 
 
 class Done(NamedTuple):

@@ -44,6 +44,24 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
     """Every rank calls this; it returns the process exit status."""
     rank = comm.rank
     host = MPI.Get_processor_name()
+    early = None
+    if rank != 0 and opts.isolate and not (rank == 1 and opts.monitor and comm.size >= 3):
+        # a worker's task process: Python and parc_mpi load while the job is shipped,
+        # loaded and agreed on, so that the first batch does not wait for them
+        from ..tasks import TaskHost
+        early = TaskHost(rank, host, guard=opts.memory_guard)
+        early.start()
+    try:
+        return _run_mpi(comm, opts, ship_dir, install_deps, cache, early)
+    finally:
+        if early is not None:
+            early.close()   # a no-op once the run has closed it
+
+
+def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
+             install_deps: bool, cache: Optional[str], early) -> int:
+    rank = comm.rank
+    host = MPI.Get_processor_name()
     if rank != 0:  # rank 0 alone turns Ctrl-C or SIGTERM (scancel) into a soft stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -99,10 +117,21 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
                         f"folder {pkg.origin_dir}; send your own modules to every node with "
                         "--ship DIR)")
 
-    if rank == 1 and opts.monitor and comm.size >= 3:
+    monitor = rank == 1 and opts.monitor and comm.size >= 3
+    if monitor:
         # rank 1 will be the monitor: load the report's plotting (half a second of CPU)
         # now, while every rank starts up, not once the workers are computing
         importlib.import_module("parc_mpi.monitor.report")
+    runner = None
+    if rank != 0 and not monitor and job is not None and err is None:
+        # a worker's task process loads the job while the ranks agree, measure their
+        # clocks and the network: its first batch does not wait for it
+        from ..tasks import make_host
+        if job.kind == "map":
+            job.stream = job.streams(opts.resume)
+        runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard,
+                           early=early)
+        runner.start()
 
     # 3. rank 0 checks what only it can (first task, run directory), then rules
     store = None
@@ -117,7 +146,7 @@ def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
         except (ValueError, StoreError, JobError) as exc:
             err = str(exc)
     from .launch import agree_and_run
-    status, _summary = agree_and_run(comm, job, err, store, opts, nothing)
+    status, _summary = agree_and_run(comm, job, err, store, opts, nothing, runner)
     return status
 
 

@@ -6,6 +6,7 @@ the queue up while this rank computes: a worker never waits a round trip.
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections import deque
 from typing import Deque, List
@@ -25,7 +26,7 @@ def worker_loop(comm: MPI.Comm, job: Job, host, on_stop=None) -> None:
     """Hand batches from rank 0 to this rank's task host (``parc_mpi.tasks``) until
     rank 0 says stop; ``on_stop()`` runs before the worker's DONE goes out (the
     heartbeat's last word must precede it)."""
-    queue: Deque[Tasks] = deque()
+    queue: Deque[bytearray] = deque()   # batches as rank 0 pickled them (Tasks)
     sends: List[MPI.Request] = []
     status = MPI.Status()
     backoff = Backoff()
@@ -36,22 +37,26 @@ def worker_loop(comm: MPI.Comm, job: Job, host, on_stop=None) -> None:
     while True:
         while comm.Iprobe(source=0, tag=MPI.ANY_TAG, status=status):
             tag = status.Get_tag()
+            if tag == TAG_TASKS:   # kept as rank 0 pickled it: the task host reads it
+                raw = bytearray(status.Get_count(MPI.BYTE))
+                comm.Recv([raw, MPI.BYTE], source=0, tag=tag)
+                queue.append(raw)
+                continue
             msg = comm.recv(source=0, tag=tag)
-            if tag == TAG_TASKS:
-                queue.append(msg)
-            elif tag == TAG_STOP:
+            if tag == TAG_STOP:
                 stop = True
                 log.debug("stop received; %d batch(es) queued, not started", len(queue))
         if stop:
             break
         if queue:
             backoff.reset()
-            batch_id, tasks, context = queue.popleft()
-            msg, compute = host.run(batch_id, tasks, context)
+            msg, compute = host.run_raw(queue.popleft())
             batches += 1
             busy += compute
-            # bytes from a task process go on as they are (rank 0 unpickles them once)
-            sends.append(comm.isend(msg, dest=0, tag=TAG_RESULTS))
+            if type(msg) is bytes:   # a task process's pickle goes on as it is
+                sends.append(comm.Isend([msg, MPI.BYTE], dest=0, tag=TAG_RESULTS))
+            else:
+                sends.append(comm.isend(msg, dest=0, tag=TAG_RESULTS))
             if len(sends) > 4:
                 sends[:] = [r for r in sends if not r.Test()]
             continue
@@ -61,7 +66,8 @@ def worker_loop(comm: MPI.Comm, job: Job, host, on_stop=None) -> None:
         on_stop()
     # batches that were queued but never started go back to rank 0, with this
     # rank's own account of its time (for the idle-CPU figures and the report)
-    done = Done(list(queue), busy, time.monotonic() - wall0, time.process_time() - cpu0)
+    unstarted = [Tasks._make(pickle.loads(raw)) for raw in queue]
+    done = Done(unstarted, busy, time.monotonic() - wall0, time.process_time() - cpu0)
     log.debug("done: %d batch(es) run, %.3f s busy of %.3f s", batches, busy, done.wall)
     wait_quietly([comm.isend(done, dest=0, tag=TAG_DONE)])
 

@@ -78,6 +78,8 @@ def main(argv=None) -> int:
         setup = wire.recv(fd_in)
     except wire.ChannelClosed:
         return 0
+    if setup is None:   # the rank ended before it had a job to give
+        return 0
     limit, mode = setup.get("memory"), setup.get("limit_mode")
     from .. import clock
     clock.set_offset(setup.get("clock_offset", 0.0))   # stamps in the main node's terms
@@ -107,6 +109,9 @@ def main(argv=None) -> int:
             return 0
         if msg is None:
             return 0
+        if msg[0] == "clock":   # the node's offset, measured after this process started
+            clock.set_offset(msg[1])
+            continue
         batch_id, tasks, context = msg
         measured = peak_reset()
         out = run_batch(job, tasks, worker, node, context,

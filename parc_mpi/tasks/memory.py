@@ -20,7 +20,9 @@ from typing import Optional, Tuple
 
 GUARD_FRACTION = 0.05       # the guard acts below 5% of the node's memory available...
 GUARD_FLOOR = 64 * 2**20    # ...or below 64 MB, whichever is larger
-GUARD_INTERVAL = 0.25       # seconds between looks while a task runs
+GUARD_INTERVAL = 0.25       # seconds between looks while a task runs...
+GUARD_NEAR = 4              # ...and while the node has less than 4x the threshold left,
+GUARD_FAST = 0.005          # every 5 ms
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20,
           "mib": 2**20, "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40}

@@ -21,8 +21,16 @@ class ChannelClosed(Exception):
 
 
 def send(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_LEN.pack(len(data)) + data)
+    send_raw(fd, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def send_raw(fd: int, data) -> None:
+    """A frame of bytes that are a pickle already (a batch as rank 0 sent it)."""
+    _write_all(fd, memoryview(_LEN.pack(len(data))))
+    _write_all(fd, memoryview(data))
+
+
+def _write_all(fd: int, view: memoryview) -> None:
     while view:
         try:
             n = os.write(fd, view)
@@ -31,15 +39,16 @@ def send(fd: int, obj: Any) -> None:
         view = view[n:]
 
 
-def _read_exactly(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
+def _read_exactly(fd: int, n: int) -> bytearray:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if not k:
             raise ChannelClosed("the pipe closed mid-message")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+        got += k
+    return buf
 
 
 def recv(fd: int) -> Any:
