@@ -17,6 +17,19 @@ _LAUNCHED = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 if "numpy" not in _sys.modules and any(v in _os.environ for v in _LAUNCHED):
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         _os.environ.setdefault(_var, "1")
+if getattr(_sys, "orig_argv", [])[1:3] == ["-m", "parc_mpi.run"] and \
+        any(v in _os.environ for v in _LAUNCHED):
+    # a Ctrl-C while the ranks still import (the launcher forwards it to each): one line
+    # and an exit, not a traceback per rank; the run's own handlers replace this one
+    import signal as _signal
+
+    def _interrupted_while_starting(signum, frame):
+        if _os.environ.get("PMI_RANK", _os.environ.get("OMPI_COMM_WORLD_RANK")) == "0":
+            _os.write(2, b"[parc_mpi] interrupted while starting: no run was made\n")
+        _os._exit(128 + signum)
+
+    for _sig in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(_sig, _interrupted_while_starting)
 
 from .api import OptimizeResult, maximize, minimize  # noqa: E402
 from .job import Job, JobError, generate, map, optimize  # noqa: E402

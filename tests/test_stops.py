@@ -142,3 +142,22 @@ def test_a_full_disk_stops_the_run_with_one_line_and_resume_finishes_it(
     assert sorted(tasks) == list(range(200))   # each once: nothing committed was lost
     assert (run_dir / "results.csv").read_text().count("\n") == 201
     assert not list(run_dir.glob("*.tmp"))
+
+
+def test_ctrl_c_while_the_ranks_import_is_one_line_not_a_traceback_per_rank(tmp_path,
+                                                                             write_job):
+    job = write_job(LONG_TASKS)
+    proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir",
+                                    tmp_path / "run"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_env(), cwd=tmp_path)
+    time.sleep(0.4)   # python is up, parc_mpi and numpy are being imported
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10, (out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    ours = [line for line in err.splitlines() if line.startswith("[parc_mpi]")]
+    # in the imports, or (on a fast machine) already in the start-up: one line either way
+    assert len(ours) == 1 and ("interrupted while starting" in ours[0] or
+                               "SIGINT: ending every rank now" in ours[0]), err
