@@ -107,7 +107,6 @@ class InProcessHost:
     """Tasks in the rank's own process."""
 
     isolated = False
-    limit_mode = None
 
     def __init__(self, job, worker: int, node: str):
         self.job, self.worker, self.node = job, worker, node
@@ -155,8 +154,6 @@ class TaskHost:
         self.limit_mode: Optional[str] = None
         self.oom_seen = 0
         self.ready = False
-        self.starts = 0
-        self.deaths = 0
         self.next_guard = 0.0
         self.offset = 0.0   # the clock offset the task process was told
 
@@ -196,7 +193,6 @@ class TaskHost:
                                      stdin=subprocess.DEVNULL)
         for fd in fds:
             os.close(fd)
-        self.starts += 1
         self.ready = False
         if self.spec is not None:
             self._setup()
@@ -342,7 +338,6 @@ class TaskHost:
                 index, since = SLOT.unpack_from(self.slot, 0)
                 if index >= 0 and time.monotonic() - since > self.timeout + HARD_AFTER:
                     self._reap(signal.SIGTERM)
-                    self.deaths += 1
                     return Death(STATUS_TIMEOUT, f"ran past its time limit of "
                                  f"{self.timeout:g} s inside code Python cannot interrupt "
                                  f"(C); its process on {self.node} was ended", index)
@@ -366,7 +361,6 @@ class TaskHost:
             return None
         index = self._index()
         self._reap(signal.SIGKILL)
-        self.deaths += 1
         return Death(STATUS_KILLED, f"its process was ended by the node's memory guard: "
                      f"{self.node} had "
                      f"{mb(avail)} available of {mb(total)}, and it used the most", index)
@@ -381,7 +375,6 @@ class TaskHost:
         """The task process died by itself: read why from its exit status."""
         index = index if index is not None else self._index()
         rc = self._reap()
-        self.deaths += 1
         if self.cgroup is not None and self.cgroup.oom_kills() > self.oom_seen:
             self.oom_seen = self.cgroup.oom_kills()
             return Death(STATUS_FAILED, f"needed more than its {mb(self.memory)} (the task's "
