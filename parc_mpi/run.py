@@ -208,9 +208,30 @@ def main(argv: Optional[List[str]] = None) -> int:
             else:  # rank 0 ends the job; leaving first makes MPICH's launcher trip
                 heartbeat.await_the_end(max(120.0, 4 * opts.heartbeat_timeout))
             os._exit(status)
-        return status
+        return _finalize(comm, status)
     return _serial(opts, args.ship)
 
+
+
+def _finalize(comm, status: int) -> int:
+    """MPI_Finalize here rather than from mpi4py's hook late in the interpreter's
+    shutdown, where a failure is silent: MPICH's MPI_Finalize fails on a communicator
+    with unreceived messages, and a rank that leaves without finalizing makes MPICH's
+    launcher end its node's other ranks (the run's exit 0 became 255). A failure
+    here is one line naming the rank, and the run's own status."""
+    from mpi4py import MPI
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if MPI.Is_finalized():
+        return status
+    try:
+        MPI.Finalize()
+    except MPI.Exception as exc:
+        why = " ".join(str(exc).split())
+        print(f"[parc_mpi] warning: MPI_Finalize failed on rank {comm.rank} "
+              f"({MPI.Get_processor_name()}): {why[-300:]}", file=sys.stderr, flush=True)
+        os._exit(status)
+    return status
 
 
 def _end_without_lost_nodes(comm, status: int) -> None:

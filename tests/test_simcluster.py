@@ -257,7 +257,7 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
     assert 0 < first < later, got  # progress advanced while the laptop watched
     assert names == [f"pi{i}" for i in range(6)], names
     assert got[10] == 6  # one kiosk tile per node
-    assert proc.returncode == 0, (out[-3000:], err[-3000:])
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-6000:]}"
     assert "soft stop from the dashboard" in (run_dir / "STOP").read_text()
     meta = meta_of(run_dir)
     assert meta["status"] == "stopped"

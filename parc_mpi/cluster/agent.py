@@ -39,5 +39,10 @@ class Agent(threading.Thread):
             self._send(("sample", self.node, sensors.sample()))
 
     def finish(self) -> None:
+        """Stop sampling, then say "bye": the monitor takes samples until every agent
+        has, so none is left unreceived when it finalizes (MPICH's MPI_Finalize fails
+        on a communicator with unmatched messages, and its launcher then ends the
+        node's other ranks)."""
         self.stop.set()
         self.join(timeout=10)
+        self._send(("bye", self.node))

@@ -111,7 +111,8 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
                      opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
-                     opts.live_report_interval, opts.live_dir, opts.health_commit_seconds)
+                     opts.live_report_interval, opts.live_dir, opts.health_commit_seconds,
+                     agents=layout.agents if threads_ok() else ())
         return 0, None
     if runner is None:   # rank 1 when it works instead of monitoring
         from ..tasks import make_host

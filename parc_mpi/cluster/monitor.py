@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from mpi4py import MPI
 
 from ..monitor.health import LocalSampler
 from ..store import HealthWriter
+from . import heartbeat
 from .heartbeat import skip_finalize
 from .worker import REPORT_WAIT, await_goodbye
 from .netbench import Leader, PeerSilent
-from .protocol import TAG_MONITOR, TAG_SAMPLE, Backoff, wait_quietly
+from .protocol import TAG_MONITOR, TAG_SAMPLE, TAG_STOP, Backoff, wait_quietly
 
 log = logging.getLogger(__name__)
+
+BYE_WAIT = 30.0   # seconds the monitor waits, after the roll call, for every agent's "bye"
 
 
 def run_netbench(nbcomm: MPI.Comm, health: HealthWriter, mode: str, peers: Dict[int, str],
@@ -79,7 +82,10 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                  node_ranks: List[int], interval: float, netbench: str,
                  peers: Dict[int, str], leaders: Dict[int, str],
                  report_interval: float = 10.0, live_dir: Optional[str] = None,
-                 commit_seconds: float = 5.0) -> None:
+                 commit_seconds: float = 5.0, agents: Iterable[int] = ()) -> None:
+    """``agents``: the ranks whose agent thread sends their node's samples; each says
+    "bye" when its rank stops working, and the monitor takes every message up to it
+    before it finalizes."""
     health = HealthWriter(os.path.join(run_dir, "run.sqlite"), commit_seconds)
     wall0, cpu0 = time.monotonic(), time.process_time()
     live = LiveReport(run_dir, live_dir, report_interval)
@@ -90,6 +96,7 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
             run_netbench(nbcomm, health, netbench, peers, leaders)
     status = MPI.Status()
     backoff = Backoff()
+    talking = set(agents)        # agents that have not said "bye" yet
     while True:
         if comm.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
             src, tag = status.Get_source(), status.Get_tag()
@@ -101,6 +108,9 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                     skip_finalize()
                 break
             if tag == TAG_SAMPLE:
+                if msg[0] == "bye":
+                    talking.discard(src)
+                    continue
                 with sampler.lock:
                     if msg[0] == "hello":
                         _kind, name, ranks, facts, sample = msg
@@ -123,4 +133,25 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
     sampler.finish()  # commits and closes
     wait_quietly([comm.isend("done", dest=0, tag=TAG_MONITOR)])
     if finalize is None:   # rank 0 calls the roll once its report is written
+        _take_samples_until(comm, talking, lambda: comm.Iprobe(source=0, tag=TAG_STOP))
         await_goodbye(comm, REPORT_WAIT)
+        if not heartbeat.SKIP_FINALIZE:
+            # every worker answered the roll after its agent's "bye": those still on
+            # their way are taken, so MPI_Finalize finds nothing unreceived
+            deadline = time.monotonic() + BYE_WAIT
+            _take_samples_until(comm, talking, lambda: time.monotonic() > deadline)
+
+
+def _take_samples_until(comm: MPI.Comm, talking: set, done: Callable[[], bool]) -> None:
+    """Receive (and drop: the store is closed) the agents' last samples and their
+    "bye" until every agent has said it or ``done()``."""
+    status = MPI.Status()
+    backoff = Backoff()
+    while talking and not done():
+        if comm.Iprobe(source=MPI.ANY_SOURCE, tag=TAG_SAMPLE, status=status):
+            msg = comm.recv(source=status.Get_source(), tag=TAG_SAMPLE)
+            if msg[0] == "bye":
+                talking.discard(status.Get_source())
+            backoff.reset()
+        else:
+            backoff.pause()
