@@ -108,9 +108,6 @@ job = parc_mpi.map(f, range(200))
 """
 
 
-@pytest.mark.xfail(reason="KNOWN BUG (issue 34, open): 1 full-suite run in 2 ended with "
-                   "mpiexec 255 after a clean finish (Hydra's teardown), not yet found",
-                   strict=False)
 def test_a_real_out_of_memory_on_a_node_costs_one_attempt(box, tmp_path):
     """pi3 has 700 MB of its own; one task there grows past it. The node's memory guard
     ends that task process before the kernel's OOM killer acts, the task runs again

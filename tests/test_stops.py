@@ -161,3 +161,30 @@ def test_ctrl_c_while_the_ranks_import_is_one_line_not_a_traceback_per_rank(tmp_
     # in the imports, or (on a fast machine) already in the start-up: one line either way
     assert len(ours) == 1 and ("interrupted while starting" in ours[0] or
                                "SIGINT: ending every rank now" in ours[0]), err
+
+
+STALL = """
+import time
+from mpi4py import MPI
+from parc_mpi.cluster.launch import StartupWatch
+comm = MPI.COMM_WORLD
+watch = StartupWatch(comm, 2.0)
+if comm.rank == 2:
+    time.sleep(120)    # a rank that stopped answering (its node's cable, its power)
+comm.Barrier()         # the others wait for it in a step they take together
+watch.cancel()
+"""
+
+
+def test_a_rank_that_stops_answering_in_start_ups_last_steps_ends_the_job_not_hangs_it():
+    """The ranks' last start-up steps together (clocks, communicators) have a watch: a
+    rank that never arrives (a cable pulled during start-up) ends every rank with one
+    line and exit status 4 instead of leaving the command waiting for ever."""
+    t0 = time.monotonic()
+    done = subprocess.run(mpi_cmd(3, "-c", STALL), capture_output=True, text=True,
+                          env=cli_env(), timeout=90)
+    took = time.monotonic() - t0
+    assert done.returncode == 4, (done.returncode, done.stdout, done.stderr)
+    lines = [x for x in done.stderr.splitlines() if "[parc_mpi]" in x]
+    assert len(lines) == 1 and "start-up stalled for 2 s" in lines[0], done.stderr
+    assert took < 30, took

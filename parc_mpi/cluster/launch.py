@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
+import threading
+import time
 from typing import Any, Dict, Optional, Tuple
 
 from mpi4py import MPI
@@ -28,6 +31,40 @@ from .worker import await_goodbye, worker_loop
 __all__ = ["agree_and_run", "run_mpi", "Layout"]
 
 log = logging.getLogger(__name__)
+
+STALL_SECONDS = 30.0   # at least: how long the ranks' last steps together may take
+EXIT_STALLED = 4       # the exit status when they did not
+ABORT_GRACE = 3.0      # seconds the other ranks leave rank 0 to say so and end the job
+
+
+class StartupWatch:
+    """Ends the job when the ranks' last steps together do not finish in time: a node
+    whose cable or power went during start-up would otherwise leave every other rank
+    waiting in a collective for ever. Rank 0 says so in one line; every rank aborts."""
+
+    def __init__(self, comm: MPI.Comm, seconds: float):
+        self.comm, self.seconds = comm, seconds
+        self.timer: Optional[threading.Timer] = None
+        if threads_ok():   # MPI_Abort from a second thread needs MPI_THREAD_MULTIPLE
+            self.timer = threading.Timer(seconds, self._stalled)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _stalled(self) -> None:
+        if self.comm.rank == 0:
+            print(f"[parc_mpi] error: start-up stalled for {self.seconds:.0f} s after every "
+                  "rank had reported (a node stopped answering: its cable or power?); "
+                  "ending every rank, no task had run", file=sys.stderr, flush=True)
+            time.sleep(0.3)   # the line travels through the launcher before the abort
+            # MPICH's own "application called MPI_Abort" line would only repeat it
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        else:
+            time.sleep(ABORT_GRACE)   # rank 0 speaks and ends the job; if it is gone, we do
+        self.comm.Abort(EXIT_STALLED)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
@@ -81,6 +118,18 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
             print(f"[parc_mpi] {plan['nothing']}", flush=True)
         return 0, None
     layout = Layout.from_dict(plan)
+    # from here to the roles every rank takes quick steps together (clocks, two
+    # communicators); a node lost now would leave them all waiting for ever
+    watch = StartupWatch(comm, max(STALL_SECONDS, 3 * opts.heartbeat_timeout))
+    try:
+        return _take_roles(comm, job, store, sched, opts, layout, runner, watch)
+    finally:
+        watch.cancel()
+
+
+def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
+    rank = comm.rank
+    host = MPI.Get_processor_name()
     offsets = measure_clocks(comm, layout.hosts)
     if rank == 0:
         off = {h: s for h, s in offsets.items() if abs(s) >= clock.THRESHOLD}
@@ -99,6 +148,7 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     # serve), then rank 0 schedules, the monitor samples, everyone else works
     nbcomm = comm.Dup()
     hbcomm = comm.Dup()  # heartbeats: a thread of their own on each worker
+    watch.cancel()   # the network benchmark and the heartbeats watch the nodes from here
     if rank == 0:
         if layout.monitor is not None and opts.netbench != "off":
             if not opts.quiet:
