@@ -266,3 +266,55 @@ def test_load_reads_a_run_that_is_still_going_without_holding_it_up(tmp_path, wr
     assert proc.returncode == 0, (out, err)
     assert seen, "never saw the run while it was going"
     assert len(parc_mpi.load(str(run_dir)).tasks) == 60
+
+
+SCALARS_JOB = """
+import itertools
+from decimal import Decimal
+from fractions import Fraction
+import numpy as np, parc_mpi
+TYPES = [np.float16, np.float32, np.float64, np.longdouble, np.int8, np.int16, np.int32,
+         np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+def f(item):
+    a, b = item
+    out = {t.__name__: t(b * 3 + (a * 0.5 if t(0.5) else 0)) for t in TYPES}
+    out.update(bool_=np.bool_(a > 0.4), mean=np.linspace(a, b, 5).mean(), max=np.max([a, b]),
+               decimal=Decimal("0.1") * int(b), fraction=Fraction(int(b), 3), plain=float(a))
+    return out
+job = parc_mpi.map(f, ITEMS)
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("items", [
+    "list(itertools.product(np.linspace(0, 1, 3), [1, 2]))",          # numpy floats in tuples
+    "[np.array([a, b]) for a in np.linspace(0, 1, 3) for b in (1.0, 2.0)]"])   # numpy arrays
+def test_numpy_scalars_decimal_and_fraction_come_back_from_results_csv_as_numbers(
+        tmp_path, write_job, items):
+    """Issue 38: what a scientist returns (numpy's scalars of every kind, a mean, a max,
+    Decimal, Fraction) and items made with numpy (linspace in a product, arrays) are
+    numbers in results.csv: pandas.read_csv reads every column as numbers (bool as
+    bool) equal to load().to_pandas()'s values."""
+    import pandas as pd   # the test extra installs it
+    job = write_job(SCALARS_JOB.replace("ITEMS", items))
+    run_dir = tmp_path / "run"
+    done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q",
+                              "--no-monitor"))
+    assert done.returncode == 0, done
+    sheet = pd.read_csv(run_dir / "results.csv")
+    table = parc_mpi.load(str(run_dir)).to_pandas()
+    assert len(sheet) == len(table) == 6
+    assert ["item_0", "item_1"] == [c for c in sheet.columns if c.startswith("item")]
+    compared = 0
+    for col in sheet.columns:
+        if not col.startswith(("item_", "result.")):
+            continue
+        got, want = sheet[col], table[col]
+        if col == "result.bool_":
+            assert got.dtype == bool, (col, got.dtype, list(got))
+            assert list(got) == [bool(v) for v in want]
+        else:
+            assert pd.api.types.is_numeric_dtype(got), (col, got.dtype, list(got))
+            assert [float(v) for v in got] == [float(v) for v in want], col
+        compared += 1
+    assert compared == 2 + 18, list(sheet.columns)

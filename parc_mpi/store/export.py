@@ -4,9 +4,11 @@
   a tuple or list item ``item_0, item_1, ...``, a scalar item ``item``;
 - its output: a dict result ``result.<key>`` per key, a tuple or list
   ``result_0, ...``, a scalar ``result``;
-- arrays and other objects are summarised by their type (``<ndarray float64 3x4>``):
-  the value itself is in ``run.sqlite`` and ``parc_mpi.load``;
-- numbers at full precision.
+- a 1-D array of up to ``MAX_SPREAD`` values spreads like a list; other arrays and
+  objects are summarised by their type (``<ndarray float64 3x4>``): the value itself
+  is in ``run.sqlite`` and ``parc_mpi.load``;
+- numbers at full precision, as numbers: numpy's scalars, ``Decimal`` and
+  ``Fraction`` too (``pandas.read_csv`` reads them back as numbers).
 
 The columns come from the first rows (up to ``SAMPLE``); a key that appears only
 later is left out of the CSV (never out of the store).
@@ -18,6 +20,8 @@ import io
 import json
 import math
 import os
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .values import decode_lenient, type_name
@@ -29,16 +33,30 @@ MAX_SPREAD = 20   # a tuple or list longer than this stays in one column
 
 
 def _scalar(value: Any) -> Any:
-    """A CSV cell for a single value."""
-    if value is None or isinstance(value, (bool, int, str)):
+    """A CSV cell for a single value: numbers as numbers a spreadsheet or
+    ``pandas.read_csv`` reads back (numpy's scalars, Decimal and Fraction too, whose
+    ``repr`` is not one), anything else summarised."""
+    cls = value.__class__
+    if value is None or cls is bool or cls is int or cls is str:
         return value
-    if isinstance(value, float):
+    if isinstance(value, float):   # float subclasses (numpy.float64) too
+        value = float(value)
         return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, (bool, int, str)):   # an IntEnum, a str subclass: their value
+        return (bool if isinstance(value, bool) else int if isinstance(value, int)
+                else str)(value)
     if isinstance(value, complex):
-        return str(value)
+        return str(complex(value))
+    if isinstance(value, Fraction):
+        return _scalar(float(value))
+    if isinstance(value, Decimal):   # exact as written; NaN and infinity as float's
+        return str(value) if value.is_finite() else str(float(value))
     item = getattr(value, "item", None)
-    if item is not None and getattr(value, "ndim", 1) == 0:  # numpy scalar
-        return _scalar(item())
+    if item is not None and getattr(value, "ndim", 1) == 0:  # a numpy scalar or 0-d array
+        plain_value = item()
+        if plain_value.__class__ is cls:   # numpy.longdouble: item() keeps it
+            return _scalar(float(value))
+        return _scalar(plain_value)
     if isinstance(value, (list, dict)):
         try:
             return json.dumps(value, allow_nan=True)
@@ -61,6 +79,9 @@ def fields(value: Any, prefix: str, sep: str, cell=_scalar) -> List[Tuple[str, A
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return [(f"{prefix}{sep}{k}" if prefix else k, cell(v)) for k, v in value.items()]
     if isinstance(value, (tuple, list)) and 0 < len(value) <= MAX_SPREAD:
+        return [(f"{prefix}_{i}", cell(v)) for i, v in enumerate(value)]
+    if getattr(value, "ndim", None) == 1 and hasattr(value, "tolist") \
+            and 0 < len(value) <= MAX_SPREAD:   # a short 1-D numpy array, as a list
         return [(f"{prefix}_{i}", cell(v)) for i, v in enumerate(value)]
     return [(prefix, cell(value))]
 
