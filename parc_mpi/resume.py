@@ -59,16 +59,13 @@ def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal",
                 raise StoreError(f"--budget {budget} is below the {done} evaluations "
                                  f"{run_dir} has done already")
         extends = budget is not None and planned is not None and budget > planned
-        if status in ENDED and not extends and not reopen:
-            raise NothingToResume(f"{run_dir}: the run already {status} ({done or '?'} "
-                                  "tasks); nothing to resume"
-                                  + ("" if not isinstance(job, OptimizeJob) else
-                                     "; --budget N continues it to N evaluations"))
         old = meta.get("job") or {}
         if isinstance(job, OptimizeJob) and job.seed is None and old.get("seed") is not None:
             job.seed = old["seed"]  # the run drew its seed at the start; reuse it
         if isinstance(job, OptimizeJob) and old.get("warm_start") and not job.warm_start:
             job.warm_start = old["warm_start"]  # replayed with the results it was told
+        # another job file is refused whether the run ended or not: "already finished"
+        # would tell its user that the other job's results are theirs
         changed = _identity_change(old, job.describe())
         if changed:
             raise StoreError(f"{job_path}: not the job this run started with: {changed}; "
@@ -78,6 +75,11 @@ def open_for_resume(job: Job, run_dir: str, job_path: str, sync: str = "normal",
             raise StoreError(f"{job_path}: the job file changed since the run started "
                              f"({meta.get('job_file', '?')}, sha256 {digest[:12]}); resume "
                              "with the same file, or start a new run")
+        if status in ENDED and not extends and not reopen:
+            raise NothingToResume(f"{run_dir}: the run already {status} ({done or '?'} "
+                                  "tasks); nothing to resume"
+                                  + ("" if not isinstance(job, OptimizeJob) else
+                                     "; --budget N continues it to N evaluations"))
         store.lock = lock_run(run_dir)
     except BaseException:
         store.close()

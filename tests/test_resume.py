@@ -147,6 +147,11 @@ def test_resume_of_a_finished_run_says_so(tmp_path, write_job):
         assert f"{run_dir}: the run already finished (5 tasks); nothing to resume" in done.stdout
         assert done.seconds < 10
     assert committed(run_dir) == 5
+    # another job file is refused as it is for a run still going, not told "finished"
+    other = optimize_job(write_job, "random", budget=5)
+    other.write_text(other.read_text() + "\n# edited after the run\n")
+    refused([other, "--resume", run_dir], "the job file changed since the run started")
+    assert committed(run_dir) == 5
 
 
 def stopped_run(tmp_path, write_job):
