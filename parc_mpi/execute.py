@@ -68,9 +68,10 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
     A task that raises gives status ``failed`` and its formatted traceback; the batch
     goes on. With ``timeout``, a task is interrupted (where Python can interrupt
     it: between bytecodes, not inside a long C call) after that many seconds and
-    raises :class:`TaskTimeout`: status ``timeout``. ``mark(i)`` (with ``timeout``
-    only) is called before the batch's i-th task: a task process tells its rank which
-    task runs since when, so that the rank can end one stuck in C.
+    raises :class:`TaskTimeout`: status ``timeout``. ``mark(i)`` is called before the
+    batch's i-th task: a task process tells its rank which task runs since when (so
+    that the rank can end one stuck in C) and puts the task's number before what it
+    prints.
     """
     if timeout is not None and threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGALRM, _on_alarm)
@@ -79,7 +80,7 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-    return _run(fn, call, batch, None, rename)
+    return _run(fn, call, batch, None, rename, mark)
 
 
 def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
@@ -93,9 +94,9 @@ def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
     for i, (task, attempt, arg) in enumerate(batch):
         t0 = clock()
         try:
+            if mark is not None:
+                mark(i)
             if timeout is not None:
-                if mark is not None:
-                    mark(i)
                 signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 result = fn(**arg) if kwargs else fn(arg)

@@ -276,3 +276,40 @@ def test_a_second_ctrl_c_ends_the_running_task_and_the_run(tmp_path, write_job):
     assert not (set(_task_processes()) & mine), "a task process outlived its run"
     got = rows(run_dir)
     assert sorted(r.task for r in got if r.ok) == [0]   # what finished is stored
+
+
+PRINTING = """
+import sys, parc_mpi
+def f(x):
+    print(f"working on {x}")
+    print("half", end="")
+    print(f" and the rest of {x}")
+    print(f"a warning about {x}", file=sys.stderr)
+    return x
+job = parc_mpi.map(f, range(6))
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("ranks", [1, 3])
+def test_each_line_a_task_prints_says_which_task_printed_it(tmp_path, write_job, ranks):
+    """Issue 38: lines tasks print interleave between ranks; each starts with its task
+    number (and node under MPI), stdout and stderr alike, a line printed in pieces once."""
+    import re
+    import socket
+    job = write_job(PRINTING)
+    args = ("-m", "parc_mpi.run", job, "--run-dir", tmp_path / "run", "-q", "--no-monitor")
+    done = run_cmd(mpi_cmd(ranks, *args) if ranks > 1 else python_cmd(*args))
+    assert done.returncode == 0, done
+    node = f" {socket.gethostname()}" if ranks > 1 else ""
+    lines = [x for x in (done.stdout + done.stderr).splitlines() if not x.startswith(
+        ("[parc_mpi]", "error:"))]
+    tagged = {}
+    for line in lines:
+        m = re.fullmatch(r"\[task (\d+)(.*?)\] (.*)", line)
+        assert m and m.group(2) == node, (line, done)
+        tagged.setdefault(int(m.group(1)), []).append(m.group(3))
+    assert sorted(tagged) == list(range(6))
+    for x, said in tagged.items():
+        assert sorted(said) == sorted([f"working on {x}", f"half and the rest of {x}",
+                                       f"a warning about {x}"]), said
