@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the SD card); the final report always goes to the run directory")
     p.add_argument("--netbench", choices=("quick", "full", "off"), default="quick",
                    help="network benchmark from the main node to every node before work "
-                        "(default: quick, a few seconds per node)")
+                        "(default: quick, a few seconds per node; none on a single "
+                        "machine unless full)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or crashed run: finished tasks are kept, "
                         "tasks that were running run again, an optimizer is replayed")

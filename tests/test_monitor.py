@@ -129,3 +129,22 @@ def test_netbench_cli_prints_osu_table_and_writes_files(tmp_path):
     lat = [r for r in data["rows"] if r["kind"] == "latency"]
     assert all(r["min"] <= r["p50"] <= r["p99"] for r in lat)
     assert all(float(r["mbps"]) > 0 for r in rows if r["kind"] != "latency")
+
+
+@pytest.mark.e2e
+def test_a_single_machine_runs_no_network_benchmark_unless_full_is_asked(tmp_path):
+    """Issue 37: on one machine there is no network to measure; the default benchmark
+    would measure the node against itself before the first task. --netbench full still
+    measures it when asked by name."""
+    quick = tmp_path / "quick"
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", JOB, "--run-dir", quick))
+    assert done.returncode == 0, done
+    assert "network benchmark" not in done.stdout, done.stdout
+    assert db(quick).netbench() == []
+    assert db(quick).samples()   # the monitor still samples the node
+    full = tmp_path / "full"
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", JOB, "--run-dir", full, "--netbench",
+                           "full"))
+    assert done.returncode == 0, done
+    assert "network benchmark (full) to 1 peer" in done.stdout, done.stdout
+    assert {f.kind for f in db(full).netbench()} >= {"latency", "upload", "download"}

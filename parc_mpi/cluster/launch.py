@@ -37,6 +37,15 @@ EXIT_STALLED = 4       # the exit status when they did not
 ABORT_GRACE = 3.0      # seconds the other ranks leave rank 0 to say so and end the job
 
 
+def netbench_mode(asked: str, hosts) -> str:
+    """The network benchmark this run makes: none on a single machine (there is no
+    network; the default ``quick`` would measure the node against itself and hold up
+    the first task), unless ``full`` was asked for by name."""
+    if asked == "quick" and len(set(hosts)) < 2:
+        return "off"
+    return asked
+
+
 class StartupWatch:
     """Ends the job when the ranks' last steps together do not finish in time: a node
     whose cable or power went during start-up would otherwise leave every other rank
@@ -149,10 +158,11 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
     nbcomm = comm.Dup()
     hbcomm = comm.Dup()  # heartbeats: a thread of their own on each worker
     watch.cancel()   # the network benchmark and the heartbeats watch the nodes from here
+    netbench = netbench_mode(opts.netbench, layout.hosts)
     if rank == 0:
-        if layout.monitor is not None and opts.netbench != "off":
+        if layout.monitor is not None and netbench != "off":
             if not opts.quiet:
-                print(f"[parc_mpi] network benchmark ({opts.netbench}) to "
+                print(f"[parc_mpi] network benchmark ({netbench}) to "
                       f"{len(layout.peers)} peer(s) before work starts", flush=True)
             silent = serve(nbcomm, layout.monitor)
         else:
@@ -160,7 +170,7 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
         return run_main(comm, hbcomm, job, store, sched, opts, layout, silent)
     if rank == layout.monitor:
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
-                     opts.monitor_interval, opts.netbench, layout.peers, layout.leaders,
+                     opts.monitor_interval, netbench, layout.peers, layout.leaders,
                      opts.live_report_interval, opts.live_dir, opts.health_commit_seconds,
                      agents=layout.agents if threads_ok() else ())
         return 0, None
@@ -168,7 +178,7 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
         from ..tasks import make_host
         runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard)
         runner.start()
-    if opts.netbench != "off" and (rank in layout.peers or rank in layout.leaders):
+    if netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)
     agent = None
     if rank in layout.agents:
