@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="retries of a task that raised (default: the job's, 0)")
     p.add_argument("--progress", type=_positive_float, default=5.0, metavar="SECONDS",
                    help="seconds between progress lines (default: 5)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines; at the end only the summary line, warnings and "
+                        "errors")
     p.add_argument("--ship", metavar="DIR",
                    help="a project folder sent to every node with the job file")
     p.add_argument("--install-deps", action="store_true",

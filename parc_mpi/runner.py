@@ -350,8 +350,10 @@ def _end_files(sched: Scheduler, store: Store, job: Job, summary: Dict[str, Any]
 
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
                extra: Optional[Dict[str, Any]] = None, quiet: bool = False,
-               report: bool = True, allow_failures: bool = False) -> Dict[str, Any]:
-    """Commit everything, write results.csv and best.json, print the summary.
+               report: bool = True, allow_failures: bool = False,
+               brief: bool = False) -> Dict[str, Any]:
+    """Commit everything, write results.csv and best.json, print the summary
+    (``brief``, for -q: the summary line, warnings and errors only).
 
     The time each step takes after the last result is kept in the run's metadata
     (``phases``), so that the end of a run can be measured, not guessed."""
@@ -406,11 +408,12 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     for rank, info in sorted((summary.get("lost_workers") or {}).items()):
         print(f"[parc_mpi] lost worker rank {rank} on {info['node']}: "
               f"{info['tasks_requeued']} task(s) it held ran elsewhere", flush=True)
-    for line in health:
-        print(f"[parc_mpi] health {line}", flush=True)
-    if report:
-        print(f"[parc_mpi] report: {report}", flush=True)
-    print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
+    if not brief:
+        for line in health:
+            print(f"[parc_mpi] health {line}", flush=True)
+        if report:
+            print(f"[parc_mpi] report: {report}", flush=True)
+        print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
     if first:
         where = f"; tracebacks in {report}" if report else ""
         text = (f"{summary['failed']} of {summary['tasks']} tasks failed for good; first "
@@ -604,7 +607,8 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None,
         return stopped_by_disk(store, disk)
     try:
         summary = finish_run(sched, store, job, status=status, quiet=opts.quiet_summary,
-                             report=opts.report, allow_failures=opts.allow_failures)
+                             report=opts.report, allow_failures=opts.allow_failures,
+                             brief=opts.quiet)
     except StoreError as exc:
         return stopped_by_disk(store, exc)
     return exit_status(summary, opts.allow_failures)

@@ -99,7 +99,7 @@ def test_serial_run_samples_its_own_node_and_says_what_it_lacks(tmp_path):
     job.write_text("import time, parc_mpi\ndef f(x):\n    time.sleep(0.3)\n    return x\n"
                    "job = parc_mpi.map(f, range(5))\n")
     done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir,
-                              "--monitor-interval", "0.5", "-q"))
+                              "--monitor-interval", "0.5"))
     assert done.returncode == 0, done
     con = db(run_dir)
     samples = [s.data for s in con.samples()]

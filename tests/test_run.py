@@ -277,3 +277,17 @@ def test_ranks_default_to_one_blas_thread_unless_the_user_chose(tmp_path):
     env.pop("OPENBLAS_NUM_THREADS")
     done = run_cmd(python_cmd(probe), env=env)
     assert done.stdout.split() == ["None", "None"], done
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("ranks", [1, 4])
+def test_quiet_prints_one_line(tmp_path, write_job, ranks):
+    """Issue 38: -q is the summary line alone (warnings and errors would still show)."""
+    job = write_job("import parc_mpi\njob = parc_mpi.map(abs, range(-50, 50))\n")
+    args = ("-m", "parc_mpi.run", job, "--run-dir", tmp_path / "run", "-q")
+    done = run_cmd(mpi_cmd(ranks, *args) if ranks > 1 else python_cmd(*args))
+    assert done.returncode == 0, done
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "[parc_mpi] finished: 100 ok, 0 failed of 100 tasks"), done.stdout
+    assert done.stderr.strip() == "", done.stderr

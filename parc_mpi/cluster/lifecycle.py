@@ -85,7 +85,7 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
     disk = None
     try:
         summary = finish_run(sched, store, job, quiet=opts.quiet_summary, report=opts.report,
-                             allow_failures=opts.allow_failures)
+                             allow_failures=opts.allow_failures, brief=opts.quiet)
     except StoreError as exc:   # the end's files: the run stays resumable
         disk = stopped_by_disk(store, exc)
     finally:

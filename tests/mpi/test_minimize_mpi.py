@@ -48,7 +48,11 @@ def test_minimize_with_two_objectives_a_constraint_and_a_pruner_across_ranks():
     assert res.front and res.feasible >= 1 and res.first_feasible >= 1
     for p in res.front:
         assert 6.0 / (p["params"]["width"] * p["params"]["depth"] ** 2) <= 30.0
-    res = parc_mpi.minimize(train, {"lr": Real(0, 1)}, budget=30, pruner="median", seed=1)
+    # random points: later ones stay as bad as early ones, so some are worse than the
+    # median however the trials interleave (a converging optimizer left none to prune
+    # on a loaded machine, 1 full-suite run in 3)
+    res = parc_mpi.minimize(train, {"lr": Real(0, 1)}, budget=30, pruner="median", seed=1,
+                            optimizer="random")
     assert comm.allgather(res.pruned) == [res.pruned] * comm.size
     assert res.pruned >= 1 and abs(res.x["lr"] - 0.3) < 0.15
     assert set(res.history["worker"][res.history["pruned"]].tolist()) <= set(range(1, comm.size))
