@@ -29,8 +29,8 @@ class Agent(threading.Thread):
         self.sensors = sensors
         self.stop = threading.Event()
 
-    def _send(self, msg) -> None:
-        wait_quietly([self.comm.isend(msg, dest=self.monitor, tag=TAG_SAMPLE)])
+    def _send(self, msg, timeout: Optional[float] = None) -> None:
+        wait_quietly([self.comm.isend(msg, dest=self.monitor, tag=TAG_SAMPLE)], timeout)
 
     def run(self) -> None:
         sensors = self.sensors or Sensors()
@@ -45,4 +45,4 @@ class Agent(threading.Thread):
         node's other ranks)."""
         self.stop.set()
         self.join(timeout=10)
-        self._send(("bye", self.node))
+        self._send(("bye", self.node), timeout=10)   # the main node may be gone

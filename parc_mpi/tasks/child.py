@@ -204,6 +204,11 @@ class _Stream(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    def __getattr__(self, name: str):
+        # what TextIOBase lacks (``buffer`` for bytes, ``line_buffering``, ...): the
+        # stream's own, unprefixed
+        return getattr(self.lines.stream, name)
+
 
 def _name_memory_errors(rows, limit: int, mode: str) -> None:
     """A task that ran out of its own limit under the rlimit raised MemoryError: its
