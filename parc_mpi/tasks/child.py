@@ -141,25 +141,38 @@ class TaskLines:
     run): ``[task 7 pi3] loss 0.25``. Lines from several ranks interleave on the
     launcher's terminal; each still says whose it is. Python's own ``print`` and
     ``sys.stdout``/``sys.stderr`` writes; output of C code to the file descriptors
-    is not seen here."""
+    is not seen here. ``task``: the task running now (None between batches), one for
+    both streams."""
 
-    def __init__(self, stream, node: Optional[str]):
-        self.stream = stream
+    def __init__(self, node: Optional[str]):
         self.node = node
         self.task: Optional[int] = None
-        self.fresh = True   # the next character starts a line
 
     @classmethod
     def install(cls, node: Optional[str]) -> "TaskLines":
-        out = cls(sys.stdout, node)
-        sys.stdout = _Stream(out)
-        sys.stderr = _Stream(cls(sys.stderr, node), shared=out)
-        return out
+        lines = cls(node)
+        sys.stdout = _Stream(sys.stdout, lines)
+        sys.stderr = _Stream(sys.stderr, lines)
+        return lines
+
+
+class _Stream(io.TextIOBase):
+    """sys.stdout or sys.stderr with the running task's tag at each line's start."""
+
+    def __init__(self, stream, lines: TaskLines):
+        self.stream, self.lines = stream, lines
+        self.fresh = True   # the next character starts a line
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", None) or "utf-8"
 
     def write(self, text: str) -> int:
-        if self.task is None or not text:
+        task = self.lines.task
+        if task is None or not text:
             return self.stream.write(text)
-        tag = f"[task {self.task}{' ' + self.node if self.node else ''}] "
+        node = self.lines.node
+        tag = f"[task {task}{' ' + node if node else ''}] "
         parts = text.split("\n")
         out = []
         for i, part in enumerate(parts):
@@ -176,30 +189,14 @@ class TaskLines:
             self.stream.flush()   # a line reaches the terminal while the task runs
         return len(text)
 
-
-class _Stream(io.TextIOBase):
-    """sys.stdout or sys.stderr through TaskLines (stderr follows stdout's task)."""
-
-    def __init__(self, lines: TaskLines, shared: Optional[TaskLines] = None):
-        self.lines, self.shared = lines, shared
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self.lines.stream, "encoding", None) or "utf-8"
-
-    def write(self, text: str) -> int:
-        if self.shared is not None:
-            self.lines.task = self.shared.task
-        return self.lines.write(text)
-
     def flush(self) -> None:
-        self.lines.stream.flush()
+        self.stream.flush()
 
     def fileno(self) -> int:
-        return self.lines.stream.fileno()
+        return self.stream.fileno()
 
     def isatty(self) -> bool:
-        return self.lines.stream.isatty()
+        return self.stream.isatty()
 
     def writable(self) -> bool:
         return True
@@ -207,7 +204,9 @@ class _Stream(io.TextIOBase):
     def __getattr__(self, name: str):
         # what TextIOBase lacks (``buffer`` for bytes, ``line_buffering``, ...): the
         # stream's own, unprefixed
-        return getattr(self.lines.stream, name)
+        if name == "stream":   # not set yet: no recursion
+            raise AttributeError(name)
+        return getattr(self.stream, name)
 
 
 def _name_memory_errors(rows, limit: int, mode: str) -> None:
