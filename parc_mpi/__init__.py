@@ -33,9 +33,11 @@ if getattr(_sys, "orig_argv", [])[1:3] == ["-m", "parc_mpi.run"] and \
 
 from .api import OptimizeResult, maximize, minimize  # noqa: E402
 from .job import Job, JobError, generate, map, optimize  # noqa: E402
+from .programs import Program, ProgramError, program, run_program  # noqa: E402
 from .progress import report, should_stop  # noqa: E402
 from .space import Choice, Integer, Real, Space  # noqa: E402
 from .store.load import Run, load  # noqa: E402
 
 __all__ = ["map", "optimize", "generate", "minimize", "maximize", "OptimizeResult", "Job",
-           "JobError", "Real", "Integer", "Choice", "Space", "load", "Run", "report", "should_stop", "__version__"]
+           "JobError", "Real", "Integer", "Choice", "Space", "load", "Run", "report", "should_stop", "program", "run_program", "Program",
+           "ProgramError", "__version__"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import pickle
 import resource
 import sys
@@ -118,6 +119,7 @@ class Scheduler:
         self.killed_attempts = 0
         self.sheet: Optional[CsvStream] = None  # results.csv as results arrive (map jobs)
         self.digest: Optional[Digest] = None    # what the report reads, kept as they arrive
+        self.benched: Set[int] = set()   # workers given no tasks (cores per task: place())
 
     # -- handing out work ---------------------------------------------------
     def batch_size(self) -> int:
@@ -252,11 +254,14 @@ class Scheduler:
 
     def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
                 compute: float, node: str = "?", curves: Optional[dict] = None,
-                sheet: Optional[str] = None, peak: Optional[int] = None) -> None:
+                sheet: Optional[str] = None, peak: Optional[int] = None,
+                files: Optional[dict] = None) -> None:
         """Take a batch's store rows (plain tuples in ResultRow order, made by
         ``store.rows_for``) and, for adaptive jobs, the raw results, for optimize
         jobs the progress curves by task, for map jobs the rows' results.csv lines
-        (``sheet``, when the worker made them); they are counted at the next commit."""
+        (``sheet``, when the worker made them), and program tasks' output files
+        (``files``, written to the run folder before their rows are stored); they are
+        counted at the next commit."""
         held = self.held.get(worker)
         if held:
             held.discard(batch_id)
@@ -276,6 +281,8 @@ class Scheduler:
             rows = self._check_objectives(rows, raw, curves)
         status = RESULT_STATUS
         clean = all(row[status] == STATUS_OK for row in rows)
+        if files:
+            save_outputs(self.store.run_dir, files)
         self.store.add_rows(rows)
         if peak is not None and len(rows) <= USAGE_BATCH:
             mbytes = round(peak / 2**20, 1)
@@ -449,6 +456,62 @@ class Scheduler:
         if best is not None:
             out["best"] = {"params": best[0], "value": best[1]}
         return out
+
+
+def node_cores() -> int:
+    """The cores this node offers tasks: ``$PARC_MPI_CORES`` when set (a node that
+    should offer fewer; the simulated box's nodes, which share one machine), else the
+    CPUs this process may run on."""
+    env = os.environ.get("PARC_MPI_CORES", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def place(cores: int, workers: List[int], hosts: List[str], offered: Dict[str, int]
+          ) -> Tuple[List[int], Set[int], str]:
+    """Which workers take tasks that use ``cores`` cores each, so that no node runs
+    more task threads than it has cores: on each node, its lowest worker ranks, as
+    many as its cores hold such tasks (``offered``: cores by host; ``hosts``: by rank).
+    Returns (the workers that take tasks, those that take none, a line saying so);
+    raises ValueError when no node has ``cores`` cores."""
+    by_node: Dict[str, List[int]] = {}
+    for w in workers:
+        by_node.setdefault(hosts[w], []).append(w)
+    takers: List[int] = []
+    notes = []
+    for host, ranks in by_node.items():
+        room = offered.get(host, 1) // cores
+        takers.extend(ranks[:room])
+        if room < len(ranks):
+            notes.append(f"{host} {min(room, len(ranks))} of {len(ranks)}")
+    if not takers:
+        best = max(offered.get(h, 1) for h in by_node) if by_node else 0
+        raise ValueError(f"cores={cores}: no node has that many cores (the most is {best}, "
+                         f"on {', '.join(h for h in by_node if offered.get(h, 1) == best)})")
+    benched = set(workers) - set(takers)
+    line = ""
+    if benched:
+        line = (f"{cores} cores per task: {len(takers)} of {len(workers)} workers take tasks "
+                f"({', '.join(notes)}), so that no node runs more task threads than cores")
+    return sorted(takers), benched, line
+
+
+def save_outputs(run_dir: str, files: Dict[int, Dict[str, bytes]]) -> None:
+    """Program tasks' outputs into ``<run>/outputs/task-<N>/`` (each file whole or not
+    at all: written aside, then renamed)."""
+    for task, named in files.items():
+        folder = os.path.join(run_dir, "outputs", f"task-{task}")
+        for name, data in named.items():
+            path = os.path.join(folder, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = path + ".part"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
 
 
 def _peak_rss_mb() -> float:

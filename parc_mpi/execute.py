@@ -12,6 +12,7 @@ import time
 import traceback
 from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
+from . import programs as _program
 from .clock import wall_clock
 from .store.schema import STATUS_FAILED, STATUS_OK, STATUS_TIMEOUT
 
@@ -39,6 +40,10 @@ def _on_alarm(signum, frame):
     raise TaskTimeout("task ran past its time limit")
 
 
+# the task running now in this process, ``(task, attempt, arg)`` (None between tasks):
+# what a program task names its folder by (program.py)
+CURRENT: Optional[Task] = None
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -54,7 +59,10 @@ def format_error(exc: BaseException, rename: Optional[Tuple[str, str]] = None) -
                 f.filename = user
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames)
-    lines += traceback.format_exception_only(type(exc), exc)
+    if isinstance(exc, _program.ProgramError):   # its message is the whole story
+        lines.append(f"ProgramError: {exc}\n")
+    else:
+        lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
 
 
@@ -86,12 +94,14 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
 def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
          rename: Optional[Tuple[str, str]] = None,
          mark: Optional[Callable[[int], None]] = None) -> Tuple[List[Outcome], float]:
+    global CURRENT
     out: List[Outcome] = []
     append = out.append
     clock = wall_clock()   # this node's clock in the main node's terms (clock.py)
     kwargs = call == "kwargs"
     t_begin = time.perf_counter()
-    for i, (task, attempt, arg) in enumerate(batch):
+    for i, item in enumerate(batch):
+        task, attempt, arg = CURRENT = item
         t0 = clock()
         try:
             if mark is not None:
@@ -112,6 +122,7 @@ def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
             error = format_error(exc, rename)
             status = STATUS_TIMEOUT if isinstance(exc, TaskTimeout) else STATUS_FAILED
             append((task, attempt, status, None, error, t0, clock()))
+    CURRENT = None
     return out, time.perf_counter() - t_begin
 
 
@@ -124,6 +135,7 @@ class BatchResult(NamedTuple):
     compute: float
     curves: Optional[dict] = None
     sheet: Optional[str] = None
+    files: Optional[dict] = None   # program tasks' outputs: {task: {name: bytes}}
 
 
 def run_batch(job, batch: List[Task], worker: int, node: str,
@@ -145,7 +157,7 @@ def run_batch(job, batch: List[Task], worker: int, node: str,
     if records and any(records):  # one record per call, in the batch's order
         curves = {task: rec for (task, _a, _arg), rec in zip(batch, records) if rec}
     sheet = sheet_text(rows) if getattr(job, "stream", False) else None  # results.csv
-    return BatchResult(rows, raw, compute, curves, sheet)
+    return BatchResult(rows, raw, compute, curves, sheet, _program.take_files())
 
 
 def _with_progress(fn: Callable, context: Optional[tuple]):

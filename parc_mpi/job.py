@@ -23,6 +23,11 @@ from .optimizers import Optimizer, check_goal, make_optimizer
 from .space import Space
 
 
+# where a program task's inputs are looked for (program.py): the loaded job file's
+# folder, a shipped project folder, the job's folder on the main node (load_job)
+SEARCH_DIRS: list = []
+
+
 class JobError(ValueError):
     """A job file or job definition that cannot run; the message names the culprit."""
 
@@ -46,6 +51,33 @@ def _check_memory(memory: Any) -> Optional[int]:
         raise JobError(str(exc)) from None
 
 
+def _check_cores(cores: Any) -> int:
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise JobError(f"cores must be a positive integer (cores each task uses), got "
+                       f"{cores!r}")
+    return cores
+
+
+def _check_program(fn: Any, *args: Any, where: str, **kwargs: Any) -> None:
+    """A program task whose arguments or file names name a parameter the tasks do not
+    have: one line now, before any work starts."""
+    check = getattr(fn, "check", None)
+    if check is None or type(fn).__module__ != "parc_mpi.programs":
+        return
+    from .programs import ProgramError
+    try:
+        check(*args, **kwargs)
+    except ProgramError as exc:
+        raise JobError(f"{where}: {fn!r}: {exc}") from None
+
+
+def _first(items: Any) -> Tuple[bool, Any]:
+    """The first item of a list, tuple or range (not of a generator: it is not consumed)."""
+    if isinstance(items, (list, tuple, range)) and len(items):
+        return True, items[0]
+    return False, None
+
+
 def _check_timeout(timeout: Any) -> Optional[float]:
     if timeout is None:
         return None
@@ -64,6 +96,7 @@ class Job:
     name: Optional[str] = None
     summary: Optional[Callable] = None
     memory: Optional[int] = None   # bytes a task's process may use (None: no limit)
+    cores: int = 1                 # cores each task uses (threads of a program, a BLAS)
 
     kind = "job"
     call = "arg"  # how a worker calls fn: fn(item) or fn(**params)
@@ -73,6 +106,8 @@ class Job:
                "timeout": self.timeout}
         if self.memory is not None:
             out["memory"] = self.memory
+        if self.cores != 1:
+            out["cores"] = self.cores
         return out
 
 
@@ -146,7 +181,7 @@ class GenerateJob(Job):
 
 def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[float] = None,
         summary: Optional[Callable] = None, name: Optional[str] = None,
-        memory: Any = None) -> MapJob:
+        memory: Any = None, cores: int = 1) -> MapJob:
     """A sweep: call ``fn(item)`` for every item, on as many workers as there are.
 
     Parameters
@@ -166,6 +201,10 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
         Memory limit of each task's process, e.g. ``"800M"``: a task that needs more
         fails naming its limit (a memory cgroup where one can be made, else
         ``RLIMIT_DATA``; ``--memory`` overrides it).
+    cores : int, default 1
+        Cores each task uses (a multithreaded program, a threaded BLAS): a node runs
+        at most its cores divided by this many tasks at once, and each task's
+        ``OMP_NUM_THREADS`` and BLAS threads are set to it.
     summary : callable, optional
         ``summary(pairs, run_dir) -> str``, called on rank 0 at the end with an
         iterator of ``(item, result)`` for the successful tasks in task order
@@ -184,9 +223,12 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
                        f"{type(items).__name__}") from None
     if summary is not None:
         _check_fn(summary, "map(..., summary=)")
+    known, item = _first(items)
+    if known:
+        _check_program(fn, item, where="map(fn, items): items[0]")
     return MapJob(fn=fn, items=items, retries=_check_retries(retries),
                   timeout=_check_timeout(timeout), name=name, summary=summary,
-                  memory=_check_memory(memory))
+                  memory=_check_memory(memory), cores=_check_cores(cores))
 
 
 def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
@@ -195,7 +237,7 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
              name: Optional[str] = None, initial: Optional[Sequence[Mapping]] = None,
              warm_start: Optional[str] = None, pruner: Any = None,
              reference: Optional[Mapping[str, float]] = None,
-             memory: Any = None) -> OptimizeJob:
+             memory: Any = None, cores: int = 1) -> OptimizeJob:
     """An adaptive search for the best value of ``fn(**params)``.
 
     Parameters
@@ -238,6 +280,7 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
         raise JobError("warm_start: an earlier run can warm-start one objective only "
                        "(the goal names several)")
     reference = _check_reference(reference, goal)
+    _check_program(fn, where="optimize(fn, space, ...)", **{n: 0 for n in space.names})
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise JobError(f"budget must be a positive integer, got {budget!r}")
     points = []
@@ -258,7 +301,7 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
                       seed=seed, retries=_check_retries(retries),
                       timeout=_check_timeout(timeout), name=name, initial=tuple(points),
                       warm_start=warm_start, pruner=pruner, reference=reference,
-                      memory=_check_memory(memory))
+                      memory=_check_memory(memory), cores=_check_cores(cores))
     try:
         job.make_optimizer()
     except ValueError as exc:
@@ -288,7 +331,7 @@ def _check_reference(reference: Any, goal: Any) -> Optional[Dict[str, float]]:
 def generate(fn: Callable, items: Iterable, on_result: Callable, *,
              max_tasks: Optional[int] = None, retries: int = 0,
              timeout: Optional[float] = None, summary: Optional[Callable] = None,
-             name: Optional[str] = None, memory: Any = None) -> GenerateJob:
+             name: Optional[str] = None, memory: Any = None, cores: int = 1) -> GenerateJob:
     """A custom generator: start from ``items``, and after each result call
     ``on_result(item, result)``, which returns an iterable of new items (or None).
 
@@ -307,9 +350,13 @@ def generate(fn: Callable, items: Iterable, on_result: Callable, *,
         raise JobError(f"max_tasks must be a positive integer, got {max_tasks!r}")
     if summary is not None:
         _check_fn(summary, "generate(..., summary=)")
+    known, item = _first(items)
+    if known:
+        _check_program(fn, item, where="generate(fn, items, ...): items[0]")
     return GenerateJob(fn=fn, items=items, on_result=on_result, max_tasks=max_tasks,
                        retries=_check_retries(retries), timeout=_check_timeout(timeout),
-                       name=name, summary=summary, memory=_check_memory(memory))
+                       name=name, summary=summary, memory=_check_memory(memory),
+                       cores=_check_cores(cores))
 
 
 def _qualname(fn: Any) -> str:
@@ -371,6 +418,7 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
             sys.path.insert(0, p)
     if also_path and also_path not in sys.path:
         sys.path.append(also_path)
+    SEARCH_DIRS[:] = [d for d in (folder, extra_path, also_path) if d]
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

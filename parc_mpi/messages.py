@@ -29,3 +29,5 @@ class Results(NamedTuple):
     curves: Optional[dict] = None   # optimize jobs: {task: (curve, pruned)} (progress)
     sheet: Optional[str] = None     # map jobs: the rows' results.csv lines, when plain
     peak: Optional[int] = None      # the task process's peak resident bytes in the batch
+    files: Optional[dict] = None    # program tasks' outputs for the run folder:
+    #                                 {task: {name: bytes}} (program.py)

@@ -269,6 +269,10 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
             raise JobError(f"--ship {ship_dir}: not a directory")
         job = load_job(opts.job_path, extra_path=os.path.abspath(ship_dir) if ship_dir else None)
         apply_options(job, opts)
+        from .engine import node_cores
+        if job.cores > node_cores():
+            raise JobError(f"{opts.job_path}: cores={job.cores}: this machine offers "
+                           f"{node_cores()} (PARC_MPI_CORES sets what a node offers)")
         return run_serial(job, opts, early=early)
     except NothingToResume as exc:
         print(f"[parc_mpi] {exc}")

@@ -568,6 +568,7 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None,
     try:
         if store is None:
             store = open_run(job, opts)
+        host.set_run(os.path.basename(store.run_dir))   # program tasks' scratch folders
         record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
                                         "nodes": [node]})
         sched = start_scheduler(job, store, opts, workers=1)
@@ -589,8 +590,9 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None,
             if batch:
                 batch_id, tasks = batch
                 msg, _compute = host.run(batch_id, tasks, sched.context())
-                _bid, rows, raw, compute, curves, sheet, peak = message(msg)
-                sched.receive(batch_id, 0, rows, raw, compute, node, curves, sheet, peak)
+                _bid, rows, raw, compute, curves, sheet, peak, files = message(msg)
+                sched.receive(batch_id, 0, rows, raw, compute, node, curves, sheet, peak,
+                              files)
             if sched.flush_due() or not batch:
                 sched.flush()
             watch.tick()

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from mpi4py import MPI
 
+from ..engine import node_cores, place
 from ..job import Job
 from ..layout import Layout
 from ..runner import RunOptions, start_scheduler, stop_dashboard
@@ -96,16 +97,24 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     fn_name = _fn_name(job.fn) if job is not None else None
     if job is not None and job.kind == "map":  # the workers make results.csv's lines
         job.stream = job.streams(opts.resume)
-    reports = gather_quietly(comm, (err, host, fn_name))
+    reports = gather_quietly(comm, (err, host, fn_name, node_cores()))
     plan = None
     sched = None
     if rank == 0:
-        verdict = _verdict(reports, opts.job_path)
+        verdict = _verdict([r[:3] for r in reports], opts.job_path)
         if not verdict and not nothing:
-            plan = Layout([h for _e, h, _f in reports], opts.monitor and threads_ok(),
-                          store.run_dir).as_dict()
+            hosts = [r[1] for r in reports]
+            plan = Layout(hosts, opts.monitor and threads_ok(), store.run_dir).as_dict()
             try:  # a resume replays the store here: a refusal is still a verdict
-                sched = start_scheduler(job, store, opts, len(plan["workers"]))
+                try:
+                    takers, benched, line = place(job.cores, plan["workers"], hosts,
+                                                  {r[1]: r[3] for r in reports})
+                except ValueError as exc:
+                    raise ValueError(f"{opts.job_path}: {exc}") from None
+                sched = start_scheduler(job, store, opts, len(takers))
+                sched.benched = benched
+                if line and not opts.quiet:
+                    print(f"[parc_mpi] {line}", flush=True)
             except (StoreError, ValueError) as exc:
                 verdict = str(exc)
         if verdict and store is not None:
@@ -178,6 +187,7 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
         from ..tasks import make_host
         runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard)
         runner.start()
+    runner.set_run(os.path.basename(layout.run_dir))   # program tasks' scratch folders
     if netbench != "off" and (rank in layout.peers or rank in layout.leaders):
         serve(nbcomm, layout.monitor)
     agent = None

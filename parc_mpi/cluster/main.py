@@ -40,6 +40,7 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
     status = MPI.Status()
     backoff = Backoff()
     received = sent = 0
+    benched = sched.benched
     while running:
         active = False
         while comm.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
@@ -57,9 +58,9 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
             if liveness is not None:
                 liveness.heard(src)
             if tag == TAG_RESULTS:
-                bid, rows, raw, compute, curves, sheet, peak = message(msg)
+                bid, rows, raw, compute, curves, sheet, peak, files = message(msg)
                 sched.receive(bid, src, rows, raw, compute, nodes.get(src, "?"), curves,
-                              sheet, peak)
+                              sheet, peak, files)
             elif tag == TAG_DONE:
                 for unstarted in msg.unstarted:
                     sched.give_back(unstarted.batch_id, src)
@@ -68,6 +69,8 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
         # refill every worker that has a free slot (the scheduler says with what)
         free = None
         for w in open_workers:
+            if w in benched:   # its node's cores are taken by tasks of several cores
+                continue
             n = prefetch - sched.holding(w)
             if n > 0:
                 if free is None:

@@ -56,6 +56,7 @@ def load(spec: dict):
         job = types.SimpleNamespace(fn=pickle.loads(how[1]), rename=None)
     for key in ("kind", "call", "timeout", "stream", "memory"):
         setattr(job, key, spec.get(key))
+    job.cores = spec.get("cores") or 1
     return job
 
 
@@ -94,8 +95,10 @@ def main(argv=None) -> int:
         wire.send(fd_out, ("error", msg))
         return 1
     from ..execute import run_batch
+    from .. import programs as program
     wire.send(fd_out, ("ready", os.getpid()))
     worker, node = setup["worker"], setup["node"]
+    program.set_context(node=node, cores=job.cores, **setup.get("context", {}))
     pack = SLOT.pack_into
     now = time.monotonic
     lines = TaskLines.install(node if worker else None)   # worker 0: a serial run
@@ -119,6 +122,9 @@ def main(argv=None) -> int:
         if msg[0] == "clock":   # the node's offset, measured after this process started
             clock.set_offset(msg[1])
             continue
+        if msg[0] == "context":   # the run's name, known once the ranks agreed
+            program.set_context(**msg[1])
+            continue
         batch_id, tasks, context = msg
         measured = peak_reset()
         out = run_batch(job, tasks, worker, node, context, mark=mark)
@@ -128,8 +134,8 @@ def main(argv=None) -> int:
         if limit:
             _name_memory_errors(out.rows, limit, mode)
         peak = peak_rss() if measured else None
-        payload = dumps((batch_id, out.rows, out.raw, out.compute, out.curves, out.sheet, peak),
-                        protocol=pickle.HIGHEST_PROTOCOL)
+        payload = dumps((batch_id, out.rows, out.raw, out.compute, out.curves, out.sheet, peak,
+                         out.files), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             wire.send(fd_out, ("done", out.compute, payload))
         except wire.ChannelClosed:

@@ -11,7 +11,7 @@ path, for the last percent on trivial tasks, with none of that protection).
 
 Both answer ``run(batch_id, tasks, context)`` with the results message and the
 compute seconds: the message is the tuple the workers send to rank 0
-(``(batch_id, rows, raw, compute, curves, sheet, peak)``), or its pickle as bytes
+(``(batch_id, rows, raw, compute, curves, sheet, peak, files)``), or its pickle as bytes
 straight from the task process (``message()`` reads either).
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def task_spec(job) -> dict:
     return {"how": how, "path": list(sys.path), "kind": job.kind, "call": job.call,
             "timeout": job.timeout,
             "stream": bool(getattr(job, "stream", False)),
-            "memory": getattr(job, "memory", None)}
+            "memory": getattr(job, "memory", None), "cores": getattr(job, "cores", 1)}
 
 
 def make_host(job, worker: int, node: str, isolate: bool = True,
@@ -110,15 +110,22 @@ class InProcessHost:
 
     def __init__(self, job, worker: int, node: str):
         self.job, self.worker, self.node = job, worker, node
+        from .. import programs as program
+        program.set_context(node=node, cores=getattr(job, "cores", 1))
 
     def start(self) -> None:
         pass
 
+    def set_run(self, name: str) -> None:
+        """The run's name: program tasks' scratch folders are named after it."""
+        from .. import programs as program
+        program.set_context(run=name)
+
     def run(self, batch_id: int, tasks: List[tuple], context: Any = None) -> Tuple[Any, float]:
         from ..execute import run_batch
         out = run_batch(self.job, tasks, self.worker, self.node, context)
-        return (batch_id, out.rows, out.raw, out.compute, out.curves, out.sheet, None), \
-            out.compute
+        return (batch_id, out.rows, out.raw, out.compute, out.curves, out.sheet, None,
+                out.files), out.compute
 
     def run_raw(self, raw) -> Tuple[Any, float]:
         """A batch as rank 0 pickled it (``messages.Tasks``)."""
@@ -156,6 +163,9 @@ class TaskHost:
         self.ready = False
         self.next_guard = 0.0
         self.offset = 0.0   # the clock offset the task process was told
+        self.cores = 1      # the job's cores per task (thread variables of the process)
+        self.started_cores = 1
+        self.context: dict = {}   # what program tasks know of the run (its name)
 
     # -- the process --------------------------------------------------------
     def configure(self, job, spec: dict, memory: Optional[int]) -> None:
@@ -163,8 +173,22 @@ class TaskHost:
         now if it runs already (started before the job was known), else at its start."""
         self.job, self.spec, self.memory = job, spec, memory
         self.timeout = spec.get("timeout")
+        self.cores = spec.get("cores") or 1
+        if self.proc is not None and self.started_cores != self.cores:
+            # a BLAS reads its thread count when it loads: a process started with another
+            # count is started again with the job's
+            self._reap(signal.SIGTERM)
         if self.proc is not None:
             self._setup()
+
+    def set_run(self, name: str) -> None:
+        """The run's name: program tasks' scratch folders are named after it."""
+        self.context["run"] = name
+        if self.proc is not None and self.spec is not None:
+            try:
+                wire.send(self.to_child, ("context", dict(self.context)))
+            except wire.ChannelClosed:
+                pass
 
     def start(self) -> None:
         """Start the task process: Python and parc_mpi load while the rank goes on;
@@ -186,6 +210,10 @@ class TaskHost:
         SLOT.pack_into(self.slot, 0, -1, 0.0)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCHER_VARS)}
         env["PARC_MPI_SERIAL"] = "1"   # belt and braces: never an MPI world of its own
+        if self.cores != 1:   # tasks of several cores: their BLAS and OpenMP use them
+            from ..programs import THREAD_VARS
+            env.update({var: str(self.cores) for var in THREAD_VARS})
+        self.started_cores = self.cores
         fds = (to_child_r, from_child_w, slot_fd)
         cmd = [sys.executable, "-m", "parc_mpi.tasks.child", "--fds", ",".join(map(str, fds)),
                "--node", self.node, "--tag", f"rank{self.worker}"]
@@ -215,7 +243,8 @@ class TaskHost:
             self.offset = clock.OFFSET
             wire.send(self.to_child, {"spec": self.spec, "worker": self.worker,
                                       "node": self.node, "memory": self.memory,
-                                      "limit_mode": mode, "clock_offset": clock.OFFSET})
+                                      "limit_mode": mode, "clock_offset": clock.OFFSET,
+                                      "context": dict(self.context)})
         except wire.ChannelClosed:
             pass   # it died at once: the first batch finds out why
 
@@ -234,6 +263,7 @@ class TaskHost:
             _killpg(proc.pid, signal.SIGKILL)
         rc = proc.wait()
         _killpg(proc.pid, signal.SIGKILL)   # what it started, if any outlived it
+        _kill_session(proc.pid)   # programs it ran in process groups of their own
         for fd in (self.to_child, self.from_child):
             try:
                 os.close(fd)
@@ -403,6 +433,7 @@ class TaskHost:
         rows: List[Any] = [None] * len(tasks)
         raw: List[Any] = [None] * len(tasks)
         curves: dict = {}
+        files: dict = {}
         compute = 0.0
         peak = None
 
@@ -434,22 +465,26 @@ class TaskHost:
                     part = self._salvage(batch_id, sub, context, got._replace(index=None))
             else:
                 part = pickle.loads(got[2])
-            _bid, prow, praw, pcompute, pcurves, _sheet, ppeak = part
+            _bid, prow, praw, pcompute, pcurves, _sheet, ppeak, pfiles = part
             for k, j in enumerate(group):
                 rows[j] = prow[k]
                 if praw is not None:
                     raw[j] = praw[k]
             if pcurves:
                 curves.update(pcurves)
+            if pfiles:
+                files.update(pfiles)
             compute += pcompute
             if ppeak is not None:
                 peak = max(peak or 0, ppeak)
         adaptive = self.spec["kind"] != "map"
-        return (batch_id, rows, raw if adaptive else None, compute, curves or None, None, peak)
+        return (batch_id, rows, raw if adaptive else None, compute, curves or None, None, peak,
+                files or None)
 
 
 def biggest_task_process(node: str) -> Optional[int]:
-    """The pid of this node's task process with the largest resident memory."""
+    """The pid of this node's task process with the largest resident memory (with the
+    programs it runs)."""
     import psutil
     best, best_rss = None, -1
     for p in psutil.process_iter(["cmdline", "memory_info", "status"]):
@@ -460,6 +495,8 @@ def biggest_task_process(node: str) -> Optional[int]:
             if "--node" not in cmd or cmd[cmd.index("--node") + 1] != node:
                 continue
             rss = p.info["memory_info"].rss
+            for child in p.children(recursive=True):   # the programs its tasks run
+                rss += child.memory_info().rss
         except (psutil.Error, TypeError, ValueError, IndexError, AttributeError):
             continue
         if rss > best_rss:
@@ -475,6 +512,21 @@ def _big_pipe(fd: int) -> None:
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except OSError:
         pass
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process left in session ``sid`` (the task process's: the programs
+    its tasks ran, each in a process group of its own, and what they started)."""
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return
+    for pid in pids:
+        try:
+            if pid != sid and os.getsid(pid) == sid:
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
 
 
 def _killpg(pid: int, sig: int) -> None:
