@@ -458,13 +458,22 @@ class Scheduler:
         return out
 
 
-def node_cores() -> int:
-    """The cores this node offers tasks: ``$PARC_MPI_CORES`` when set (a node that
-    should offer fewer; the simulated box's nodes, which share one machine), else the
-    CPUs this process may run on."""
+def node_cores(host: Optional[str] = None) -> int:
+    """The cores this node offers tasks: ``$PARC_MPI_CORES`` when it says (a number for
+    this node, or ``pi0=8,pi1=4`` by host name, which the launcher can pass to every
+    node alike; the simulated box sets it from the node list, its nodes sharing one
+    machine), else the CPUs this process may run on."""
     env = os.environ.get("PARC_MPI_CORES", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    if env:
+        if "=" not in env and env.isdigit() and int(env) > 0:
+            return int(env)
+        import socket
+        names = {host or socket.gethostname()}
+        names |= {n.split(".")[0] for n in names}
+        for part in env.split(","):
+            name, _, value = part.strip().partition("=")
+            if name.strip() in names and value.strip().isdigit() and int(value) > 0:
+                return int(value)
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

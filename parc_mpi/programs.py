@@ -145,6 +145,8 @@ class _Fields:
 
     def names(self) -> str:
         shown = [k for k in self.named if k not in ("task", "node", "cores", "attempt")]
+        if "item" in shown and (len(shown) > 1 or self.args):
+            shown.remove("item")   # a dict item's keys say more than "item"
         if self.args:
             shown = [f"{{{i}}}" for i in range(len(self.args))] + shown
         return ", ".join(shown)
@@ -190,7 +192,7 @@ class Program:
         self.__module__ = "parc_mpi.programs"
 
     def __repr__(self) -> str:
-        return f"program({shlex.join(self.cmd)!r})"
+        return f"program({' '.join(self.cmd)!r})"
 
     def check(self, *args: Any, **kwargs: Any) -> None:
         """Raise ProgramError when a template names a parameter the task lacks."""

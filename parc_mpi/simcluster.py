@@ -360,9 +360,11 @@ class SimCluster:
                             (etc, 0o755)):
                 os.makedirs(d, exist_ok=True)
                 os.chmod(d, mode)
-            if self.env.get(n.name):
-                with open(os.path.join(home, ".ssh", "environment"), "w") as fh:
-                    fh.write("".join(f"{k}={v}\n" for k, v in self.env[n.name].items()))
+            # every ssh session on the node: what the test asked, and the cores the
+            # node offers (the nodes share this machine's)
+            env = {"PARC_MPI_CORES": self.cores_env(), **self.env.get(n.name, {})}
+            with open(os.path.join(home, ".ssh", "environment"), "w") as fh:
+                fh.write("".join(f"{k}={v}\n" for k, v in env.items()))
             key = os.path.join(etc, "ssh_host_ed25519_key")
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
                             f"root@{n.name}", "-f", key], check=True, capture_output=True)
@@ -406,15 +408,24 @@ class SimCluster:
         through the launcher."""
         argv = list(argv)
         if self.ssh:   # nothing stands in for ssh: mpiexec's own launcher is ssh
-            return [self.nodesh, self.main.name, "env", "HOME=/root", "sh", "-c",
+            return [self.nodesh, self.main.name, "env", "HOME=/root",
+                    f"PARC_MPI_CORES={self.cores_env()}", "sh", "-c",
                     f"cd {shlex.quote(cwd or os.getcwd())} && exec {shlex.join(argv)}"]
         if argv and os.path.basename(argv[0]) in ("mpiexec", "mpirun", "mpiexec.hydra"):
             argv[1:1] = ["-launcher", "ssh", "-launcher-exec", self.launcher,
                          "-genv", "UCX_TLS", "tcp,self"]
-        # any mpiexec the command starts (a script's, a shell's) finds the launcher too
+        # any mpiexec the command starts (a script's, a shell's) finds the launcher too;
+        # the nodes share this machine's cores: each offers what the node list says
         return ["env", f"PARC_SIM_CWD={cwd or os.getcwd()}", "HYDRA_LAUNCHER=ssh",
+                f"PARC_MPI_CORES={self.cores_env()}",
                 f"HYDRA_LAUNCHER_EXEC={self.launcher}", self.launcher, self.main.name,
                 shlex.join(argv)]
+
+    def cores_env(self) -> str:
+        """``PARC_MPI_CORES`` for the box: each node's cores as the node list gives them
+        (a value already in the environment wins)."""
+        return os.environ.get("PARC_MPI_CORES") or ",".join(
+            f"{n.name}={n.cores}" for n in self.nodes)
 
     def cut(self, node: str, up: bool = False) -> None:
         """Pull (or plug back) a node's cable: its link goes down (up)."""

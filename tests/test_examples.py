@@ -72,3 +72,63 @@ def test_readme_example_command_runs_word_for_word_and_estimates_pi(tmp_path):
     assert (ROOT / made / "run.sqlite").exists() and (ROOT / made / "results.csv").exists()
     import shutil
     shutil.rmtree(ROOT / made)
+
+
+def _awk_energy(tmp_path, n, steps, seed):
+    """forces.c's numbers from forces.awk, run by hand, for comparison."""
+    import subprocess
+    work = tmp_path / f"awk-{n}-{seed}"
+    work.mkdir()
+    subprocess.run(["awk", "-v", f"n={n}", "-v", f"steps={steps}", "-v", f"seed={seed}", "-f",
+                    str(ROOT / "jobs" / "forces.awk")], cwd=work, check=True,
+                   capture_output=True)
+    return float((work / "forces.stat").read_text().split()[-1])
+
+
+def test_the_compiled_program_example_runs_a_folder_per_task(tmp_path):
+    """jobs/forces_grid.py: forces.c built once per node, a task per grid point, each in
+    its own folder; forces.stat back in the run folder, the energy as the result."""
+    import shutil
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler: the fallback test below covers awk")
+    from conftest import cli_env
+    env = cli_env(PARC_MPI_SCRATCH=str(tmp_path / "scratch"))
+    run_dir = tmp_path / "run"
+    done = run_cmd(mpi_cmd(4, "-m", "parc_mpi.run", "jobs/forces_grid.py", "--run-dir", run_dir),
+                   timeout=300, env=env)
+    assert done.returncode == 0, done
+    assert "finished: 9 ok, 0 failed of 9 tasks" in done.stdout
+    with RunReader(str(run_dir)) as reader:
+        got = {(r.params["n"], r.params["seed"]): r for r in reader.results()}
+    assert len(got) == 9
+    for (n, seed), r in got.items():
+        stat = (run_dir / "outputs" / f"task-{r.task}" / "forces.stat").read_text().split()
+        assert r.result == {"energy": float(stat[-1]), "steps": 5}
+    assert got[(50, 1)].result["energy"] == pytest.approx(_awk_energy(tmp_path, 50, 5, 1),
+                                                          rel=1e-9)
+    builds = list((tmp_path / "scratch" / "run").glob("build-*/forces.x"))
+    assert len(builds) == 1 and builds[0].read_bytes()[:4] == b"\x7fELF"   # compiled
+
+
+def test_the_program_example_falls_back_to_awk_without_a_compiler(tmp_path):
+    """On a node with no C compiler the example's build writes an awk stand-in; the same
+    numbers come out."""
+    import os
+    import shutil
+    from conftest import cli_env, python_cmd
+    bin_dir = tmp_path / "bin"   # a PATH with a shell's tools and no cc
+    bin_dir.mkdir()
+    for tool in ("sh", "awk", "chmod", "printf", "cat"):
+        if shutil.which(tool):
+            os.symlink(shutil.which(tool), bin_dir / tool)
+    env = cli_env(PARC_MPI_SCRATCH=str(tmp_path / "scratch"), PATH=str(bin_dir))
+    run_dir = tmp_path / "run"
+    done = run_cmd(python_cmd("-m", "parc_mpi.run", "jobs/forces_grid.py", "--run-dir", run_dir,
+                              "-q"), timeout=300, env=env)
+    assert done.returncode == 0, done
+    build = next((tmp_path / "scratch" / "run").glob("build-*"))
+    assert (build / "forces.x").read_text().startswith("#!/bin/sh\nexec awk")
+    with RunReader(str(run_dir)) as reader:
+        got = {(r.params["n"], r.params["seed"]): r.result["energy"] for r in reader.results()}
+    assert got[(100, 2)] == pytest.approx(_awk_energy(tmp_path, 100, 5, 2), rel=1e-9)
+    assert len(got) == 9

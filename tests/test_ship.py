@@ -50,3 +50,23 @@ def test_pack_names_missing_paths(tmp_path):
     job.write_text("")
     with pytest.raises(ShipError, match="not a directory"):
         pack(str(job), str(tmp_path / "nodir"))
+
+
+def test_a_shipped_program_stays_executable(tmp_path):
+    """zipfile's extractall drops mode bits: a shipped program must keep its x bit
+    (and a data file must not gain one)."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    prog = project / "forces.sh"
+    prog.write_text("#!/bin/sh\necho 42\n")
+    prog.chmod(0o750)
+    (project / "data.txt").write_text("1 2 3\n")
+    (project / "data.txt").chmod(0o640)
+    job = tmp_path / "job.py"
+    job.write_text("job = None\n")
+    folder = unpack(pack(str(job), str(project)), str(tmp_path / "cache"))
+    shipped = os.path.join(folder, "project", "forces.sh")
+    assert os.stat(shipped).st_mode & 0o777 == 0o750
+    assert os.stat(os.path.join(folder, "project", "data.txt")).st_mode & 0o777 == 0o640
+    import subprocess
+    assert subprocess.run([shipped], capture_output=True, text=True).stdout == "42\n"

@@ -97,7 +97,7 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     fn_name = _fn_name(job.fn) if job is not None else None
     if job is not None and job.kind == "map":  # the workers make results.csv's lines
         job.stream = job.streams(opts.resume)
-    reports = gather_quietly(comm, (err, host, fn_name, node_cores()))
+    reports = gather_quietly(comm, (err, host, fn_name, node_cores(host)))
     plan = None
     sched = None
     if rank == 0:

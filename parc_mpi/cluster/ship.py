@@ -74,7 +74,8 @@ def pack(job_path: str, ship_dir: Optional[str] = None) -> Package:
 
 
 def safe_extract(data: bytes, dest: str, label: str) -> None:
-    """Extract a zip, refusing absolute paths and ``..`` entries (zip-slip)."""
+    """Extract a zip, refusing absolute paths and ``..`` entries (zip-slip), with each
+    file's mode bits as packed (an executable stays one)."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         root = os.path.realpath(dest)
         for info in zf.infolist():
@@ -86,6 +87,10 @@ def safe_extract(data: bytes, dest: str, label: str) -> None:
                 raise ShipError(f"{label}: archive entry '{name}' points outside the folder; "
                                 "refusing to unpack it")
         zf.extractall(root)
+        for info in zf.infolist():   # zipfile drops the mode bits: a program stays executable
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                os.chmod(os.path.join(root, info.filename), mode)
 
 
 def default_cache() -> str:
