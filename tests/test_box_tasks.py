@@ -132,3 +132,67 @@ def test_a_real_out_of_memory_on_a_node_costs_one_attempt(box, tmp_path):
     killed = [r for r in got if r.status == "killed"]
     assert len(killed) == 1 and killed[0].node == "pi3", killed
     assert sorted(r.task for r in got if r.ok) == list(range(200))
+
+
+SHIPPED_PROGRAM = """
+import parc_mpi
+
+BUILD = ("cc -O2 -fopenmp -o forces.x forces.c -lm || "
+         "{ printf '#!/bin/sh\\\\nexec awk -v n=\\"$1\\" -v steps=\\"$2\\" -v seed=\\"$3\\" "
+         "-f forces.awk\\\\n' > forces.x && chmod +x forces.x; }")
+
+forces = parc_mpi.program(
+    ["sh", "-c", "date +%s.%N; ./forces.x 300 3 {seed}; ./probe.sh; sleep 0.2; date +%s.%N"],
+    inputs=["forces.c", "forces.awk", "probe.sh", "table.dat"], build=BUILD,
+    outputs=["forces.stat"])
+
+job = parc_mpi.map(forces, [{"seed": s} for s in range(1, 31)], cores=4)
+"""
+
+
+def test_shipped_programs_with_four_cores_per_task_on_the_six_node_box(box, tmp_path):
+    """A job folder shipped with --ship: forces.c, its awk stand-in, an executable
+    script and a data file reach every node (the script still executable), forces.c is
+    built once per node, and with cores=4 each 4-core node runs one task at a time with
+    4 OpenMP threads: never more task threads than cores (measured from the tasks' own
+    start and end times)."""
+    import shutil
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("forces.c", "forces.awk"):
+        shutil.copy(os.path.join(os.path.dirname(__file__), "..", "jobs", name), project)
+    (project / "probe.sh").write_text("#!/bin/sh\necho table $(cat table.dat)\n")
+    (project / "probe.sh").chmod(0o755)
+    (project / "table.dat").write_text("7 8 9\n")
+    job = project / "job.py"
+    job.write_text(SHIPPED_PROGRAM)
+    run_dir = tmp_path / "run"
+    done = on_box(box, job, run_dir, "--ship", project)
+    assert done.returncode == 0, done
+    got = rows(run_dir)
+    assert sorted(r.task for r in got if r.ok) == list(range(30)), done
+    spans, threads = {}, set()
+    for r in got:
+        start, _t, n, _e, energy, table, *data, end = r.result["stdout"].split()
+        assert (table, data) == ("table", ["7", "8", "9"])
+        threads.add(int(n))
+        spans.setdefault(r.node, []).append((float(start), float(end)))
+        assert (run_dir / "outputs" / f"task-{r.task}" / "forces.stat").exists()
+    assert threads == {4}                       # OMP_NUM_THREADS from cores=4
+    assert sorted(spans) == [f"pi{i}" for i in range(6)]   # every node worked
+    most = {node: _most_at_once(s) for node, s in spans.items()}
+    assert set(most.values()) == {1}, most      # 1 task x 4 threads on each 4-core node
+    for i in range(6):   # each node unpacked the ship with the script's mode bits
+        cache = os.path.join(box.home(f"pi{i}"), ".cache", "parc_mpi")
+        found = [os.path.join(root, "probe.sh") for root, _d, files in os.walk(cache)
+                 if "probe.sh" in files and "project" in root]
+        assert found and all(os.access(p, os.X_OK) for p in found), (i, found)
+
+
+def _most_at_once(spans):
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    now = most = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most

@@ -327,3 +327,52 @@ def _most_at_once(spans):
         now += step
         most = max(most, now)
     return most
+
+
+MIXED = """
+import parc_mpi
+probe = parc_mpi.program(["sh", "-c", "date +%s.%N; echo $OMP_NUM_THREADS; sleep 0.3; "
+                                      "date +%s.%N"])
+job = parc_mpi.map(probe, range(24), cores=4)
+"""
+
+
+@pytest.mark.e2e
+def test_cores_never_oversubscribe_a_mixed_box(tmp_path):
+    """A laptop with 8 cores as the main node (8 ranks: rank 0, the monitor and 6
+    workers) and two 4-core Pis (4 ranks each), cores=4: two of the laptop's workers and
+    one per Pi take tasks, and no node ever runs more than its cores / 4 tasks at once."""
+    from parc_mpi.mpienv import find_mpiexec
+    from parc_mpi.nodes import read_node_list
+    from parc_mpi.simcluster import SimCluster, available
+    why = available()
+    if why:
+        pytest.skip(why)
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text("name,address,role,cores,user\nlaptop,laptop.local,main,8,me\n"
+                         "pi1,pi1.local,worker,4,pi\npi2,pi2.local,worker,4,pi\n")
+    hostfile = tmp_path / "hostfile"
+    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
+                              "--format", "mpich")).returncode == 0
+    job = tmp_path / "job.py"
+    job.write_text(MIXED)
+    run_dir = tmp_path / "run"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as box:
+        done = run_cmd(box.command([find_mpiexec(), "-f", str(hostfile), "-n", "16",
+                                    sys.executable, "-m", "parc_mpi.run", str(job),
+                                    "--run-dir", str(run_dir), "--netbench", "off"]),
+                       timeout=300)
+    assert done.returncode == 0, done
+    assert "4 cores per task: 4 of 14 workers take tasks (laptop 2 of 6, pi1 1 of 4, " \
+           "pi2 1 of 4)" in done.stdout, done
+    with RunReader(str(run_dir)) as reader:
+        got = reader.results()
+    assert sorted(r.task for r in got if r.ok) == list(range(24))
+    spans = {}
+    for r in got:
+        start, threads, end = r.result["stdout"].split()
+        assert threads == "4"
+        spans.setdefault(r.node, []).append((float(start), float(end)))
+    most = {node: _most_at_once(s) for node, s in spans.items()}
+    assert most["pi1"] == most["pi2"] == 1 and 1 <= most["laptop"] <= 2, most
+    assert len({r.worker for r in got}) == 4
