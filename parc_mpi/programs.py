@@ -282,7 +282,12 @@ class Program:
         (ranks of a node share it), with the inputs copied in and ``build`` run there."""
         import fcntl
         import hashlib
-        key = hashlib.sha256((self.build + "\0" + "\0".join(self.inputs)).encode())
+        key = hashlib.sha256(self.build.encode())
+        for name in self.inputs:   # the same command on the same sources: the same build
+            if "{" in name:
+                raise ProgramError(f"input {name!r}: with build=, inputs are the same "
+                                   "for every task (no {parameters} in their names)")
+            key.update(b"\0" + name.encode() + b"\0" + _digest(_find(name)))
         where = base / f"build-{key.hexdigest()[:12]}"
         done = where / ".parc-built"
         if done.exists():
@@ -296,10 +301,7 @@ class Program:
                 shutil.rmtree(where)
             where.mkdir()
             for name in self.inputs:
-                if "{" in name:
-                    raise ProgramError(f"input {name!r}: with build=, inputs are the same "
-                                       "for every task (no {parameters} in their names)")
-                shutil.copy2(_find(name), where / _dest_name(name))
+                _place(_find(name), where / _dest_name(name), link=False)
             with open(where / ".parc-build.log", "wb") as log:
                 rc = _run(["/bin/sh", "-c", self.build], where, dict(os.environ), node,
                           out=log, err=log)
@@ -396,6 +398,25 @@ def _find(name: str) -> Path:
             return candidate
     raise ProgramError(f"input {name!r}: not found on {CONTEXT.node or platform.node()} in "
                        f"{', '.join(search_dirs())} (ship its folder with --ship DIR)")
+
+
+_DIGESTS: Dict[Tuple[str, int, int], bytes] = {}
+
+
+def _digest(path: Path) -> bytes:
+    """A file's (or folder's) content digest, kept while it is unchanged."""
+    import hashlib
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    got = _DIGESTS.get(key)
+    if got is None:
+        h = hashlib.sha256()
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
+            h.update(f.read_bytes())
+        got = _DIGESTS[key] = h.digest()
+    return got
 
 
 def _dest_name(name: str) -> str:

@@ -376,3 +376,18 @@ def test_cores_never_oversubscribe_a_mixed_box(tmp_path):
     most = {node: _most_at_once(s) for node, s in spans.items()}
     assert most["pi1"] == most["pi2"] == 1 and 1 <= most["laptop"] <= 2, most
     assert len({r.worker for r in got}) == 4
+
+
+def test_a_changed_source_is_built_again(scratch, tmp_path):
+    """The build is kept per node for its command and its inputs' contents: an edited
+    source under the same run name is built anew, an unchanged one is not."""
+    src = tmp_path / "tool.txt"
+    src.write_text("one")
+    prog = parc_mpi.program(["./tool"], inputs=["tool.txt"],
+                            build="echo built >> ../builds.log; printf '#!/bin/sh\\ncat "
+                                  "tool.txt\\n' > tool; chmod +x tool")
+    assert as_task(prog, 0, 0)["stdout"] == "one"
+    assert as_task(prog, 1, 0)["stdout"] == "one"
+    src.write_text("two")
+    assert as_task(prog, 2, 0)["stdout"] == "two"
+    assert (scratch / "builds.log").read_text() == "built\nbuilt\n"
