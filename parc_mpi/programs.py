@@ -71,6 +71,7 @@ class _Context:
     run: Optional[str] = None      # the run folder's name (scratch folders are named so)
     node: Optional[str] = None
     cores: int = 1                 # the job's cores per task
+    memory: Optional[int] = None   # the task's memory limit in bytes, if any
     files: Dict[int, Dict[str, bytes]] = {}   # task -> outputs to bring back
 
 
@@ -78,8 +79,10 @@ CONTEXT = _Context()
 
 
 def set_context(run: Optional[str] = None, node: Optional[str] = None,
-                cores: Optional[int] = None) -> None:
+                cores: Optional[int] = None, memory: Optional[int] = None) -> None:
     """What the task host knows of the run (parc_mpi calls this; not for job files)."""
+    if memory is not None:
+        CONTEXT.memory = memory
     if run is not None:
         CONTEXT.run = run
     if node is not None:
@@ -328,9 +331,13 @@ class Finished:
 
     def failure(self) -> str:
         stderr = _tail_lines(self.folder / "stderr.txt", TAIL_LINES)
-        kept = f" (its folder: {self.node}:{self.folder})" if self.folder.exists() else ""
-        return (f"{self.argv[0]} {_exit_words(self.returncode)} on {self.node}" +
-                (f": {stderr}" if stderr else "") + kept)
+        why = ""
+        if self.returncode == -signal.SIGKILL:
+            from .tasks.memory import mb
+            why = (f" (out of memory? the task's limit is {mb(CONTEXT.memory)})"
+                   if CONTEXT.memory else " (out of memory, or another process killed it?)")
+        return (f"{self.argv[0]} {_exit_words(self.returncode)} on {self.node}{why}" +
+                (f": {stderr}" if stderr else "") + self._kept())
 
     def collect(self) -> None:
         """The listed outputs, read for the main node (a missing one fails the task)."""

@@ -5,6 +5,7 @@ context told); the e2e ones run the real command, serially, under mpiexec, and o
 simulated mixed box."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -391,3 +392,68 @@ def test_a_changed_source_is_built_again(scratch, tmp_path):
     src.write_text("two")
     assert as_task(prog, 2, 0)["stdout"] == "two"
     assert (scratch / "builds.log").read_text() == "built\nbuilt\n"
+
+
+STUBBORN = """
+import parc_mpi
+stubborn = parc_mpi.program(["sh", "-c", "trap '' TERM INT; echo $$ > {pids}/{item}.pid; "
+                                         "sleep 60 & echo $! > {pids}/{item}.child; wait"])
+job = parc_mpi.map(stubborn, range(2))
+"""
+
+
+@pytest.mark.e2e
+def test_a_second_ctrl_c_ends_a_running_program_and_what_it_started(tmp_path, write_job):
+    """Ctrl-C once: a soft stop that waits for running tasks; twice: the run ends now,
+    and so does the program its task runs (in a process group of its own, ignoring
+    SIGTERM and SIGINT) with the process it started."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    job = write_job(STUBBORN.replace("{pids}", str(pids)))
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir,
+                                       "--no-monitor"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env=cli_env(PARC_MPI_SCRATCH=str(tmp_path / "scratch")))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (pids / "0.child").exists():
+        time.sleep(0.1)
+    time.sleep(0.3)
+    started = [int((pids / n).read_text()) for n in ("0.pid", "0.child")]
+    assert all(psutil.pid_exists(p) for p in started)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    assert all(psutil.pid_exists(p) for p in started)   # a soft stop lets tasks finish
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    time.sleep(0.3)
+    left = [p for p in started if psutil.pid_exists(p) and
+            psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert left == [], (left, out, err)
+
+
+HOG = """
+import parc_mpi
+hog = parc_mpi.program(["python3", "-c", "x = bytearray({item} * 2**20); print(len(x))"])
+job = parc_mpi.map(hog, [10, 400], memory="150M")
+"""
+
+
+@pytest.mark.e2e
+def test_the_memory_limit_applies_to_the_program(tmp_path, write_job):
+    """memory=150M: a program that takes 400 MB fails its task (killed by the memory
+    cgroup, or MemoryError under RLIMIT_DATA), naming the limit; the other task is
+    fine and the run goes on."""
+    job = write_job(HOG)
+    run_dir = tmp_path / "run"
+    done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q",
+                              "--no-monitor"),
+                   env=cli_env(PARC_MPI_SCRATCH=str(tmp_path / "scratch")), timeout=60)
+    assert done.returncode == 1, done
+    with RunReader(str(run_dir)) as reader:
+        got = {r.task: r for r in reader.results()}
+    assert got[0].ok and got[0].result["stdout"] == str(10 * 2**20)
+    last = got[1].error.splitlines()[-1]
+    assert got[1].status == "failed" and (
+        "was killed by SIGKILL on" in last and "the task's limit is 150 MB" in last
+        or "exited with 1" in last and "MemoryError" in last), last

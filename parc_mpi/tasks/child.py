@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     from .. import programs as program
     wire.send(fd_out, ("ready", os.getpid()))
     worker, node = setup["worker"], setup["node"]
-    program.set_context(node=node, cores=job.cores, **setup.get("context", {}))
+    program.set_context(node=node, cores=job.cores, memory=limit,
+                        **setup.get("context", {}))
     pack = SLOT.pack_into
     now = time.monotonic
     lines = TaskLines.install(node if worker else None)   # worker 0: a serial run
