@@ -18,7 +18,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
 from .execute import Task
 from .job import Job
@@ -120,6 +120,8 @@ class Scheduler:
         self.sheet: Optional[CsvStream] = None  # results.csv as results arrive (map jobs)
         self.digest: Optional[Digest] = None    # what the report reads, kept as they arrive
         self.benched: Set[int] = set()   # workers given no tasks (cores per task: place())
+        self.sizing: Optional[Cores] = None   # cores that differ by task: where each fits
+        self.waiting: Deque[Task] = deque()   # tasks waiting for a node with their cores
 
     # -- handing out work ---------------------------------------------------
     def batch_size(self) -> int:
@@ -164,12 +166,15 @@ class Scheduler:
         up to its slots before the next, so a fast worker's freed slot is refilled
         as soon as its result arrives."""
         out = []
+        sized = self.sizing is not None
         for w in sorted(free):
-            for _ in range(free[w]):
+            if sized and self.holding(w):   # its cores are reserved: no queue behind
+                continue
+            for _ in range(1 if sized else free[w]):
                 batch = self.next_batch(w)
                 if batch is None:
-                    if not self.avoid:
-                        return out   # nothing for anyone
+                    if not self.avoid and not sized:
+                        return out   # nothing for anyone (sized: maybe for another node)
                     break   # only tasks this worker should not run: ask the next one
                 out.append((w, batch))
         return out
@@ -184,8 +189,8 @@ class Scheduler:
         """Nothing to hand out and nothing coming back: workers can be told to stop.
         (Results still to be counted may make an adaptive source produce more; the
         caller commits them first.)"""
-        return (not self.in_flight and not self.retry and not self.has_uncounted
-                and self.source.exhausted)
+        return (not self.in_flight and not self.retry and not self.waiting
+                and not self.has_uncounted and self.source.exhausted)
 
     @property
     def has_uncounted(self) -> bool:
@@ -201,6 +206,8 @@ class Scheduler:
             # results in hand must reach the optimizer (or generator) before it makes
             # the next point: commit and tell first, else fast objectives outrun it
             self.flush()
+        if self.sizing is not None:
+            return self._next_sized(worker)
         n = self.batch_size()
         out: List[Task] = []
         if self.retry and self.kills:
@@ -227,6 +234,61 @@ class Scheduler:
             self.held.setdefault(worker, set()).add(self.batch_id)
         return self.batch_id, out
 
+    def _next_sized(self, worker: Optional[int]) -> Optional[Tuple[int, List[Task]]]:
+        """One task whose cores are free on ``worker``'s node: a task to run again,
+        one that waited for cores, or a fresh one (a few wait while nodes are full)."""
+        sizing = self.sizing
+        worker = 0 if worker is None else worker
+        free = sizing.free(worker)
+        for pool in (self.retry, self.waiting):
+            i = 0
+            while i < len(pool):
+                t = pool[i]
+                why = sizing.problem(t)
+                if why or sizing.need(t) <= free:
+                    del pool[i]
+                    if not why:
+                        return self._hand(worker, t)
+                    self._fail_here(t, why)   # may put it back to run again: finitely
+                    continue
+                i += 1
+        while len(self.waiting) < 2 * self.workers:
+            fresh = self.source.take(1)
+            if not fresh:
+                return None
+            self.taken += 1
+            if self.source.adaptive:
+                self.store.add_ask(self.told, 1, fresh)
+            t = (fresh[0][0], 0, fresh[0][1])
+            why = sizing.problem(t)
+            if why:
+                self._fail_here(t, why)
+                continue
+            if sizing.need(t) <= free:
+                return self._hand(worker, t)
+            self.waiting.append(t)
+        return None
+
+    def _hand(self, worker: int, t: Task) -> Tuple[int, List[Task]]:
+        self.batch_id += 1
+        self.in_flight[self.batch_id] = [t]
+        self.held.setdefault(worker, set()).add(self.batch_id)
+        self.sizing.reserve(self.batch_id, worker, t)
+        return self.batch_id, [t]
+
+    def _fail_here(self, t: Task, why: str) -> None:
+        """A task that cannot run anywhere fails on the main node with its reason."""
+        from .store.values import encode
+        self.batch_id += 1
+        self.in_flight[self.batch_id] = [t]
+        now = time.time()
+        row = (t[0], t[1], encode(t[2], None), STATUS_FAILED, None, None,
+               f"task {t[0]}: {why}", -1, "main", now, now)
+        had = -1 in self.stats
+        self.receive(self.batch_id, -1, [row], [None], 0.0, "main")
+        if not had:
+            self.stats.pop(-1, None)
+
     def _retry_for(self, worker: Optional[int]) -> Optional[Task]:
         """The next task to run again, skipping those whose process died on this
         worker while another worker is there to take them."""
@@ -244,6 +306,8 @@ class Scheduler:
         if worker is not None:
             self.held.get(worker, set()).discard(batch_id)
         tasks = self.in_flight.pop(batch_id, None)
+        if self.sizing is not None:
+            self.sizing.release(batch_id)
         if tasks:
             self.retry.extend(tasks)
 
@@ -268,6 +332,8 @@ class Scheduler:
         tasks = self.in_flight.pop(batch_id, None)
         if tasks is None:  # a duplicate (a worker thought lost came back)
             return
+        if self.sizing is not None:
+            self.sizing.release(batch_id)
         st = self.stats.get(worker)
         if st is None:
             st = self.stats[worker] = WorkerStats(node=node)
@@ -413,7 +479,8 @@ class Scheduler:
         """No task in flight, nothing to commit, and no task will come."""
         if self.in_flight or self.has_uncounted:
             return False
-        return self.stopping or (not self.retry and self.source.exhausted)
+        return self.stopping or (not self.retry and not self.waiting and
+                                 self.source.exhausted)
 
     # -- reporting ----------------------------------------------------------
     def progress_line(self, live_workers: Optional[int] = None) -> str:
@@ -478,6 +545,59 @@ def node_cores(host: Optional[str] = None) -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+class Cores:
+    """Tasks whose cores differ (``cores=`` a function of the task's argument): a task
+    goes to a worker only where its node has that many cores free, reserved from when
+    it is handed out until its result comes back (or it is given back)."""
+
+    def __init__(self, of: Callable[[Any], int], hosts: Dict[int, str],
+                 offered: Dict[str, int]):
+        self.of, self.hosts, self.offered = of, hosts, dict(offered)
+        self.in_use: Dict[str, int] = {h: 0 for h in self.offered}
+        self.held: Dict[int, Tuple[str, int]] = {}   # batch id -> (host, cores)
+        self.needs: Dict[int, Any] = {}              # task -> its cores (or why not)
+        self.largest = max(self.offered.values()) if self.offered else 1
+
+    def _ask(self, t: Task) -> Any:
+        got = self.needs.get(t[0])
+        if got is None:
+            try:
+                got = self.of(t[2])
+            except Exception as exc:  # the user's function
+                got = f"cores({t[2]!r}) raised {type(exc).__name__}: {exc}"
+            else:
+                if isinstance(got, bool) or not isinstance(got, int) or got < 1:
+                    got = f"cores({t[2]!r}) must give a positive integer, got {got!r}"
+                elif got > self.largest:
+                    got = (f"needs {got} cores; no node has that many (the most is "
+                           f"{self.largest})")
+            self.needs[t[0]] = got
+        return got
+
+    def problem(self, t: Task) -> Optional[str]:
+        got = self._ask(t)
+        return got if isinstance(got, str) else None
+
+    def need(self, t: Task) -> int:
+        got = self._ask(t)
+        return got if isinstance(got, int) else 1
+
+    def free(self, worker: int) -> int:
+        host = self.hosts.get(worker)
+        return self.offered.get(host, 1) - self.in_use.get(host, 0)
+
+    def reserve(self, batch_id: int, worker: int, t: Task) -> None:
+        host = self.hosts.get(worker)
+        c = self.need(t)
+        self.in_use[host] = self.in_use.get(host, 0) + c
+        self.held[batch_id] = (host, c)
+
+    def release(self, batch_id: int) -> None:
+        got = self.held.pop(batch_id, None)
+        if got is not None:
+            self.in_use[got[0]] -= got[1]
 
 
 def place(cores: int, workers: List[int], hosts: List[str], offered: Dict[str, int]

@@ -147,6 +147,13 @@ def run_batch(job, batch: List[Task], worker: int, node: str,
     from .store import rows_for
     from .store.export import sheet_text
     fn, records = job.fn, None
+    cores = getattr(job, "cores", 1)
+    if not isinstance(cores, int) and len(batch) == 1:   # this task's own cores
+        try:
+            own = cores(batch[0][2])
+        except Exception:  # the main node checked it before handing the task out
+            own = 1
+        _program.CONTEXT.cores = own if isinstance(own, int) and own > 0 else 1
     if job.kind == "optimize":
         fn, records = _with_progress(job.fn, context)
     outcomes, compute = execute_batch(fn, job.call, batch, job.timeout,

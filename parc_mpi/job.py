@@ -51,10 +51,24 @@ def _check_memory(memory: Any) -> Optional[int]:
         raise JobError(str(exc)) from None
 
 
-def _check_cores(cores: Any) -> int:
+def _check_cores(cores: Any, items: Any = None) -> Any:
+    """An int, or a function of a task's argument giving one (checked on the items
+    known now; generated ones are checked as they come)."""
+    if callable(cores) and not isinstance(cores, type):
+        known = items if isinstance(items, (list, tuple, range)) else ()
+        for i, item in enumerate(known):
+            try:
+                got = cores(item)
+            except Exception as exc:  # the user's function
+                raise JobError(f"cores(items[{i}]) raised {type(exc).__name__}: "
+                               f"{exc}") from None
+            if isinstance(got, bool) or not isinstance(got, int) or got < 1:
+                raise JobError(f"cores(items[{i}]) must give a positive integer, got "
+                               f"{got!r}")
+        return cores
     if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
-        raise JobError(f"cores must be a positive integer (cores each task uses), got "
-                       f"{cores!r}")
+        raise JobError(f"cores must be a positive integer (cores each task uses) or a "
+                       f"function of a task's argument giving one, got {cores!r}")
     return cores
 
 
@@ -96,7 +110,8 @@ class Job:
     name: Optional[str] = None
     summary: Optional[Callable] = None
     memory: Optional[int] = None   # bytes a task's process may use (None: no limit)
-    cores: int = 1                 # cores each task uses (threads of a program, a BLAS)
+    cores: Any = 1                 # cores each task uses (threads of a program, a BLAS),
+    #                                or a function of the task's argument giving them
 
     kind = "job"
     call = "arg"  # how a worker calls fn: fn(item) or fn(**params)
@@ -107,7 +122,7 @@ class Job:
         if self.memory is not None:
             out["memory"] = self.memory
         if self.cores != 1:
-            out["cores"] = self.cores
+            out["cores"] = self.cores if isinstance(self.cores, int) else "per task"
         return out
 
 
@@ -201,10 +216,13 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
         Memory limit of each task's process, e.g. ``"800M"``: a task that needs more
         fails naming its limit (a memory cgroup where one can be made, else
         ``RLIMIT_DATA``; ``--memory`` overrides it).
-    cores : int, default 1
+    cores : int or callable, default 1
         Cores each task uses (a multithreaded program, a threaded BLAS): a node runs
         at most its cores divided by this many tasks at once, and each task's
-        ``OMP_NUM_THREADS`` and BLAS threads are set to it.
+        ``OMP_NUM_THREADS`` and BLAS threads are set to it. A function of the item
+        (``lambda item: 4 if item["n"] > 1000 else 1``) gives each task its own: a
+        task then starts only where its node has that many cores free, and its
+        program's ``OMP_NUM_THREADS`` is its own (a task's BLAS stays at 1 thread).
     summary : callable, optional
         ``summary(pairs, run_dir) -> str``, called on rank 0 at the end with an
         iterator of ``(item, result)`` for the successful tasks in task order
@@ -228,7 +246,7 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
         _check_program(fn, item, where="map(fn, items): items[0]")
     return MapJob(fn=fn, items=items, retries=_check_retries(retries),
                   timeout=_check_timeout(timeout), name=name, summary=summary,
-                  memory=_check_memory(memory), cores=_check_cores(cores))
+                  memory=_check_memory(memory), cores=_check_cores(cores, items))
 
 
 def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
@@ -356,7 +374,7 @@ def generate(fn: Callable, items: Iterable, on_result: Callable, *,
     return GenerateJob(fn=fn, items=items, on_result=on_result, max_tasks=max_tasks,
                        retries=_check_retries(retries), timeout=_check_timeout(timeout),
                        name=name, summary=summary, memory=_check_memory(memory),
-                       cores=_check_cores(cores))
+                       cores=_check_cores(cores, items))
 
 
 def _qualname(fn: Any) -> str:

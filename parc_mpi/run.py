@@ -270,7 +270,7 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
         job = load_job(opts.job_path, extra_path=os.path.abspath(ship_dir) if ship_dir else None)
         apply_options(job, opts)
         from .engine import node_cores
-        if job.cores > node_cores():
+        if isinstance(job.cores, int) and job.cores > node_cores():
             raise JobError(f"{opts.job_path}: cores={job.cores}: this machine offers "
                            f"{node_cores()} (PARC_MPI_CORES sets what a node offers)")
         return run_serial(job, opts, early=early)

@@ -572,6 +572,9 @@ def run_serial(job: Job, opts: RunOptions, store: Optional[Store] = None,
         record_start(store, job, opts, {"ranks": 1, "workers": 1, "mpi": None,
                                         "nodes": [node]})
         sched = start_scheduler(job, store, opts, workers=1)
+        if not isinstance(job.cores, int):   # each task its own cores, one at a time
+            from .engine import Cores, node_cores
+            sched.sizing = Cores(job.cores, {0: node}, {node: node_cores()})
     except BaseException:
         host.close()
         raise

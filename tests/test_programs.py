@@ -457,3 +457,98 @@ def test_the_memory_limit_applies_to_the_program(tmp_path, write_job):
     assert got[1].status == "failed" and (
         "was killed by SIGKILL on" in last and "the task's limit is 150 MB" in last
         or "exited with 1" in last and "MemoryError" in last), last
+
+
+def _cores_of(item):
+    return item["cores"]
+
+
+def test_tasks_of_their_own_cores_start_only_where_their_cores_are_free(tmp_path):
+    """cores= a function of the item (a generate job): the scheduler hands a task to a
+    worker only where its node has that many cores free, and frees them when the result
+    comes back; a task no node can hold fails alone, naming why. Driven without a
+    transport: a laptop (8 cores, workers 2-7) and a Pi (4 cores, workers 8-11), results
+    coming back in random order."""
+    import random
+    from parc_mpi.engine import Cores, Scheduler
+    from parc_mpi.sources import make_source
+    from parc_mpi.store import Store, rows_for
+
+    def follow(item, result):   # generated tasks of their own cores
+        return [{"cores": 3, "gen": 1}] if item.get("gen") is None and item["cores"] == 2 \
+            else None
+    sizes = [1, 2, 4, 8, 3, 1, 1, 4, 2, 16, 1, 2, 8, 1]
+    job = parc_mpi.generate(lambda item: item["cores"], [{"cores": c} for c in sizes],
+                            follow, cores=_cores_of)
+    (tmp_path / "run").mkdir()
+    store = Store(str(tmp_path / "run"))
+    hosts = {w: "laptop" for w in range(2, 8)} | {w: "pi" for w in range(8, 12)}
+    sched = Scheduler(job, make_source(job, 10), store, workers=10)
+    sched.sizing = Cores(job.cores, hosts, {"laptop": 8, "pi": 4})
+    rng = random.Random(1)
+    running = {}   # batch id -> (worker, tasks)
+    most = {"laptop": 0, "pi": 0}
+    while not sched.finished:
+        free = {w: 2 - sched.holding(w) for w in hosts}
+        for w, (bid, tasks) in sched.assign(free):
+            running[bid] = (w, tasks)
+        use = {"laptop": 0, "pi": 0}
+        for w, tasks in running.values():
+            use[hosts[w]] += tasks[0][2]["cores"]
+            assert len(tasks) == 1
+        for h in use:
+            most[h] = max(most[h], use[h])
+        assert use["laptop"] <= 8 and use["pi"] <= 4, use
+        assert all(sched.holding(w) <= 1 for w in hosts)   # no queue behind a reservation
+        if running:
+            bid = rng.choice(sorted(running))
+            w, tasks = running.pop(bid)
+            outcomes = [(tasks[0][0], 0, "ok", tasks[0][2]["cores"], None, 0.0, 0.0)]
+            sched.receive(bid, w, rows_for(tasks, outcomes, w, hosts[w]),
+                          [tasks[0][2]["cores"]], 0.0, hosts[w])
+        sched.flush()
+    store.flush()
+    with RunReader(str(tmp_path / "run")) as reader:
+        got = reader.results()
+    failed = {r.task: r.error for r in got if not r.ok}
+    assert sorted(r.result for r in got if r.ok) == sorted(
+        [c for c in sizes if c <= 8] + [3] * sizes.count(2))   # follow-ups ran too
+    assert list(failed.values()) == ["task 9: needs 16 cores; no node has that many (the "
+                                     "most is 8)"]
+    assert most == {"laptop": 8, "pi": 4}   # full, never over
+    assert all(r.node == "laptop" for r in got if r.ok and r.result == 8)
+    assert -1 not in sched.stats
+
+
+@pytest.mark.e2e
+def test_generated_tasks_of_their_own_cores_under_mpiexec(tmp_path, write_job):
+    """A generate job whose tasks ask 1, 2 or 4 cores, on a node offering 4 (5
+    workers): each program sees its own OMP_NUM_THREADS, and the cores of the tasks
+    running at any moment never pass 4."""
+    job = write_job("""
+import parc_mpi
+probe = parc_mpi.program(["sh", "-c", "date +%s.%N; echo $OMP_NUM_THREADS; sleep 0.25; date +%s.%N"])
+
+def more(item, result):
+    return [{"c": item["c"], "next": 1}] if "next" not in item else None
+
+job = parc_mpi.generate(probe, [{"c": c} for c in (4, 1, 2, 1, 2, 4, 1, 1)], more,
+                        cores=lambda item: item["c"])
+""")
+    run_dir = tmp_path / "run"
+    done = run_cmd(mpi_cmd(6, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q",
+                           "--no-monitor"), env=cli_env(PARC_MPI_CORES="4"), timeout=120)
+    assert done.returncode == 0, done
+    with RunReader(str(run_dir)) as reader:
+        got = reader.results()
+    assert len(got) == 16 and all(r.ok for r in got)
+    events = []
+    for r in got:
+        start, threads, end = r.result["stdout"].split()
+        assert int(threads) == r.params["c"], r
+        events += [(float(start), int(threads)), (float(end), -int(threads))]
+    in_use = most = 0
+    for _t, step in sorted(events, key=lambda e: (e[0], e[1])):
+        in_use += step
+        most = max(most, in_use)
+    assert most <= 4, most

@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from mpi4py import MPI
 
-from ..engine import node_cores, place
+from ..engine import Cores, node_cores, place
 from ..job import Job
 from ..layout import Layout
 from ..runner import RunOptions, start_scheduler, stop_dashboard
@@ -106,13 +106,18 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
             hosts = [r[1] for r in reports]
             plan = Layout(hosts, opts.monitor and threads_ok(), store.run_dir).as_dict()
             try:  # a resume replays the store here: a refusal is still a verdict
+                offered = {r[1]: r[3] for r in reports}
+                sized = not isinstance(job.cores, int)
                 try:
-                    takers, benched, line = place(job.cores, plan["workers"], hosts,
-                                                  {r[1]: r[3] for r in reports})
+                    takers, benched, line = place(1 if sized else job.cores,
+                                                  plan["workers"], hosts, offered)
                 except ValueError as exc:
                     raise ValueError(f"{opts.job_path}: {exc}") from None
                 sched = start_scheduler(job, store, opts, len(takers))
                 sched.benched = benched
+                if sized:   # each task its own cores: it starts where they are free
+                    sched.sizing = Cores(job.cores, {w: hosts[w] for w in plan["workers"]},
+                                         {hosts[w]: offered[hosts[w]] for w in plan["workers"]})
                 if line and not opts.quiet:
                     print(f"[parc_mpi] {line}", flush=True)
             except (StoreError, ValueError) as exc:

@@ -56,7 +56,8 @@ def load(spec: dict):
         job = types.SimpleNamespace(fn=pickle.loads(how[1]), rename=None)
     for key in ("kind", "call", "timeout", "stream", "memory"):
         setattr(job, key, spec.get(key))
-    job.cores = spec.get("cores") or 1
+    if spec.get("cores") != "per task" or not callable(getattr(job, "cores", None)):
+        job.cores = spec.get("cores") if isinstance(spec.get("cores"), int) else 1
     return job
 
 
@@ -98,7 +99,8 @@ def main(argv=None) -> int:
     from .. import programs as program
     wire.send(fd_out, ("ready", os.getpid()))
     worker, node = setup["worker"], setup["node"]
-    program.set_context(node=node, cores=job.cores, memory=limit,
+    program.set_context(node=node, cores=job.cores if isinstance(job.cores, int) else 1,
+                        memory=limit,
                         **setup.get("context", {}))
     pack = SLOT.pack_into
     now = time.monotonic

@@ -79,7 +79,14 @@ def task_spec(job) -> dict:
     return {"how": how, "path": list(sys.path), "kind": job.kind, "call": job.call,
             "timeout": job.timeout,
             "stream": bool(getattr(job, "stream", False)),
-            "memory": getattr(job, "memory", None), "cores": getattr(job, "cores", 1)}
+            "memory": getattr(job, "memory", None), "cores": _cores_spec(job)}
+
+
+def _cores_spec(job) -> Any:
+    """The job's cores per task for a task process: a number, or "per task" (the
+    job's function, which the task process has from the job file it loads)."""
+    cores = getattr(job, "cores", 1)
+    return cores if isinstance(cores, int) else "per task"
 
 
 def make_host(job, worker: int, node: str, isolate: bool = True,
@@ -111,7 +118,8 @@ class InProcessHost:
     def __init__(self, job, worker: int, node: str):
         self.job, self.worker, self.node = job, worker, node
         from .. import programs as program
-        program.set_context(node=node, cores=getattr(job, "cores", 1))
+        cores = getattr(job, "cores", 1)
+        program.set_context(node=node, cores=cores if isinstance(cores, int) else 1)
 
     def start(self) -> None:
         pass
@@ -173,7 +181,8 @@ class TaskHost:
         now if it runs already (started before the job was known), else at its start."""
         self.job, self.spec, self.memory = job, spec, memory
         self.timeout = spec.get("timeout")
-        self.cores = spec.get("cores") or 1
+        cores = spec.get("cores") or 1
+        self.cores = cores if isinstance(cores, int) else 1
         if self.proc is not None and self.started_cores != self.cores:
             # a BLAS reads its thread count when it loads: a process started with another
             # count is started again with the job's
