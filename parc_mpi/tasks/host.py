@@ -31,6 +31,8 @@ from ..clock import wall_clock
 from ..store.schema import STATUS_FAILED, STATUS_KILLED, STATUS_TIMEOUT
 from . import wire
 from .wire import SLOT
+from ..programs import LAUNCHER_VARS as _LAUNCHER_VARS   # a task process that imported
+#   mpi4py with the launcher's variables would try to join the job
 from .memory import (GUARD_FAST, GUARD_INTERVAL, GUARD_NEAR, TaskCgroup, guard_threshold, mb,
                      node_memory)
 
@@ -39,10 +41,6 @@ log = logging.getLogger(__name__)
 HARD_AFTER = 1.0    # seconds past the timeout before a task stuck in C is ended
 TERM_GRACE = 1.0    # seconds between SIGTERM and SIGKILL of the task's process group
 TICK = 0.25         # how often a waiting rank looks at the clock and the guard
-# the launcher's variables: a task process that imported mpi4py with them would try to
-# join the job
-_LAUNCHER_VARS = ("PMI_", "PMIX_", "OMPI_", "HYDRA_", "MPIR_", "MPI_LOCALRANKID",
-                  "MPI_LOCALNRANKS", "PRTE_", "I_MPI_")
 
 _SIGNAL_WORDS = {
     signal.SIGKILL: "was killed by SIGKILL",
