@@ -4,6 +4,7 @@
     python benchmarks/throughput.py --quick    # fewer repeats
     python benchmarks/throughput.py --only trivial --baseline ../old-checkout
     python benchmarks/throughput.py --only phases   # the whole command, phase by phase
+    python benchmarks/throughput.py --only eta      # the first ETA shown against the truth
 
 Peers: mpi4py.futures (MPIPoolExecutor.map, chunksize 1 and hand-tuned) under the same
 mpiexec, and multiprocessing.Pool on one node. parc_mpi is timed from the scheduler's
@@ -167,6 +168,57 @@ def efficiency(reps):
               f"{f16:>13.1%}")
 
 
+def _hms_seconds(text):
+    h, m, s = (int(x) for x in text.split(":"))
+    return 3600 * h + 60 * m + s
+
+
+def first_eta(workers, kind, n, seconds):
+    """Run a job with a progress line every 0.25 s; return (the first ETA shown, the
+    seconds the run then really took to its summary line, the share done then)."""
+    import re
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = mpiexec_command(workers + 1) + [
+            sys.executable, "-m", "parc_mpi.run", JOB, "--run-dir", os.path.join(tmp, "run"),
+            "--no-monitor", "--progress", "0.25"]
+        proc = subprocess.Popen(cmd, env=env(BENCH_KIND=kind, BENCH_N=n, BENCH_SECONDS=seconds),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        shown = None
+        for line in proc.stdout:
+            now = time.perf_counter()
+            m = re.search(r"\[parc_mpi\] (\d+)/\d+ .*ETA (\d+:\d\d:\d\d)", line)
+            if m and shown is None:
+                shown = (now, _hms_seconds(m.group(2)), int(m.group(1)) / n)
+            if "finished:" in line:
+                end = now
+        proc.wait()
+    if shown is None:
+        return None
+    return shown[1], end - shown[0], shown[2]
+
+
+def eta_table(reps):
+    """The first ETA the progress line shows (eta.py: after 5% of the tasks, 3 per worker
+    and 3 s of work) against the time the run then took. Target: within 25%."""
+    print("\n## the first ETA shown against the time the run then took (target: within 25%)")
+    print(f"{'job':42} {'shown at':>9} {'ETA s':>7} {'took s':>7} {'error':>7}")
+    jobs = [("400 x 50 ms sleep, 3 workers", 3, "sleep", 400, 0.05),
+            ("2,000 x 5 ms busy, 3 workers", 3, "busy", 2000, 0.005),
+            ("100,000 trivial, 2 workers", 2, "square", 100000, 0.0),
+            ("60 x 300 ms sleep, 4 workers", 4, "sleep", 60, 0.3)]
+    for label, workers, kind, n, seconds in jobs:
+        got = [first_eta(workers, kind, n, seconds) for _ in range(reps)]
+        got = [g for g in got if g]
+        if not got:
+            print(f"{label:42} (the run ended before an ETA could be trusted)")
+            continue
+        errors = [abs(eta - took) / took for eta, took, _s in got]
+        eta, took, share = got[errors.index(statistics.median(errors))] if len(got) % 2 \
+            else got[0]
+        print(f"{label:42} {share:8.0%} {eta:7.0f} {took:7.1f} "
+              f"{statistics.median(errors):6.0%}")
+
+
 def best(runs, key="tasks_per_second"):
     return statistics.median(r[key] for r in runs)
 
@@ -177,7 +229,7 @@ def main():
     ap.add_argument("--baseline", metavar="DIR",
                     help="another parc_mpi checkout (e.g. a git worktree of the previous "
                          "commit) measured in the same loop, for a before/after ratio")
-    ap.add_argument("--only", choices=("trivial", "efficiency", "phases"),
+    ap.add_argument("--only", choices=("trivial", "efficiency", "phases", "eta"),
                     help="run one section only")
     ap.add_argument("--tasks", type=int, default=20000,
                     help="trivial tasks per run (more: steadier figures on a busy box)")
@@ -188,6 +240,9 @@ def main():
     print(f"# parc_mpi runner benchmark ({os.cpu_count()} cores here; median of {reps})")
     if args.only == "phases":
         phases_table(reps)
+        return
+    if args.only == "eta":
+        eta_table(reps)
         return
     if args.only == "efficiency":
         efficiency(reps)

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 
+from .eta import eta_seconds
 from .execute import Task
 from .job import Job
 from .sources import OptimizeSource, Source
@@ -500,8 +501,10 @@ class Scheduler:
             parts.append(note)
         if live_workers is not None:
             parts.append(f"{live_workers}/{len(self.stats) or live_workers} workers")
-        if total and rate > 0 and self.done < total:
-            parts.append(f"ETA {_hms((total - self.done) / rate)}")
+        eta = eta_seconds(self.done - self.done_before, total and total - self.done_before,
+                          rate, self.workers, elapsed)
+        if eta is not None:
+            parts.append(f"ETA {_hms(eta)}")
         return ", ".join(parts)
 
     def summary(self) -> Dict[str, Any]:

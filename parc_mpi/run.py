@@ -110,10 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--live-dir", metavar="DIR",
                    help="write the live report here (e.g. /dev/shm/run on a Pi, to spare "
                         "the SD card); the final report always goes to the run directory")
-    p.add_argument("--netbench", choices=("quick", "full", "off"), default="quick",
+    p.add_argument("--netbench", choices=("auto", "quick", "full", "off"), default="auto",
                    help="network benchmark from the main node to every node before work "
-                        "(default: quick, a few seconds per node; none on a single "
-                        "machine unless full)")
+                        "(default: auto, the figures kept from an earlier run on the same "
+                        "nodes and addresses when a spot check agrees, else quick, a few "
+                        "seconds per node, kept for later runs; quick and full measure "
+                        "now; none on a single machine unless full)")
+    p.add_argument("--netbench-max-age", type=_positive_float, default=168.0,
+                   metavar="HOURS",
+                   help="kept network figures older than this are measured again "
+                        "(default: 168, a week)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or crashed run: finished tasks are kept, "
                         "tasks that were running run again, an optimizer is replayed")
@@ -180,7 +186,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       progress=args.progress, quiet=args.quiet, sync=args.sync,
                       monitor=args.monitor, monitor_interval=args.monitor_interval,
                       report_interval=args.report_interval, live_dir=args.live_dir,
-                      netbench=args.netbench, resume=args.resume,
+                      netbench=args.netbench, netbench_max_age=args.netbench_max_age,
+                      resume=args.resume,
                       heartbeat_timeout=args.heartbeat_timeout, argv=argv,
                       allow_failures=args.allow_failures, budget=args.budget,
                       warm_start=args.warm_start, serve=args.serve, isolate=args.isolate,

@@ -41,7 +41,8 @@ class RunOptions:
     monitor_interval: float = 2.0
     report_interval: Optional[float] = None  # None: 10 s, or 60 s with --serve
     live_dir: Optional[str] = None
-    netbench: str = "quick"
+    netbench: str = "auto"       # auto: the figures kept for this cluster, else quick
+    netbench_max_age: float = 168.0   # hours kept figures are reused (netkeep)
     resume: Optional[str] = None  # a run directory to continue
     heartbeat_timeout: float = 30.0
     quiet_summary: bool = False  # minimize(): the caller prints what it wants
@@ -389,7 +390,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         phases["start-up (process start to first task)"] = max(0.0, sched.t0 - started)
     phases["compute (first task to last result)"] = summary["seconds"]
     try:
-        store.set_meta(phases={k: round(v, 4) for k, v in phases.items()})
+        store.set_meta(phases={k: round(v, 4) for k, v in phases.items()},
+                       compute_started=sched.t0)
     finally:
         store.close()
         stop_dashboard(store, final_shown)

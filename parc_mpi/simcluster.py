@@ -427,6 +427,16 @@ class SimCluster:
         return os.environ.get("PARC_MPI_CORES") or ",".join(
             f"{n.name}={n.cores}" for n in self.nodes)
 
+    def shape(self, node: str, rate: Optional[str] = None) -> None:
+        """Change ``node``'s link rate (``"50mbit"``: a node moved to Wi-Fi); None gives
+        it its profile's rate back. (netem's added delay would be closer to a long
+        cable, but this kernel may not have it; a token bucket is what the box uses.)"""
+        rate = rate or PROFILES[self.links.get(node, self.profile)]
+        i = [n.name for n in self.nodes].index(node)
+        for dev, where in (("eth0", self.ns[node]), (f"{self.tag}s{i}", self.switch)):
+            _ip("tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
+                "burst", "128kb", "latency", "20ms", ns=where)   # both ends, as up() does
+
     def cut(self, node: str, up: bool = False) -> None:
         """Pull (or plug back) a node's cable: its link goes down (up)."""
         _ip("ip", "link", "set", "eth0", "up" if up else "down", ns=self.ns[node])

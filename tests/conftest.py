@@ -71,6 +71,17 @@ def python_cmd(*args):
     return [sys.executable, *map(str, args)]
 
 
+def node_list_and_hostfile(tmp_path, csv_text):
+    """Write ``node_list.csv`` and the MPICH hostfile parc_mpi.hostfile makes from it."""
+    nodes_csv = tmp_path / "node_list.csv"
+    nodes_csv.write_text(csv_text)
+    hostfile = tmp_path / "hostfile"
+    made = run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
+                              "--format", "mpich"))
+    assert made.returncode == 0, made
+    return nodes_csv, hostfile
+
+
 def mpi_cmd(n, *args):
     from parc_mpi.mpienv import mpiexec_command
     return mpiexec_command(n) + [sys.executable, *map(str, args)]

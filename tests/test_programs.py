@@ -349,12 +349,10 @@ def test_cores_never_oversubscribe_a_mixed_box(tmp_path):
     why = available()
     if why:
         pytest.skip(why)
-    nodes_csv = tmp_path / "node_list.csv"
-    nodes_csv.write_text("name,address,role,cores,user\nlaptop,laptop.local,main,8,me\n"
-                         "pi1,pi1.local,worker,4,pi\npi2,pi2.local,worker,4,pi\n")
-    hostfile = tmp_path / "hostfile"
-    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
-                              "--format", "mpich")).returncode == 0
+    from conftest import node_list_and_hostfile
+    nodes_csv, hostfile = node_list_and_hostfile(
+        tmp_path, "name,address,role,cores,user\nlaptop,laptop.local,main,8,me\n"
+                  "pi1,pi1.local,worker,4,pi\npi2,pi2.local,worker,4,pi\n")
     job = tmp_path / "job.py"
     job.write_text(MIXED)
     run_dir = tmp_path / "run"

@@ -119,13 +119,9 @@ job = parc_mpi.map(f, range(150))
 
 def three_nodes(tmp_path):
     """n0 (main, 3 cores), n1 and n2 (2 each): the node list and its MPICH hostfile."""
-    nodes_csv = tmp_path / "node_list.csv"
-    nodes_csv.write_text("name,address,role,cores\nn0,n0,main,3\nn1,n1,worker,2\n"
-                         "n2,n2,worker,2\n")
-    hostfile = tmp_path / "hostfile"
-    assert run_cmd(python_cmd("-m", "parc_mpi.hostfile", nodes_csv, "-o", hostfile,
-                              "--format", "mpich")).returncode == 0
-    return nodes_csv, hostfile
+    from conftest import node_list_and_hostfile
+    return node_list_and_hostfile(tmp_path, "name,address,role,cores\nn0,n0,main,3\n"
+                                            "n1,n1,worker,2\nn2,n2,worker,2\n")
 
 
 def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_path):
@@ -629,3 +625,61 @@ def test_a_wifi_node_on_a_wired_box_is_named_by_the_report(tmp_path):
     alerts = re.findall(r"<li class='l\d'>([^<]*)</li>", page)
     assert [a for a in alerts if a.startswith("n2: ") and "MB/s on a" in a], alerts
     assert not [a for a in alerts if a.startswith("n1: ") and "MB/s" in a], alerts
+
+
+QUICK_JOB = """
+import parc_mpi
+job = parc_mpi.map(abs, range(-30, 30))
+"""
+
+
+def test_network_figures_are_measured_once_kept_and_measured_again_when_the_cluster_changes(
+        tmp_path):
+    """Three nodes on gigabit: the first run measures (quick) and keeps the figures; the
+    second reuses them after a spot check (same figures in its store, with their age,
+    and a start-up without the benchmark); n2 moves to a 50 Mbit/s link (Wi-Fi):
+    measured again, naming n2; two of the three nodes are another cluster: measured
+    for it."""
+    nodes_csv, hostfile = three_nodes(tmp_path)
+    small = tmp_path / "hostfile-2"
+    small.write_text("n0:3\nn1:2\n")
+    job = tmp_path / "job.py"
+    job.write_text(QUICK_JOB)
+
+    def run(name, hosts=hostfile, ranks=7):
+        run_dir = tmp_path / name
+        done = run_cmd(box.command([find_mpiexec(), "-f", str(hosts), "-n", str(ranks),
+                                    sys.executable, "-m", "parc_mpi.run", str(job),
+                                    "--run-dir", str(run_dir)]), timeout=300)
+        assert done.returncode == 0, done
+        with RunReader(str(run_dir)) as db:
+            meta, figures = db.meta(), db.netbench()
+        return (done, meta["netbench"], figures,
+                meta["phases"]["start-up (process start to first task)"])
+
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as box:
+        done, nb, figures1, startup1 = run("first")
+        assert "network benchmark (quick) to 3 peer(s) before work starts: no figures kept " \
+               "for this cluster yet; kept for later runs" in done.stdout, done
+        assert nb["source"] == "measured" and nb["file"], nb
+        done, nb, figures2, startup2 = run("second")
+        assert "network figures kept from" in done.stdout, done
+        assert "network benchmark" not in done.stdout
+        assert nb["source"] == "kept" and nb["age_seconds"] > 0, nb
+        assert figures2 == figures1        # the run's own copy of what it used
+        assert startup2 < startup1 - 2.0, (startup1, startup2)
+        page = (tmp_path / "second" / "report.html").read_text()
+        assert re.search(r"Measured \d+ s before this run \(quick\) and kept for this cluster; "
+                         r"reused after a check of each link(?:'|&#x27;)s latency and rate at start-up \(n1 \d+ "
+                         r"µs, \d+ MB/s, n2 \d+ µs, \d+ MB/s\)", page)
+        box.shape("n2", "50mbit")
+        done, nb, figures3, _s = run("slower")
+        assert re.search(r"network benchmark \(quick\) to 3 peer\(s\) before work starts: "
+                         r"n2's upload is [\d.]+ MB/s against [\d.]+ MB/s kept: its link "
+                         r"changed", done.stdout), done
+        assert nb["source"] == "measured"
+        up = {f.node: f.mbps for f in figures3 if f.kind == "upload" and f.size == 1 << 20}
+        assert up["n2"] < 6.25 < up["n1"] / 3, up   # 50 Mbit/s is 6.25 MB/s
+        box.shape("n2")
+        done, nb, _f, _s = run("two-nodes", small, 5)
+        assert "no figures kept for this cluster yet" in done.stdout, done

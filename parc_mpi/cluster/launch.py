@@ -41,8 +41,9 @@ ABORT_GRACE = 3.0      # seconds the other ranks leave rank 0 to say so and end 
 def netbench_mode(asked: str, hosts) -> str:
     """The network benchmark this run makes: none on a single machine (there is no
     network; the default ``quick`` would measure the node against itself and hold up
-    the first task), unless ``full`` was asked for by name."""
-    if asked == "quick" and len(set(hosts)) < 2:
+    the first task), unless ``full`` was asked for by name. ``auto``: the monitor
+    reuses the figures kept for this cluster when they still hold (netkeep)."""
+    if asked in ("auto", "quick") and len(set(hosts)) < 2:
         return "off"
     return asked
 
@@ -175,7 +176,7 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
     netbench = netbench_mode(opts.netbench, layout.hosts)
     if rank == 0:
         if layout.monitor is not None and netbench != "off":
-            if not opts.quiet:
+            if not opts.quiet and netbench != "auto":   # auto: the monitor says which
                 print(f"[parc_mpi] network benchmark ({netbench}) to "
                       f"{len(layout.peers)} peer(s) before work starts", flush=True)
             silent = serve(nbcomm, layout.monitor)
@@ -186,7 +187,8 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
         monitor_loop(comm, nbcomm, layout.run_dir, layout.hosts[0], layout.main_ranks,
                      opts.monitor_interval, netbench, layout.peers, layout.leaders,
                      opts.live_report_interval, opts.live_dir, opts.health_commit_seconds,
-                     agents=layout.agents if threads_ok() else ())
+                     agents=layout.agents if threads_ok() else (),
+                     netbench_max_age=opts.netbench_max_age, quiet=opts.quiet)
         return 0, None
     if runner is None:   # rank 1 when it works instead of monitoring
         from ..tasks import make_host

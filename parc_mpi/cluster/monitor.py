@@ -23,23 +23,70 @@ BYE_WAIT = 30.0   # seconds the monitor waits, after the roll call, for every ag
 
 
 def run_netbench(nbcomm: MPI.Comm, health: HealthWriter, mode: str, peers: Dict[int, str],
-                 leaders: Dict[int, str]) -> None:
-    """Main node -> each node, one node at a time; then the pair matrix."""
-    leader = Leader(nbcomm, mode)
+                 leaders: Dict[int, str], main: str = "", max_age_hours: float = 168.0,
+                 quiet: bool = False) -> None:
+    """Main node -> each node, one node at a time; then the pair matrix. ``auto``: the
+    figures kept for this cluster when they still hold (netkeep), else ``quick``."""
+    from .. import netkeep
+    leader = Leader(nbcomm, "quick" if mode == "auto" else mode)
     silent: List[str] = []
+    nodes = [n for r, n in leaders.items()] or list(peers.values())
+    key, ident = netkeep.cluster_key(main, nodes, MPI.Get_library_version())
     try:
+        why = ""
+        if mode == "auto":
+            kept, why = netkeep.load(key, max_age_hours)
+            if kept is not None:
+                checks = _spot_check(leader, peers)
+                why = netkeep.drift(kept["rows"], checks)
+                if not why:
+                    health.add_netbench(kept["rows"])
+                    health.add_pairs([tuple(p) for p in kept["pairs"]])
+                    health.set_meta(netbench={
+                        "source": "kept", "mode": kept.get("mode"),
+                        "measured_at": kept["measured_at"], "age_seconds": kept["age_seconds"],
+                        "file": kept["path"], "check": checks})
+                    if not quiet:
+                        print(f"[parc_mpi] network figures kept from "
+                              f"{netkeep.age_words(kept['age_seconds'])} ago (the links check "
+                              "out; --netbench quick measures again)", flush=True)
+                    return
+        if not quiet and mode == "auto":
+            print(f"[parc_mpi] network benchmark (quick) to {len(peers)} peer(s) before work "
+                  f"starts: {why}; kept for later runs", flush=True)
+        rows: List[dict] = []
         for peer, node in sorted(peers.items()):
             try:
-                health.add_netbench(leader.node(peer, node))
+                got = leader.node(peer, node)
+                rows.extend(got)
+                health.add_netbench(got)
             except PeerSilent as exc:  # a cable pulled now: skip the node, not the run
                 silent.append(node)
                 print(f"[parc_mpi] warning: network benchmark: node {node} stopped "
                       f"answering ({exc}); its link may be down, skipped", flush=True)
         alive = {r: n for r, n in leaders.items() if n not in silent}
-        if len(alive) > 2:
-            health.add_pairs(leader.pair_matrix(alive))
+        pairs = leader.pair_matrix(alive) if len(alive) > 2 else []
+        health.add_pairs(pairs)
+        kept_at = None
+        if not silent and rows:   # a partial measurement is not kept
+            kept_at = netkeep.save(key, ident, leader.mode_name, rows, pairs)
+        health.set_meta(netbench={"source": "measured", "mode": leader.mode_name,
+                                  "measured_at": time.time(), "age_seconds": 0.0,
+                                  "file": kept_at, "why": why or f"--netbench {mode}"})
     finally:   # rank 0 first: it learns which nodes went silent and starts the work
         leader.end(sorted(set(peers) | (set(leaders) - {nbcomm.rank})), silent)
+
+
+def _spot_check(leader: Leader, peers: Dict[int, str]) -> Dict[str, Optional[tuple]]:
+    """Each node's 1-byte latency median (us) and a 1 MB upload's rate (MB/s) now
+    (None: silent)."""
+    out: Dict[str, Optional[tuple]] = {}
+    for peer, node in sorted(peers.items()):
+        try:
+            out[node] = leader.check(peer)
+        except PeerSilent:
+            out[node] = None
+    return out
 
 
 FIGURES_EVERY = 3   # live report: figures redrawn at most every third rewrite
@@ -82,7 +129,8 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
                  node_ranks: List[int], interval: float, netbench: str,
                  peers: Dict[int, str], leaders: Dict[int, str],
                  report_interval: float = 10.0, live_dir: Optional[str] = None,
-                 commit_seconds: float = 5.0, agents: Iterable[int] = ()) -> None:
+                 commit_seconds: float = 5.0, agents: Iterable[int] = (),
+                 netbench_max_age: float = 168.0, quiet: bool = False) -> None:
     """``agents``: the ranks whose agent thread sends their node's samples; each says
     "bye" when its rank stops working, and the monitor takes every message up to it
     before it finalizes."""
@@ -93,7 +141,8 @@ def monitor_loop(comm: MPI.Comm, nbcomm: MPI.Comm, run_dir: str, node: str,
     sampler.start()
     if netbench != "off" and peers:
         with sampler.lock:
-            run_netbench(nbcomm, health, netbench, peers, leaders)
+            run_netbench(nbcomm, health, netbench, peers, leaders, node, netbench_max_age,
+                         quiet)
     status = MPI.Status()
     backoff = Backoff()
     talking = set(agents)        # agents that have not said "bye" yet

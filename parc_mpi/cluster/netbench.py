@@ -154,7 +154,7 @@ class Leader:
 
     def __init__(self, comm: MPI.Comm, mode: str = "quick"):
         if mode not in MODES:
-            raise ValueError(f"netbench mode must be quick, full or off, got {mode!r}")
+            raise ValueError(f"netbench mode must be auto, quick, full or off, got {mode!r}")
         self.comm, self.mode_name, self.mode = comm, mode, MODES[mode]
 
     def _cmd(self, peer: int, *cmd: Any) -> None:
@@ -170,6 +170,16 @@ class Leader:
                 "p99": float(np.percentile(us, 99)), "min": float(us.min()),
                 "mean": float(us.mean()), "iterations": timed,
                 "seconds": time.monotonic() - t0}
+
+    def check(self, peer: int, warmup: int = 10, timed: int = 100) -> Tuple[float, float]:
+        """A spot check: the median one-way latency (us) of 1-byte round trips, and the
+        upload rate (MB/s) of a window of four 256 KiB messages (after one untimed)."""
+        self._cmd(peer, "lat", 1, warmup, timed)
+        us = pingpong(self.comm, peer, 1, warmup, timed, first=True)
+        size, window = 1 << 18, 4
+        self._windows(peer, size, window, 1, True)
+        seconds = self._windows(peer, size, window, 1, True)
+        return float(np.percentile(us, 50)), size * window / max(seconds, 1e-9) / 1e6
 
     def bandwidth(self, peer: int, node: str, size: int, upload: bool,
                   estimate: Optional[float]) -> Dict[str, Any]:

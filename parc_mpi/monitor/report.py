@@ -540,7 +540,11 @@ class Reporter:
             f"<td>{esc(_fmt(r.p50, digits=2))}</td><td>{esc(_fmt(r.p99, digits=2))}</td>"
             f"<td>{esc(_fmt(r.mbps, digits=1))}</td><td>{esc(r.nic)}</td>"
             f"<td>{esc(r.link_mbit)}</td></tr>" for r in rows)
-        return ("<details><summary>network figures</summary><table><tr><th>node</th>"
+        from ..netkeep import describe
+        source = describe(data.meta.get("netbench"))
+        return ("<details><summary>network figures</summary>"
+                + (f"<p class='muted'>{esc(source)}</p>" if source else "") +
+                "<table><tr><th>node</th>"
                 "<th>test</th><th>bytes</th><th>p50 µs</th><th>p99 µs</th><th>MB/s</th>"
                 f"<th>interface</th><th>link Mbit/s</th></tr>{body}</table></details>")
 

@@ -14,6 +14,7 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from ..monitor.alerts import NodeHealth
 from ..monitor.nodeview import node_views, run_alerts, stale_after
+from ..eta import eta_seconds
 from ..store import RunReader, StoreError
 from ..store.export import _scalar, bare, fields
 from ..store.schema import STOP_FILE
@@ -108,6 +109,8 @@ class Tracker:
         self.health: Dict[str, NodeHealth] = {}
         self.history: Dict[str, Deque[tuple]] = {}
         self.infos: Dict[str, Any] = {}           # the nodes table, as last read
+        self.first_start: Optional[float] = None  # when the first task began (the ETA's
+        #                                           measure starts there, not at start-up)
 
     def update(self, r: RunReader, meta: Dict[str, Any]) -> None:
         """Fold what was committed since the last call (the caller's reader)."""
@@ -124,6 +127,8 @@ class Tracker:
                     self.by_node[node] += 1
                     if t0 is not None and t_end is not None:
                         self.busy[node] += t_end - t0
+                        if self.first_start is None or t0 < self.first_start:
+                            self.first_start = t0
                         self.workers.setdefault(node, set()).add(worker)
                     if attempt and task in self.not_ok:
                         self.final[self.not_ok.pop(task)] -= 1
@@ -233,9 +238,13 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
     rate = summary.get("tasks_per_second") if st != "running" else (
         done / elapsed if elapsed and elapsed > 0 else None)
     running = st == "running"
-    recent_rate = recent / min(recent_window, elapsed or recent_window) if running else None
+    # throughput and ETA from the first task on: start-up (the network benchmark) has none
+    measured = max(0.0, now - tracker.first_start) if tracker.first_start else 0.0
+    recent_rate = (recent / min(recent_window, measured) if running and measured > 0
+                   else None)
     pace = recent_rate or rate
-    eta = ((total - done) / pace if running and total and pace and done < total else None)
+    workers = sum(len(w) for w in tracker.workers.values())
+    eta = eta_seconds(done, total, pace, workers, measured) if running else None
     with tracker.lock:
         alerts = run_alerts(meta, nodes, tracker.health, netbench, done, done - ok, now)
     return {
@@ -427,8 +436,11 @@ def _optimization_extra(opt: Dict[str, Any], evs: List[tuple], curves: Dict[int,
 
 def network(run_dir: str) -> Dict[str, Any]:
     """The start-up benchmark's figures and the pair matrix (p50/p99 µs)."""
+    from ..netkeep import describe
     with RunReader(run_dir) as r:
         figs = r.netbench()
         pairs = r.pairs()
-    return {"figures": [{k: _num(v) for k, v in f._asdict().items()} for f in figs],
+        source = describe(r.meta().get("netbench"))
+    return {"source": source,
+            "figures": [{k: _num(v) for k, v in f._asdict().items()} for f in figs],
             "pairs": [{k: _num(v) for k, v in p._asdict().items()} for p in pairs]}

@@ -453,6 +453,7 @@
       } else add(main, el("p", {cls: "muted", text: "no pair matrix (it needs the monitor and --netbench full, or several nodes)"}));
       add(main, el("h2", {text: "From the main node"}));
       if (!n.figures.length) { add(main, el("p", {cls: "muted", text: "no network benchmark in this run"})); return; }
+      if (n.source) add(main, el("p", {cls: "muted netsource", text: n.source}));
       add(main, table(["node", "test", "bytes", "p50 µs", "p99 µs", "MB/s", "interface", "link Mbit/s"], n.figures.map(function (f) {
         return el("tr", null, td(f.node), td(f.kind), td(String(f.size)), td(fix(f.p50, 1)), td(fix(f.p99, 1)),
           td(fix(f.mbps, 1)), td(f.nic || "n/a"), td(na(f.link_mbit) ? "n/a" : String(f.link_mbit)));
