@@ -22,6 +22,9 @@ examples:
   python -m parc_mpi.hostfile node_list.csv --format openmpi --main-slots 2
 
 then: mpirun -hostfile hostfile python -m parc_mpi.run job.py
+
+before the first run on a new box, from the main node with the environment's python:
+  python -m parc_mpi.hostfile node_list.csv --check
 """
 
 
@@ -88,12 +91,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--main-slots", type=_positive_int, metavar="N",
                         help="slots on the main node instead of its cores "
                              "(2 = scheduler and monitor only, no workers)")
+    parser.add_argument("--check", action="store_true",
+                        help="check every node over ssh instead (the interpreter, Python, "
+                             "mpi4py, the MPI library and parc_mpi against the main node's, "
+                             "memory, disk, the clock, TCP between the nodes): one line per "
+                             "node, exit 1 when one fails")
+    parser.add_argument("--python", metavar="PATH",
+                        help="with --check: the interpreter to look for on every node "
+                             "(default: this one)")
+    parser.add_argument("--port", type=_positive_int, default=50000,
+                        help="with --check: the TCP port to test between nodes (default: "
+                             "50000)")
     args = parser.parse_args(argv)
     try:
         nodes = read_node_list(args.node_list)
     except NodeListError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.check:
+        from .preflight import check
+        return check(nodes, args.python, args.port, say=lambda line: print(line, flush=True))
     fmt = args.format or detect_flavour() or "mpich"
     text = render_hostfile(nodes, fmt, args.main_slots, os.path.basename(args.node_list))
     if args.output:

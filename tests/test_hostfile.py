@@ -77,3 +77,31 @@ def test_mpiexec_accepts_generated_localhost_hostfile(tmp_path):
 
 def test_detects_the_installed_mpi():
     assert detect_flavour() in ("mpich", "openmpi")
+
+
+def test_the_pre_flight_check_compares_each_node_with_the_main_one(tmp_path):
+    """preflight.compare and probe without a cluster: the main node probes itself; a
+    node with another Python, no parc_mpi, another MPI, a clock off and little memory
+    gets each fault named with its fix (tests/test_simcluster.py provokes them on a
+    simulated box over ssh)."""
+    import sys
+    from parc_mpi.nodes import Node
+    from parc_mpi.preflight import Remote, compare, probe
+    me = Node(name="pi0", address="localhost", role="main", cores=4)
+    main = probe(Remote(me, sys.executable, local=True))
+    assert main["python"] == "%d.%d.%d" % sys.version_info[:3] and "parc_mpi" in main
+    assert abs(main["offset"]) < 0.5 and compare("pi0", main, main, "pi0") == ([], [])
+    other = dict(main, python="3.9.2", mpi="Open MPI v4.1.4", offset=-42.0,
+                 mem_available=50 << 20, parc_mpi_error="ModuleNotFoundError: No module "
+                 "named 'parc_mpi'", prefix="/home/pi/other-venv")
+    other.pop("parc_mpi")
+    faults, notes = compare("pi3", other, main, "pi0")
+    assert [f.split(":")[0] for f in faults] == [
+        f"Python 3.9.2 against {main['python']} on pi0",
+        f"parc_mpi is not importable by {main['exe']} (ModuleNotFoundError",
+        "MPI library 'Open MPI v4.1.4' against '" + main["mpi"].split(":")[0],
+        "its clock is 42 s behind pi0's", "only 50 MB of memory available"]
+    assert notes == [f"its environment is /home/pi/other-venv, the main node's {main['prefix']}"]
+    gone = probe(Remote(me, str(tmp_path / "no-venv" / "bin" / "python"), local=True))
+    assert gone == {"error": f"{tmp_path / 'no-venv' / 'bin' / 'python'} is not there on pi0: "
+                             "make the virtual environment at the same path on every node"}

@@ -64,7 +64,7 @@ def test_the_six_pi_parc_box_runs_the_pi_cluster_guide_over_real_ssh(tmp_path):
             assert done.returncode == 0, (b, done.stdout, done.stderr)
         elif b.kind == "ssh":
             ssh_blocks.append(b)
-    assert [b.arg for b in ssh_blocks] == ["node_list.csv"] * 2
+    assert [b.arg for b in ssh_blocks] == ["node_list.csv"] * 3
     nodes = read_node_list(str(where / "node_list.csv"))
     with SimCluster(nodes, "gigabit", ssh=True) as cluster:
         outs = []
@@ -82,7 +82,11 @@ def test_the_six_pi_parc_box_runs_the_pi_cluster_guide_over_real_ssh(tmp_path):
     assert outs[0].stdout.split()[-5:] == [f"pi{i}" for i in range(1, 6)], outs[0]
     # the machine's own ~/.ssh saw none of it: each node had its own
     assert sorted(os.listdir(os.path.expanduser("~/.ssh"))) == host_ssh
-    done = outs[1]
+    # the pre-flight check passed every node, one line each
+    checked = [ln for ln in outs[1].stdout.splitlines() if ln.startswith("pi")]
+    assert [ln.split(":")[0] for ln in checked] == [f"pi{i}" for i in range(6)], outs[1]
+    assert all(": ok (clock " in ln and "TCP 50000 reachable" in ln for ln in checked), outs[1]
+    done = outs[2]
     run_dir = where / "runs" / "first"
     assert done.returncode == 0, done
     assert "finished: 60 ok, 0 failed of 60 tasks" in done.stdout, done
@@ -683,3 +687,57 @@ def test_network_figures_are_measured_once_kept_and_measured_again_when_the_clus
         box.shape("n2")
         done, nb, _f, _s = run("two-nodes", small, 5)
         assert "no figures kept for this cluster yet" in done.stdout, done
+
+
+@pytest.mark.skipif(ssh_available() is not None or not os.path.exists(FAKETIME),
+                    reason=f"{ssh_available() or 'libfaketime (Debian faketime) is not installed'}")
+def test_the_pre_flight_check_names_each_fault_in_one_line(tmp_path):
+    """Six nodes over real ssh, four of them with a fault each: pi2 cannot import
+    parc_mpi (its folder hidden), pi3's mpi4py loads Open MPI's library instead of
+    MPICH's, pi4's clock runs 300 s ahead, and pi5's firewall (an nftables rule) drops
+    the test port. `hostfile --check` prints one line per node naming the fault and its
+    fix, passes pi0 and pi1, and exits 1."""
+    import shutil
+    import parc_mpi
+    if not shutil.which("nft"):
+        pytest.skip("nftables is not installed (.ci/run installs it)")
+    other_mpi = open_mpi_missing() is None
+    env = three_node_ssh_box(tmp_path, {})   # (and its node list, replaced here)
+    (tmp_path / "node_list.csv").write_text("name,address,role,cores,user\n" + "".join(
+        f"pi{i},pi{i}.local,{'main' if i == 0 else 'worker'},2,pi\n" for i in range(6)))
+    script = f"""
+ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519
+for n in pi1 pi2 pi3 pi4 pi5; do ssh-copy-id -i ~/.ssh/id_ed25519.pub pi@$n.local >/dev/null 2>&1; done
+python -m parc_mpi.hostfile node_list.csv --check
+"""
+    node_env = {"pi4": {"LD_PRELOAD": FAKETIME, "FAKETIME": "+300"}}
+    if other_mpi:
+        node_env["pi3"] = {"MPI4PY_MPIABI": "openmpi"}
+    with SimCluster(read_node_list(str(tmp_path / "node_list.csv")), "gigabit", ssh=True,
+                    env=node_env, hide={"pi2": [os.path.dirname(parc_mpi.__file__)]}) as cluster:
+        ns = cluster.ns["pi5"]
+        for rule in (["add", "table", "inet", "fw"],
+                     ["add", "chain", "inet", "fw", "in", "{ type filter hook input priority 0; }"],
+                     ["add", "rule", "inet", "fw", "in", "tcp", "dport", "50000", "drop"]):
+            subprocess.run(["ip", "netns", "exec", ns, "nft", *rule], check=True)
+        t0 = time.monotonic()
+        proc = subprocess.run(cluster.command(["bash", "-e", "-c", script], cwd=str(tmp_path)),
+                              env=env, capture_output=True, text=True, timeout=200)
+        took = time.monotonic() - t0
+    lines = {ln.split(":")[0]: ln for ln in proc.stdout.splitlines() if ln.startswith("pi")}
+    assert proc.returncode == 1, Done(proc, took)
+    assert sorted(lines) == [f"pi{i}" for i in range(6)], proc.stdout
+    assert re.match(r"pi0: ok \(clock [+-]0\.0\d s, \d+ MB available, TCP 50000 reachable\)",
+                    lines["pi0"]) and lines["pi1"].startswith("pi1: ok (clock "), proc.stdout
+    assert lines["pi2"].startswith("pi2: FAIL parc_mpi is not importable by ") and \
+        "pip install the same parc_mpi there" in lines["pi2"], lines["pi2"]
+    if other_mpi:
+        assert re.match(r"pi3: FAIL MPI library 'Open MPI v[\d.]+' against 'MPICH Version: "
+                        r"[\d.]+' on pi0: one MPI", lines["pi3"]), lines["pi3"]
+    assert re.match(r"pi4: FAIL its clock is 30\d s ahead of pi0's: turn on time sync",
+                    lines["pi4"]), lines["pi4"]
+    assert re.match(r"pi5: FAIL TCP port 50000 unreachable from pi0, pi1, pi2, pi3, pi4 "
+                    r"\(timed out\): let the nodes' subnet through the firewall, or pin",
+                    lines["pi5"]), lines["pi5"]
+    assert all("FAIL" not in lines[n] for n in ("pi0", "pi1"))
+    assert took < 120, took
