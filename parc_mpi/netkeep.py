@@ -13,7 +13,9 @@ else ``~/.cache/parc_mpi``), outside any run folder. A run with ``--netbench aut
 * a spot check agrees: 100 one-byte round trips to each node and one megabyte sent to
   it (milliseconds on gigabit), whose median latency must stay within 3x (and 50 us)
   of the kept one and whose rate within 3x of the kept 1 MiB upload: a link that
-  changed (a node moved to Wi-Fi, a switch port at 100 Mbit/s) shows there.
+  changed (a node moved to Wi-Fi, a switch port at 100 Mbit/s) shows there. A check
+  that fails is made once more before the figures are measured again (a busy moment
+  is not a changed link).
 
 Otherwise it measures (``quick``) before work, as before, and keeps what it measured.
 Each run stores a copy of the figures it used, with their age, in its own store, so its
