@@ -240,8 +240,9 @@ class Program:
         rc = _run(argv, folder, self._environ(task, node, cores), node)
         done = Finished(self, folder, argv, rc, time.perf_counter() - t0, task, node, fields)
         if rc != 0:
-            done.finish(ok=False)
-            raise ProgramError(done.failure())
+            stderr = _tail_lines(folder / "stderr.txt", TAIL_LINES)
+            done.finish(ok=False)   # (keep="none" removes the folder and its stderr.txt)
+            raise ProgramError(done.failure(stderr))
         done.collect()
         return done
 
@@ -329,8 +330,9 @@ class Finished:
     def tail(self, name: str, lines: int) -> str:
         return _tail_lines(self.folder / name, lines, sep="\n")
 
-    def failure(self) -> str:
-        stderr = _tail_lines(self.folder / "stderr.txt", TAIL_LINES)
+    def failure(self, stderr: str) -> str:
+        """The one line a failed program gives: its exit, why it may have been killed,
+        stderr's last lines (read before its folder went), where the folder is kept."""
         why = ""
         if self.returncode == -signal.SIGKILL:
             from .tasks.memory import mb

@@ -550,3 +550,11 @@ job = parc_mpi.generate(probe, [{"c": c} for c in (4, 1, 2, 1, 2, 4, 1, 1)], mor
         in_use += step
         most = max(most, in_use)
     assert most <= 4, most
+
+
+def test_a_failure_keeps_its_stderr_in_the_message_when_the_folder_is_not_kept(scratch):
+    prog = parc_mpi.program(["./square.sh", "{item}"], inputs=["square.sh"], keep="none")
+    with pytest.raises(programs.ProgramError) as err:
+        as_task(prog, 1, 3)
+    assert str(err.value) == "./square.sh exited with 3 on pi3: warming up | bad input: 3"
+    assert not (scratch / "task-1").exists()
