@@ -249,6 +249,7 @@ class Program:
     def _environ(self, task: Optional[int], node: str, cores: int) -> Dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(LAUNCHER_VARS)}
         env.pop("PARC_MPI_SERIAL", None)
+        env.pop("PARC_MPI_TASK_PROCESS", None)
         for var in THREAD_VARS:
             env[var] = str(cores)
         env.update(PARC_TASK="" if task is None else str(task), PARC_NODE=node,

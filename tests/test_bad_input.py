@@ -35,6 +35,10 @@ CASES = {
     "bad_bounds": ("import parc_mpi\nfrom parc_mpi import Real\ndef f(x):\n    return x\n"
                    "job = parc_mpi.optimize(f, {'x': Real(5, 1)}, budget=10, goal='max')\n",
                    "space['x']: Real low=5 must be below high=1"),
+    # only rank 0 builds the optimizer when the job is made: its refusal still ends all
+    "unknown_optimizer": ("import parc_mpi\nfrom parc_mpi import Real\ndef f(x):\n    return x\n"
+                          "job = parc_mpi.optimize(f, {'x': Real(0, 1)}, budget=10, goal='min',"
+                          " optimizer='simplex')\n", "unknown optimizer 'simplex'"),
     "no_goal": ("import parc_mpi\nfrom parc_mpi import Real\ndef f(x):\n    return x\n"
                 "job = parc_mpi.optimize(f, {'x': Real(0, 1)}, budget=10)\n",
                 "TypeError while importing the job file"),

@@ -529,3 +529,24 @@ job = parc_mpi.optimize(lambda x: x * x, {"x": parc_mpi.Real(-1, 1)}, budget=8, 
     assert ("warning: pruner='asha' was set, but no evaluation called parc_mpi.report(step, "
             "value): none could be stopped early") in done.stdout
     assert "8 ok, 0 failed" in done.stdout
+
+
+def test_only_the_rank_that_schedules_builds_the_optimizer_when_a_job_is_made(monkeypatch):
+    """Every rank and task process loads an optimize job's file; only rank 0 (or a serial
+    run) uses its optimizer, and building one loads scipy. A bad optimizer is still an
+    error there, which stops every rank."""
+    import parc_mpi
+    from parc_mpi.job import JobError
+    space = {"x": parc_mpi.Real(0, 1)}
+    for var, value in (("PMI_RANK", "3"), ("OMPI_COMM_WORLD_RANK", "1"),
+                       ("PARC_MPI_TASK_PROCESS", "1")):
+        with monkeypatch.context() as m:
+            m.setenv(var, value)
+            job = parc_mpi.optimize(abs, space, budget=5, goal="min", optimizer="no-such")
+            assert job.optimizer == "no-such"      # not built, not checked here
+    monkeypatch.setenv("PMI_RANK", "0")
+    with pytest.raises(JobError, match="unknown optimizer 'no-such'"):
+        parc_mpi.optimize(abs, space, budget=5, goal="min", optimizer="no-such")
+    monkeypatch.delenv("PMI_RANK")
+    with pytest.raises(JobError, match="unknown optimizer 'no-such'"):
+        parc_mpi.optimize(abs, space, budget=5, goal="min", optimizer="no-such")
