@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", metavar="[HOST:]PORT", type=_serve_spec,
                    help="serve the live dashboard of this run from the main node (e.g. "
                         "--serve 8080; python -m parc_mpi.serve shows every run)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="with --serve: another host name the dashboard answers to (it "
+                        "answers to this machine's names, NAME.local and its addresses; "
+                        "any other name is refused, against DNS rebinding)")
     p.add_argument("--in-process", dest="isolate", action="store_false",
                    help="run tasks in the worker ranks themselves instead of a task process "
                         "per rank: a few percent faster on trivial tasks, but a task that "
@@ -190,7 +194,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       resume=args.resume,
                       heartbeat_timeout=args.heartbeat_timeout, argv=argv,
                       allow_failures=args.allow_failures, budget=args.budget,
-                      warm_start=args.warm_start, serve=args.serve, isolate=args.isolate,
+                      warm_start=args.warm_start, serve=args.serve,
+                      allow_hosts=args.allow_host, isolate=args.isolate,
                       memory=args.memory, memory_guard=args.memory_guard,
                       retry_failed=args.retry_failed)
     if args.retry_failed and not args.resume:

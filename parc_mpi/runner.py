@@ -51,6 +51,7 @@ class RunOptions:
     budget: Optional[int] = None     # an optimization's budget (with --resume: extend it)
     warm_start: Optional[str] = None  # tell an earlier run's results first
     serve: Optional[str] = None  # [HOST:]PORT: the dashboard beside this run
+    allow_hosts: List[str] = field(default_factory=list)   # --allow-host, with --serve
     isolate: bool = True         # tasks in task processes (False: --in-process)
     memory: Optional[int] = None  # --memory: bytes per task process (else the job's)
     memory_guard: bool = True    # end the biggest task process when the node runs low
@@ -146,7 +147,8 @@ def start_dashboard(store: Store, opts: RunOptions) -> None:
         return
     from .serve.launch import ServerProcess
     try:
-        store.dashboard = ServerProcess(store.run_dir, opts.serve)
+        store.dashboard = ServerProcess(store.run_dir, opts.serve,
+                                        allow_hosts=opts.allow_hosts)
     except ValueError as exc:
         store.close()
         if not opts.resume:

@@ -210,6 +210,10 @@ def test_a_foreign_host_name_is_refused(served):
     assert code == 403
     assert served.get("/api/runs", {"Host": "localhost:1"})[0] == 200
     assert served.get("/api/runs", {"Host": f"{os.uname().nodename}:80"})[0] == 200
+    # the machine's mDNS name, what the Pi guide's node list says (pi0.local)
+    short = os.uname().nodename.split(".")[0]
+    assert served.get("/api/runs", {"Host": f"{short}.local:8090"})[0] == 200
+    assert served.get("/api/runs", {"Host": "attacker.local:8090"})[0] == 403
 
 
 def test_pages_are_small_self_hosted_and_locked_down_by_csp(served):
@@ -279,6 +283,35 @@ def test_the_run_s_dashboard_takes_a_token_that_starts_with_a_dash(tmp_path):
                           {"Content-Type": "application/json", "X-Parc-Token": "-Ab_c-"})
         assert code == 200 and body["stop_requested"], (code, body)
         assert (tmp_path / "live" / "STOP").exists()
+    finally:
+        child.stop(linger=0)
+        store.close()
+        lock.close()
+
+
+def test_the_run_s_dashboard_answers_to_allow_host_and_says_every_url(tmp_path, capsys):
+    """run --serve --allow-host NAME: the run's dashboard answers to NAME too (and to
+    the machine's .local name), and the start line is followed by the other URLs a
+    laptop can use: the .local name and the addresses."""
+    from parc_mpi.serve.launch import ServerProcess
+    store, lock = fake_running_run(tmp_path)
+    child = ServerProcess(str(tmp_path / "live"), "0.0.0.0:0", allow_hosts=["box.lab"])
+    try:
+        base = f"http://127.0.0.1:{child.port}/api/runs"
+        for host, code in (("box.lab", 200), ("other.lab", 403)):
+            req = urllib.request.Request(base, headers={"Host": f"{host}:{child.port}"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    got = r.status
+            except urllib.error.HTTPError as e:
+                got = e.code
+            assert got == code, host
+        child.announce()
+        lines = capsys.readouterr().out.splitlines()
+        short = os.uname().nodename.split(".")[0]
+        assert lines[0].startswith(f"[parc_mpi] dashboard: http://{os.uname().nodename}:")
+        assert lines[1].startswith(f"[parc_mpi] dashboard also at: http://{short}.local:"
+                                   f"{child.port}/ http://"), lines
     finally:
         child.stop(linger=0)
         store.close()

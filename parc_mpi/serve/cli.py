@@ -67,10 +67,12 @@ def addresses() -> List[str]:
 
 
 def urls(host: str, port: int) -> List[str]:
-    """What to type in a browser: the host name first, then the addresses."""
+    """What to type in a browser: the host name first, then its mDNS name (``.local``,
+    what a laptop on a home router can often resolve), then the addresses."""
     if host not in ("0.0.0.0", "", "::"):
         return [f"http://{host}:{port}/"]
-    return [f"http://{os.uname().nodename}:{port}/"] + [
+    short = os.uname().nodename.split(".")[0]
+    return [f"http://{os.uname().nodename}:{port}/", f"http://{short}.local:{port}/"] + [
         f"http://{a}:{port}/" for a in addresses()]
 
 

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 LINGER = 2.5   # seconds the final state stays served after the run ends (pages poll 2 s)
 READY_TIMEOUT = 30.0
@@ -40,7 +40,8 @@ def parse_spec(text: str) -> Tuple[str, int]:
 class ServerProcess:
     """The dashboard child process of one run (see the module docstring)."""
 
-    def __init__(self, run_dir: str, spec: str, token: Optional[str] = None):
+    def __init__(self, run_dir: str, spec: str, token: Optional[str] = None,
+                 allow_hosts: Sequence[str] = ()):
         host, port = parse_spec(spec)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -66,7 +67,7 @@ class ServerProcess:
              # one argument: a random token starts with "-" one time in 64, which
              # argparse would read as an option
              f"--token={self.token}", "--parent", str(os.getpid()), "--ready-fd",
-             str(ready_w)],
+             str(ready_w), *(f"--allow-host={h}" for h in allow_hosts)],
             pass_fds=(sock.fileno(), ready_w), env=env, stdin=subprocess.DEVNULL)
         sock.close()  # the child holds it now
         os.close(ready_w)
@@ -91,8 +92,10 @@ class ServerProcess:
         return urls(self.host, self.port)
 
     def announce(self) -> None:
-        print(f"[parc_mpi] dashboard: {self.urls()[0]}  (stop token {self.token})",
-              flush=True)
+        first, *more = self.urls()
+        print(f"[parc_mpi] dashboard: {first}  (stop token {self.token})", flush=True)
+        if more:   # the names and addresses a laptop may reach instead
+            print(f"[parc_mpi] dashboard also at: {' '.join(more)}", flush=True)
 
     def stop(self, linger: float = LINGER) -> None:
         """Let the pages see the final state, then end the child."""

@@ -169,6 +169,10 @@ class Dashboard(ThreadingHTTPServer):
         self.static = _load_static()
         names = {"localhost", socket.gethostname(), socket.getfqdn(),
                  os.uname().nodename}
+        # the machine's mDNS name too (pi0.local, what the Pi guide's node list and a
+        # laptop on a home router use): .local resolves only on the local network, so a
+        # DNS-rebinding page elsewhere cannot borrow it
+        names |= {f"{n.split('.')[0]}.local" for n in set(names) if n and n != "localhost"}
         self.allow_hosts = {n.lower() for n in names | set(allow_hosts) if n}
         self.requests = 0
         self._trackers: Dict[str, api.Tracker] = {}

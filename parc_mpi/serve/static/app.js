@@ -154,7 +154,7 @@
   }
 
   function progress(s) {
-    var frac = s.total ? s.done / s.total : (s.status === "running" ? 0 : 1);
+    var frac = s.total ? s.done / s.total : (s.status === "finished" ? 1 : 0);  // starting: empty, not full
     var b = bar(frac);
     b.id = "progress"; b.setAttribute("data-done", s.done); b.setAttribute("data-total", s.total);
     return [b,
@@ -477,7 +477,7 @@
         if (!id) { clear(main); add(main, el("p", {cls: "k-num", text: "no runs yet"})); return; }
         return Promise.all([api(runUrl(id)), api(runUrl(id, "nodes"))]).then(function (both) {
           var s = both[0], j = both[1];
-          var frac = s.total ? s.done / s.total : (s.status === "running" ? 0 : 1);
+          var frac = s.total ? s.done / s.total : (s.status === "finished" ? 1 : 0);  // starting: empty, not full
           clear(main);
           add(main, el("div", {cls: "k-head"}, el("span", {text: s.name}), badge(s.status)));
           add(main, bar(frac, "k-bar"));
