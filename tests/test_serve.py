@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import parc_mpi
 from browser import Browser
 from conftest import ROOT, needs_chromium, python_cmd, run_cmd
 from faults import start
@@ -324,6 +325,8 @@ def test_a_run_whose_process_died_shows_as_crashed_and_cannot_be_stopped(tmp_pat
     try:
         with Served(tmp_path, token="t") as s:
             assert s.json("/api/runs/live")["status"] == "crashed"
+            # load() says what the dashboard says (it said "running")
+            assert parc_mpi.load(str(tmp_path / "live")).status == "crashed"
             code, body = s.post("/api/runs/live/stop", {"Content-Type": "application/json",
                                                         "X-Parc-Token": "t"})
             assert code == 409 and "crashed" in body["error"]

@@ -15,6 +15,7 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 from ..monitor.alerts import NodeHealth
 from ..monitor.nodeview import node_views, run_alerts, stale_after
 from ..eta import eta_seconds
+from ..store.load import liveness
 from ..store import RunReader, StoreError
 from ..store.export import _scalar, bare, fields
 from ..store.schema import STOP_FILE
@@ -48,22 +49,8 @@ def cell(value: Any) -> Any:
 
 
 def run_liveness(run_dir: str, meta: Dict[str, Any]) -> str:
-    """The run's status word; a run the store calls running whose process is gone
-    (run.lock names a pid on this host that no longer exists) is ``crashed``."""
-    status = meta.get("status") or "starting"
-    if status != "running":
-        return status
-    try:
-        with open(os.path.join(run_dir, "run.lock"), encoding="utf-8") as fh:
-            holder = fh.read().split()
-    except OSError:
-        return status
-    if holder[:1] == ["free"]:
-        return "crashed"
-    if len(holder) >= 4 and holder[0] == "pid" and holder[3] == os.uname().nodename:
-        if holder[1].isdigit() and not os.path.exists(f"/proc/{holder[1]}"):
-            return "crashed"
-    return status
+    """The run's status word (store.load.liveness: crashed when its process is gone)."""
+    return liveness(run_dir, meta)
 
 
 def _total(meta: Dict[str, Any]) -> Optional[int]:

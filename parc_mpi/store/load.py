@@ -90,8 +90,9 @@ class Run:
     # -- what the run was ---------------------------------------------------
     @property
     def status(self) -> str:
-        """running, finished, stopped, failed, aborted or crashed."""
-        return self.meta.get("status", "?")
+        """running, finished, stopped, failed, aborted or crashed (a run whose process
+        is gone while its store says running: ``kill -9``, a power cut)."""
+        return liveness(self.run_dir, self.meta) if self.meta.get("status") else "?"
 
     @property
     def kind(self) -> str:
@@ -231,3 +232,23 @@ def load(run_dir: str) -> Run:
 
 
 __all__ = ["Run", "Task", "Unloadable", "load", "StoreError", "Result"]
+
+
+def liveness(run_dir: str, meta: Dict[str, Any]) -> str:
+    """The run's status word; a run the store calls running whose process is gone
+    (run.lock says free, or names a pid on this host that no longer exists: a kill -9,
+    a power cut) is ``crashed``. The dashboard, ``load()`` and the report say the same."""
+    status = meta.get("status") or "starting"
+    if status != "running":
+        return status
+    try:
+        with open(os.path.join(run_dir, "run.lock"), encoding="utf-8") as fh:
+            holder = fh.read().split()
+    except OSError:
+        return status
+    if holder[:1] == ["free"]:
+        return "crashed"
+    if len(holder) >= 4 and holder[0] == "pid" and holder[3] == os.uname().nodename:
+        if holder[1].isdigit() and not os.path.exists(f"/proc/{holder[1]}"):
+            return "crashed"
+    return status
