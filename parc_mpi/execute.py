@@ -40,10 +40,6 @@ def _on_alarm(signum, frame):
     raise TaskTimeout("task ran past its time limit")
 
 
-# the task running now in this process, ``(task, attempt, arg)`` (None between tasks):
-# what a program task names its folder by (program.py)
-CURRENT: Optional[Task] = None
-
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -94,14 +90,14 @@ def execute_batch(fn: Callable, call: str, batch: List[Task],
 def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
          rename: Optional[Tuple[str, str]] = None,
          mark: Optional[Callable[[int], None]] = None) -> Tuple[List[Outcome], float]:
-    global CURRENT
     out: List[Outcome] = []
+    now = _program.NOW   # the task running now: what a program task names its folder by
     append = out.append
     clock = wall_clock()   # this node's clock in the main node's terms (clock.py)
     kwargs = call == "kwargs"
     t_begin = time.perf_counter()
     for i, item in enumerate(batch):
-        task, attempt, arg = CURRENT = item
+        task, attempt, arg = now[0] = item
         t0 = clock()
         try:
             if mark is not None:
@@ -122,7 +118,7 @@ def _run(fn: Callable, call: str, batch: List[Task], timeout: Optional[float],
             error = format_error(exc, rename)
             status = STATUS_TIMEOUT if isinstance(exc, TaskTimeout) else STATUS_FAILED
             append((task, attempt, status, None, error, t0, clock()))
-    CURRENT = None
+    now[0] = None
     return out, time.perf_counter() - t_begin
 
 

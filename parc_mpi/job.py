@@ -23,11 +23,6 @@ from .optimizers import Optimizer, check_goal, make_optimizer
 from .space import Space
 
 
-# where a program task's inputs are looked for (program.py): the loaded job file's
-# folder, a shipped project folder, the job's folder on the main node (load_job)
-SEARCH_DIRS: list = []
-
-
 class JobError(ValueError):
     """A job file or job definition that cannot run; the message names the culprit."""
 
@@ -453,7 +448,8 @@ def load_job(path: str, label: Optional[str] = None, extra_path: Optional[str] =
             sys.path.insert(0, p)
     if also_path and also_path not in sys.path:
         sys.path.append(also_path)
-    SEARCH_DIRS[:] = [d for d in (folder, extra_path, also_path) if d]
+    from . import programs   # where a program task's inputs are looked for
+    programs.SEARCH_DIRS[:] = [d for d in (folder, extra_path, also_path) if d]
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

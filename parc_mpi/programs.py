@@ -107,12 +107,16 @@ def scratch_root() -> Path:
     return Path(cache) / "parc_mpi" / "scratch"
 
 
+# where inputs named by a relative path are looked for, set by job.load_job: the job
+# file's folder, the folder shipped with --ship (on a node that was sent it), and the
+# job's folder on the main node where this node can see it
+SEARCH_DIRS: List[str] = []
+# the task running now in this process, (task, attempt, arg), set by execute's loop
+NOW: List[Any] = [None]
+
+
 def search_dirs() -> List[str]:
-    """Where inputs named by a relative path are looked for: the job file's folder,
-    the folder shipped with ``--ship`` (on a node that was sent it), and the job's
-    folder on the main node where this node can see it."""
-    from . import job as _job
-    return [d for d in _job.SEARCH_DIRS if d] or [os.getcwd()]
+    return [d for d in SEARCH_DIRS if d] or [os.getcwd()]
 
 
 # -- filling in parameters --------------------------------------------------------
@@ -222,8 +226,7 @@ class Program:
 
     # the steps, for run_program and __call__
     def start(self, args: tuple, kwargs: Mapping[str, Any]) -> "Finished":
-        from . import execute
-        task, attempt = execute.CURRENT[:2] if execute.CURRENT else (None, 0)
+        task, attempt = NOW[0][:2] if NOW[0] else (None, 0)
         node = CONTEXT.node or platform.node()
         cores = CONTEXT.cores
         fields = _Fields.of(args, kwargs, {"task": task if task is not None else 0,
@@ -336,8 +339,7 @@ class Finished:
         stderr's last lines (read before its folder went), where the folder is kept."""
         why = ""
         if self.returncode == -signal.SIGKILL:
-            from .tasks.memory import mb
-            why = (f" (out of memory? the task's limit is {mb(CONTEXT.memory)})"
+            why = (f" (out of memory? the task's limit is {CONTEXT.memory / 2**20:.0f} MB)"
                    if CONTEXT.memory else " (out of memory, or another process killed it?)")
         return (f"{self.argv[0]} {_exit_words(self.returncode)} on {self.node}{why}" +
                 (f": {stderr}" if stderr else "") + self._kept())

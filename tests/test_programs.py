@@ -37,21 +37,21 @@ def scratch(tmp_path, monkeypatch):
     monkeypatch.setattr(programs.CONTEXT, "node", "pi3")
     monkeypatch.setattr(programs.CONTEXT, "cores", 1)
     monkeypatch.setattr(programs.CONTEXT, "files", {})
-    monkeypatch.setattr(parc_mpi.job, "SEARCH_DIRS", [str(tmp_path)])
+    monkeypatch.setattr(programs, "SEARCH_DIRS", [str(tmp_path)])
     script = tmp_path / "square.sh"
     script.write_text(SQUARE)
     script.chmod(0o755)
     (tmp_path / "params.in").write_text("n = {n}\nlabel = {{literal}}\n")
     yield tmp_path / "scratch" / "run-1"
-    execute.CURRENT = None
+    programs.NOW[0] = None
 
 
 def as_task(fn, task, *args, **kwargs):
-    execute.CURRENT = (task, 0, args[0] if args else kwargs)
+    programs.NOW[0] = (task, 0, args[0] if args else kwargs)   # as execute's loop sets it
     try:
         return fn(*args, **kwargs)
     finally:
-        execute.CURRENT = None
+        programs.NOW[0] = None
 
 
 def test_a_program_task_runs_in_a_folder_of_its_own_with_its_parameters(scratch):
