@@ -26,6 +26,12 @@ if getattr(_sys, "orig_argv", [])[1:3] == ["-m", "parc_mpi.run"] and \
     def _interrupted_while_starting(signum, frame):
         if _os.environ.get("PMI_RANK", _os.environ.get("OMPI_COMM_WORLD_RANK")) == "0":
             _os.write(2, b"[parc_mpi] interrupted while starting: no run was made\n")
+        else:
+            # rank 0 got the same signal and says the one line: a rank that left at once
+            # had the launcher kill rank 0 before it could (1 run in 6). Not leaving at
+            # all is worse: the launcher waits for ever on ranks in MPI_Init.
+            import time as _time
+            _time.sleep(1.0)
         _os._exit(128 + signum)
 
     for _sig in (_signal.SIGINT, _signal.SIGTERM):

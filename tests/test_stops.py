@@ -146,7 +146,10 @@ def test_a_full_disk_stops_the_run_with_one_line_and_resume_finishes_it(
 
 def test_ctrl_c_while_the_ranks_import_is_one_line_not_a_traceback_per_rank(tmp_path,
                                                                              write_job):
-    job = write_job(LONG_TASKS)
+    # a job file that takes seconds to import (it loads its data): 0.4 s after mpiexec
+    # the ranks are surely still importing, parc_mpi or the job (start-up alone is now
+    # done in under half a second here, and a Ctrl-C then is a soft stop)
+    job = write_job(LONG_TASKS + "time.sleep(5)\n")
     proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir",
                                     tmp_path / "run"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
