@@ -34,6 +34,9 @@ MEMORY_LOW = 200 << 20     # bytes available
 DISK_LOW = 1 << 30         # bytes free in the home folder
 SSH_TIMEOUT = 10           # seconds for ssh to connect
 
+# The probe is text run by each node's own interpreter (``python -c``): its mpi4py
+# import happens there, never in this process, which stays outside the MPI layer (a
+# check must work where MPI itself is what is broken).
 PROBE = r"""
 import json, os, shutil, socket, sys, time
 out = {"python": "%d.%d.%d" % sys.version_info[:3], "exe": sys.executable,

@@ -82,6 +82,16 @@ def node_list_and_hostfile(tmp_path, csv_text):
     return nodes_csv, hostfile
 
 
+def most_at_once(spans):
+    """The most (start, end) intervals open at one moment: tasks running at once."""
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    now = most = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
 def mpi_cmd(n, *args):
     from parc_mpi.mpienv import mpiexec_command
     return mpiexec_command(n) + [sys.executable, *map(str, args)]

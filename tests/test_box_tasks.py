@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import python_cmd, run_cmd
+from conftest import most_at_once, python_cmd, run_cmd
 from parc_mpi.mpienv import find_mpiexec
 from parc_mpi.nodes import read_node_list
 from parc_mpi.simcluster import SimCluster, available
@@ -180,7 +180,7 @@ def test_shipped_programs_with_four_cores_per_task_on_the_six_node_box(box, tmp_
         assert (run_dir / "outputs" / f"task-{r.task}" / "forces.stat").exists()
     assert threads == {4}                       # OMP_NUM_THREADS from cores=4
     assert sorted(spans) == [f"pi{i}" for i in range(6)]   # every node worked
-    most = {node: _most_at_once(s) for node, s in spans.items()}
+    most = {node: most_at_once(s) for node, s in spans.items()}
     assert set(most.values()) == {1}, most      # 1 task x 4 threads on each 4-core node
     for i in range(6):   # each node unpacked the ship with the script's mode bits
         cache = os.path.join(box.home(f"pi{i}"), ".cache", "parc_mpi")
@@ -188,11 +188,3 @@ def test_shipped_programs_with_four_cores_per_task_on_the_six_node_box(box, tmp_
                  if "probe.sh" in files and "project" in root]
         assert found and all(os.access(p, os.X_OK) for p in found), (i, found)
 
-
-def _most_at_once(spans):
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    now = most = 0
-    for _, step in events:
-        now += step
-        most = max(most, now)
-    return most

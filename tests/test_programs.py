@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 import parc_mpi
-from conftest import cli_env, mpi_cmd, python_cmd, run_cmd
+from conftest import cli_env, most_at_once, mpi_cmd, python_cmd, run_cmd
 from parc_mpi import execute, programs
 from parc_mpi.engine import node_cores, place
 from parc_mpi.job import JobError
@@ -318,16 +318,8 @@ job = parc_mpi.map(probe, range(8), cores=2)
         assert threads == "2"
         spans.append((float(start), float(end)))
     assert len({r.worker for r in got}) == 2
-    assert _most_at_once(spans) == 2
+    assert most_at_once(spans) == 2
 
-
-def _most_at_once(spans):
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    now = most = 0
-    for _, step in events:
-        now += step
-        most = max(most, now)
-    return most
 
 
 MIXED = """
@@ -372,7 +364,7 @@ def test_cores_never_oversubscribe_a_mixed_box(tmp_path):
         start, threads, end = r.result["stdout"].split()
         assert threads == "4"
         spans.setdefault(r.node, []).append((float(start), float(end)))
-    most = {node: _most_at_once(s) for node, s in spans.items()}
+    most = {node: most_at_once(s) for node, s in spans.items()}
     assert most["pi1"] == most["pi2"] == 1 and 1 <= most["laptop"] <= 2, most
     assert len({r.worker for r in got}) == 4
 
