@@ -59,6 +59,16 @@ class OptimizeResult:
         first feasible one (1-based).
     pruned : int
         Evaluations stopped early by the pruner.
+    fun_sd : float
+        With ``noise``: the standard deviation of ``fun``, an estimate (0 for exact
+        values).
+    estimate : dict or None
+        With ``noise``: what ``fun`` rests on, ``{"method", "sd", "noise_sd" (one
+        evaluation's), "n" (evaluations of ``x``), "sample" (the value first told
+        at ``x``), "task"}``.
+    repeats : int
+        Evaluations made by ``repeats=`` (beyond ``nfev``; also in ``history``, where
+        ``repeat_of`` names the evaluation each repeats).
     """
 
     x: Dict[str, Any]
@@ -77,6 +87,9 @@ class OptimizeResult:
     feasible: Optional[int] = None
     first_feasible: Optional[int] = None
     pruned: int = 0
+    fun_sd: float = 0.0
+    estimate: Optional[Dict[str, Any]] = None
+    repeats: int = 0
 
     def __getitem__(self, key):  # scipy's OptimizeResult is a dict too
         return getattr(self, key)
@@ -86,8 +99,8 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
              seed: Optional[int] = 0, run_dir: Optional[str] = None,
              quiet: bool = True, initial: Optional[List[Mapping]] = None,
              warm_start: Optional[str] = None, *, objectives: Optional[List[str]] = None,
-             pruner: Any = None, reference: Optional[Mapping[str, float]] = None
-             ) -> OptimizeResult:
+             pruner: Any = None, reference: Optional[Mapping[str, float]] = None,
+             noise: Any = None, repeats: int = 0, repeat_top: int = 3) -> OptimizeResult:
     """Find the parameters with the lowest ``fn(**params)``.
 
     Parameters
@@ -119,6 +132,15 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
         win; for curves that cross).
     reference : dict, optional
         Several objectives: the hypervolume's reference point.
+    noise : True or float, optional
+        ``fn`` is noisy (random numbers, a measurement): True, or one evaluation's
+        noise standard deviation. ``x`` is then the evaluated point with the lowest
+        mean of a model with a noise term, not the luckiest draw, and ``fun`` that
+        mean, with ``fun_sd``.
+    repeats : int, default 0
+        After the budget, evaluate the ``repeat_top`` (3) best points this many more
+        times each; ``x`` is then the one with the lowest mean of its evaluations
+        (``fun``), and ``fun_sd`` that mean's standard error. Implies ``noise=True``.
 
     ``fn`` may return ``{"value": y, "constraints": [c1, ...]}`` (feasible when every
     ``c <= 0``): the best is then the best feasible point.
@@ -140,23 +162,24 @@ def minimize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
     True
     """
     return _optimize(fn, space, budget, optimizer, seed, "min", run_dir, quiet, initial,
-                     warm_start, objectives, pruner, reference)
+                     warm_start, objectives, pruner, reference, noise, repeats, repeat_top)
 
 
 def maximize(fn: Callable, space: Mapping, budget: int, optimizer: str = "auto",
              seed: Optional[int] = 0, run_dir: Optional[str] = None,
              quiet: bool = True, initial: Optional[List[Mapping]] = None,
              warm_start: Optional[str] = None, *, objectives: Optional[List[str]] = None,
-             pruner: Any = None, reference: Optional[Mapping[str, float]] = None
-             ) -> OptimizeResult:
+             pruner: Any = None, reference: Optional[Mapping[str, float]] = None,
+             noise: Any = None, repeats: int = 0, repeat_top: int = 3) -> OptimizeResult:
     """Find the parameters with the highest ``fn(**params)``; as :func:`minimize`
     (``objectives`` are then all maximised)."""
     return _optimize(fn, space, budget, optimizer, seed, "max", run_dir, quiet, initial,
-                     warm_start, objectives, pruner, reference)
+                     warm_start, objectives, pruner, reference, noise, repeats, repeat_top)
 
 
 def _optimize(fn, space, budget, optimizer, seed, sense, run_dir, quiet, initial=None,
-              warm_start=None, objectives=None, pruner=None, reference=None) -> OptimizeResult:
+              warm_start=None, objectives=None, pruner=None, reference=None, noise=None,
+              repeats=0, repeat_top=3) -> OptimizeResult:
     goal: Any = sense
     if objectives is not None:
         if isinstance(objectives, str) or len(objectives) < 2:
@@ -165,7 +188,8 @@ def _optimize(fn, space, budget, optimizer, seed, sense, run_dir, quiet, initial
     try:
         job = optimize(fn, space, budget, goal=goal, optimizer=optimizer, seed=seed,
                        name="minimize" if sense == "min" else "maximize", initial=initial,
-                       warm_start=warm_start, pruner=pruner, reference=reference)
+                       warm_start=warm_start, pruner=pruner, reference=reference,
+                       noise=noise, repeats=repeats, repeat_top=repeat_top)
     except JobError as exc:
         raise ValueError(str(exc)) from None
     from .cluster.world import world
@@ -238,7 +262,7 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
     ``seconds`` counts from the first evaluation's start to this one's end."""
     from .optimizers.objectives import Goal
     from .store import RunReader
-    from .store.optimization import front_params, summarize
+    from .store.optimization import front_params, repeat_map, summarize
     goal = Goal(job.goal)
     names = job.space.names
     with RunReader(run_dir) as reader:
@@ -246,6 +270,9 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
         evs = reader.evaluations()
         summary = summarize(reader, job.describe(), history=False, evaluations=evs)
         front_params(reader, summary.get("front", []), {r.task: r.params for r in rows if r.ok})
+        repeated = repeat_map(reader)
+        estimate = ((reader.meta().get("summary") or {}).get("best") or {}) \
+            if job.noise is not None else {}
     told = {e[1]: e for e in evs}
     constrained, pruning = summary["constrained"], job.pruner is not None
     outs = list(goal.names) if goal.multi else ["value"]
@@ -256,6 +283,8 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
         hist.update(feasible=[], violation=[])
     if pruning:
         hist["pruned"] = []
+    if job.repeats:
+        hist["repeat_of"] = []
     t0 = min((r.t_start for r in rows if r.t_start is not None), default=0.0)
     best_x, best, last_error = {}, math.nan, None
     sign = float(goal.signs[0])
@@ -275,14 +304,21 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
             hist["violation"].append(e[4] if ok else math.nan)
         if pruning:
             hist["pruned"].append(ok and e[5])
+        if job.repeats:
+            hist["repeat_of"].append(repeated.get(r.task, -1))
         if ok and not goal.multi and e[4] == 0 and not e[5] and (
                 math.isnan(best) or sign * values[0] < sign * best):
             best, best_x = values[0], r.params
         if not ok and r.error:
             last_error = r.error_line
     arrays = {k: np.asarray(v) for k, v in hist.items()}
-    nfev = len(rows)
-    nfail = nfev - int(arrays["ok"].sum()) if nfev else 0
+    nrep = len(repeated)
+    nfev = len(rows) - nrep
+    fun_sd, detail = 0.0, None
+    if "method" in estimate:   # noisy: the best is the estimate the run ended with
+        best_x, best, fun_sd = estimate["params"], estimate["value"], estimate["sd"]
+        detail = {k: estimate[k] for k in ("method", "sd", "noise_sd", "n", "sample", "task")}
+    nfail = len(rows) - int(arrays["ok"].sum()) if rows else 0
     success = nfev > nfail
     if not success:
         message = f"every evaluation failed; the last: {last_error or 'no usable number'}"
@@ -291,6 +327,11 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
                    f"point(s)")
     else:
         message = f"{nfev} evaluations, {nfail} failed"
+        if detail:
+            message += (f"; the best is an estimate ({detail['method']}): {best:.6g} ± "
+                        f"{fun_sd:.2g}")
+        if nrep:
+            message += f"; {nrep} repeated evaluations of the best points"
     if constrained:
         message += (f"; {summary['feasible']} feasible" +
                     (f", the first at evaluation {summary['first_feasible']}"
@@ -305,4 +346,4 @@ def _from_store(run_dir: str, job, keep: bool) -> OptimizeResult:
         reference_source=summary.get("reference_source"),
         feasible=summary["feasible"] if constrained else None,
         first_feasible=summary["first_feasible"] if constrained else None,
-        pruned=summary["pruned"])
+        pruned=summary["pruned"], fun_sd=fun_sd, estimate=detail, repeats=nrep)

@@ -525,6 +525,9 @@ class Scheduler:
         best = self.source.best()
         if best is not None:
             out["best"] = {"params": best[0], "value": best[1]}
+            detail = self.source.best_detail()
+            if detail is not None:   # noisy values: an estimate, with its spread
+                out["best"] = detail
         return out
 
 

@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
-from .optimizers import Optimizer, check_goal, make_optimizer
+from .optimizers import Optimizer, check_goal, check_noise, make_optimizer
 from .space import Space
 
 
@@ -157,12 +157,16 @@ class OptimizeJob(Job):
     seed: Optional[int] = None
     initial: Tuple[Dict[str, Any], ...] = ()   # known points, evaluated first
     warm_start: Optional[str] = None           # a run directory whose results are told first
+    noise: Any = None            # None, True, or one evaluation's noise sd
+    repeats: int = 0             # after the budget, the best points evaluated this often more
+    repeat_top: int = 3          # ... how many of them
     kind = "optimize"
     call = "kwargs"
 
     def make_optimizer(self, workers: int = 1) -> Optimizer:
         return make_optimizer(self.optimizer, self.space, goal=self.goal, seed=self.seed,
-                              budget=self.budget, workers=workers, pruner=self.pruner)
+                              budget=self.budget, workers=workers, pruner=self.pruner,
+                              noise=self.noise)
 
     def describe(self) -> dict:
         out = super().describe()
@@ -178,6 +182,10 @@ class OptimizeJob(Job):
             out["initial"] = [dict(p) for p in self.initial]
         if self.warm_start:
             out["warm_start"] = os.path.abspath(self.warm_start)
+        if self.noise is not None:
+            out["noise"] = self.noise
+        if self.repeats:
+            out.update(repeats=self.repeats, repeat_top=self.repeat_top)
         return out
 
 
@@ -250,7 +258,8 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
              name: Optional[str] = None, initial: Optional[Sequence[Mapping]] = None,
              warm_start: Optional[str] = None, pruner: Any = None,
              reference: Optional[Mapping[str, float]] = None,
-             memory: Any = None, cores: int = 1) -> OptimizeJob:
+             memory: Any = None, cores: int = 1, noise: Any = None, repeats: int = 0,
+             repeat_top: int = 3) -> OptimizeJob:
     """An adaptive search for the best value of ``fn(**params)``.
 
     Parameters
@@ -282,6 +291,19 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
     reference : dict, optional
         Several objectives: the hypervolume's reference point, one value per
         objective (default: derived from the points seen, and said so).
+    noise : True or float, optional
+        The values are noisy (a simulation with random numbers, a measurement, a
+        training run): True, or one evaluation's noise standard deviation when known.
+        The best is then the evaluated point a model with a noise term thinks best
+        (its mean), not the luckiest draw, and it is reported as an estimate with its
+        spread; ``auto``'s search fits the noise too. docs/optimizers.md has the
+        benchmark.
+    repeats : int, default 0
+        After the budget, evaluate the ``repeat_top`` best points this many more
+        times each (as tasks, in parallel, beyond the budget and counted apart); the
+        best is then the one with the lowest mean of its evaluations, reported with
+        their spread. Implies ``noise=True`` unless ``noise`` says otherwise.
+    repeat_top : int, default 3
     """
     _check_fn(fn, "optimize(fn, ...): fn")
     try:
@@ -289,6 +311,7 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
         check_goal(goal)
     except ValueError as exc:
         raise JobError(str(exc)) from None
+    noise, repeats, repeat_top = _check_noise(noise, repeats, repeat_top, goal)
     if warm_start is not None and isinstance(goal, Mapping):
         raise JobError("warm_start: an earlier run can warm-start one objective only "
                        "(the goal names several)")
@@ -314,13 +337,30 @@ def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,
                       seed=seed, retries=_check_retries(retries),
                       timeout=_check_timeout(timeout), name=name, initial=tuple(points),
                       warm_start=warm_start, pruner=pruner, reference=reference,
-                      memory=_check_memory(memory), cores=_check_cores(cores))
+                      memory=_check_memory(memory), cores=_check_cores(cores),
+                      noise=noise, repeats=repeats, repeat_top=repeat_top)
     if _builds_optimizers_here():
         try:
             job.make_optimizer()
         except ValueError as exc:
             raise JobError(str(exc)) from None
     return job
+
+
+def _check_noise(noise: Any, repeats: Any, top: Any, goal: Any) -> tuple:
+    """(noise, repeats, repeat_top) once valid; repeats imply noisy values."""
+    try:
+        noise = check_noise(noise)
+    except ValueError as exc:
+        raise JobError(str(exc)) from None
+    for name, v, low in (("repeats", repeats, 0), ("repeat_top", top, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise JobError(f"{name} must be an integer of at least {low}, got {v!r}")
+    if repeats and noise is None:
+        noise = True
+    if noise is not None and isinstance(goal, Mapping):
+        raise JobError("noise and repeats handle one objective (the goal names several)")
+    return noise, repeats, top
 
 
 def _builds_optimizers_here() -> bool:

@@ -21,7 +21,8 @@ from .store.values import journal
 ENDED = ("finished", "failed")
 # what must match for a replay to be meaningful (retries and timeout may change; the
 # job file may be renamed, its content is checked by digest)
-IDENTITY = ("kind", "space", "budget", "goal", "seed", "optimizer", "max_tasks")
+IDENTITY = ("kind", "space", "budget", "goal", "seed", "optimizer", "max_tasks", "noise",
+            "repeats", "repeat_top")
 
 
 class NothingToResume(Exception):

@@ -4,6 +4,7 @@ directory, watch for a soft stop, print progress, and write the end-of-run files
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import signal
@@ -211,7 +212,10 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
         target = opts.budget or store.meta().get("budget_extended")
         if target and isinstance(job, OptimizeJob) and target != job.budget:
             # replayed with the budget it had, then asked further
-            sched.source.extend(int(target))
+            try:
+                sched.source.extend(int(target))
+            except ValueError as exc:
+                raise StoreError(f"{store.run_dir}: {exc}") from None
             store.set_meta(budget_extended=int(target))
         mark_resumed(store, opts.argv, counts)
         if not opts.quiet_summary:
@@ -340,6 +344,12 @@ def _end_files(sched: Scheduler, store: Store, job: Job, summary: Dict[str, Any]
             "goal": job.goal, "params": best["params"] if best else None,
             "value": best["value"] if best else None, "evaluations": summary["tasks"],
             "failed": summary["failed"]}
+        if best and "method" in best:   # noisy values: the value is an estimate
+            outcome["estimate"] = {k: best[k] for k in (
+                "method", "sd", "noise_sd", "n", "sample", "task")}
+            if best.get("repeat_of"):   # counted apart from the budget's evaluations
+                outcome["repeats"] = len(best["repeat_of"])
+                outcome["evaluations"] -= outcome["repeats"]
         outcome.update(_optimization(store, job, summary))
         with _writing(os.path.join(store.run_dir, "best.json")):
             store.write_json("best.json", outcome)
@@ -401,7 +411,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         return summary
     line = f"[parc_mpi] {summary_line(summary, sched.source.total, sched.done_before)}"
     if "best" in summary:
-        line += f"; best {summary['best']['value']:.6g} at {summary['best']['params']}"
+        line += f"; best {best_words(summary['best'])}"
     if summary.get("optimization"):
         line += optimization_words(summary["optimization"])
     print(line, flush=True)
@@ -542,6 +552,18 @@ def _optimization(store: Store, job: OptimizeJob, summary: Dict[str, Any]) -> Di
     if short:
         summary["optimization"] = short
     return out
+
+
+def best_words(best: Dict[str, Any]) -> str:
+    """The summary line's best: the value, or with noisy values the estimate, its
+    spread and what it rests on."""
+    if "method" not in best:
+        return f"{best['value']:.6g} at {best['params']}"
+    sd = best.get("sd")
+    spread = f" ± {sd:.2g}" if sd is not None and math.isfinite(sd) and sd > 0 else ""
+    told = best.get("sample")
+    return (f"{best['value']:.6g}{spread} (estimated: {best['method']}; the value told "
+            f"there first {told:.6g}) at {best['params']}")
 
 
 def optimization_words(short: Dict[str, Any]) -> str:

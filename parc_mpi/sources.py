@@ -42,6 +42,10 @@ class Source:
     def best(self) -> Optional[Tuple[Any, float]]:
         return None
 
+    def best_detail(self) -> Optional[Dict[str, Any]]:
+        """Where the best is an estimate (noisy values), what it rests on."""
+        return None
+
 
 class MapSource(Source):
     """Items of a (possibly lazy) iterable; task id = position in the iterable."""
@@ -78,9 +82,10 @@ class OptimizeSource(Source):
         self.job = job
         self.optimizer: Optimizer = job.make_optimizer(workers=workers)
         self.goal = self.optimizer.objectives
-        self.total = job.budget
+        self.total = job.budget + job.repeats * job.repeat_top
         self._trials: Dict[int, Trial] = {}
         self.offset = 0  # optimizer trials that are not tasks (a warm start's)
+        self._repeats: Optional[Deque[Trial]] = None   # planned once the budget is told
         if job.warm_start:
             from .store.warm import warm_points
             for params, value in warm_points(job.warm_start):
@@ -95,13 +100,46 @@ class OptimizeSource(Source):
         return len(self.optimizer.trials) - self.offset
 
     def take(self, n: int) -> List[Tuple[int, Any]]:
-        n = min(n, self.job.budget - self.asked)
-        if n <= 0:
-            return []
-        trials = self.optimizer.ask(n)
+        if self.asked >= self.job.budget and self.job.repeats:
+            trials = self._take_repeats(n)
+        else:
+            n = min(n, self.job.budget - self.asked)
+            if n <= 0:
+                return []
+            trials = self.optimizer.ask(n)
         for t in trials:
             self._trials[t.id - self.offset] = t
         return [(t.id - self.offset, t.params) for t in trials]
+
+    def _take_repeats(self, n: int) -> List[Trial]:
+        """``repeats=``: once every evaluation of the budget is told, the best points
+        again, as tasks numbered after the budget's."""
+        if self._repeats is None:
+            if self._trials:
+                return []      # the best is not known before the last result is in
+            self._repeats = deque(self.optimizer.repeat(self.job.repeats,
+                                                        self.job.repeat_top))
+            self.total = self.job.budget + len(self._repeats)
+        out = []
+        while self._repeats and len(out) < n:
+            out.append(self._repeats.popleft())
+        return out
+
+    def repeat_of(self) -> Dict[int, int]:
+        """Repeated evaluations by task: the task each repeats."""
+        return {a - self.offset: b - self.offset
+                for a, b in self.optimizer.repeat_of.items()}
+
+    def estimate(self) -> Optional[Dict[str, Any]]:
+        """The best point as :meth:`Optimizer.estimate` says (with noise: the model's
+        or the repeats' mean, and its spread), by task, or None."""
+        est = self.optimizer.estimate()
+        if est is None or est["trial"].id < self.offset:
+            return None
+        t = est["trial"]
+        return {"params": t.params, "value": est["value"], "task": t.id - self.offset,
+                "sd": est["sd"], "noise_sd": est["noise_sd"], "sample": est["sample"],
+                "n": est["n"], "method": est["method"]}
 
     def done(self, task: int, ok: bool, result: Any, extra: Any = None) -> None:
         trial = self._trials.pop(task)
@@ -125,13 +163,30 @@ class OptimizeSource(Source):
 
     @property
     def exhausted(self) -> bool:
-        return self.asked >= self.job.budget
+        if self.asked < self.job.budget:
+            return False
+        return not self.job.repeats or (self._repeats is not None and not self._repeats)
 
     def extend(self, budget: int) -> None:
         """Ask further, up to ``budget`` evaluations (``--resume --budget``)."""
-        self.job.budget = self.total = budget
+        if self._repeats is not None:
+            raise ValueError("--budget: this run has re-evaluated its best points "
+                             "(repeats=) already; start a new run with warm_start= instead")
+        self.job.budget = budget
+        self.total = budget + self.job.repeats * self.job.repeat_top
+
+    def best_detail(self) -> Optional[Dict[str, Any]]:
+        if not (self.optimizer.noise or self.optimizer.repeat_of):
+            return None
+        out = self.estimate()
+        if out is not None:
+            out["repeat_of"] = self.repeat_of()
+        return out
 
     def best(self) -> Optional[Tuple[Any, float]]:
+        if self.optimizer.noise or self.optimizer.repeat_of:
+            est = self.estimate()
+            return (est["params"], est["value"]) if est is not None else None
         b = self.optimizer.best
         if b is not None and b.id < self.offset:  # a warm start's point: not this run's
             sign = -1.0 if self.optimizer.goal == "max" else 1.0

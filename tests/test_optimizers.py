@@ -98,7 +98,7 @@ def test_pending_points_are_not_proposed_again(name):
 
 def test_gp_likelihood_gradient_matches_finite_differences():
     from scipy.optimize import approx_fprime
-    from parc_mpi.optimizers.gp import neg_log_likelihood
+    from parc_mpi.optimizers.model import neg_log_likelihood
     rng = np.random.default_rng(1)
     X, y = rng.random((40, 4)), rng.standard_normal(40)
     theta = np.log([0.2, 0.5, 1.0, 0.3, 1.5, 1e-3])
@@ -188,7 +188,7 @@ def test_auto_hands_a_rugged_landscape_to_cmaes_when_the_trust_region_collapses(
         opt.tell(t, rastrigin(t.params))
     switched, best_u = opt.n_told, opt.best.u
     assert switched < 150, "the trust region never collapsed: the test proves nothing"
-    assert opt.gp.noise > 5e-3          # the GP read ripples as noise
+    assert opt.gp.fitted_noise > 5e-3          # the GP read ripples as noise
     t = opt.ask(1)[0]
     opt.tell(t, rastrigin(t.params))
     assert opt.phase == "cmaes" and opt.gp_budget == switched
@@ -224,7 +224,7 @@ def test_auto_restarts_the_trust_region_on_smooth_peaks():
     X, y = opt._told()
     bowl = QuadraticModel(3, min_size=len(y))
     bowl.extend(X, y)
-    assert bowl.tau(len(y)) < QUADRATIC_TAU and opt.gp.noise < 5e-3
+    assert bowl.tau(len(y)) < QUADRATIC_TAU and opt.gp.fitted_noise < 5e-3
     run(opt, peaks, 300)
     assert opt.gp.restarts >= 2, "the trust region never restarted: the test proves nothing"
     assert opt.phase == "gp" and opt.cma is None and opt.gp_budget == 300

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import os
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
@@ -485,13 +486,23 @@ class Reporter:
             return "<p class='muted'>no successful evaluation yet</p>"
         rows = [(r.task, r.params, r.value) for r in data.top]
         names = list(rows[0][1]) if isinstance(rows[0][1], dict) else ["params"]
+        est = ((data.meta.get("summary") or {}).get("best") or {})
+        lead = ""
+        if "method" in est:   # noisy values: the best is an estimate, not a row below
+            sd = est.get("sd")
+            spread = f" ± {sd:.3g}" if isinstance(sd, (int, float)) and math.isfinite(sd) else ""
+            lead = (f"<p><b>Best (estimated: {esc(est['method'])}): {est['value']:.6g}{spread}"
+                    f"</b> at trial {est.get('task')}: " + esc(", ".join(
+                        f"{n} = {num(v)}" for n, v in (est.get("params") or {}).items()))
+                    + f"; the value told there first {est.get('sample'):.6g}. The values are "
+                    "noisy: the table below lists single draws, best first.</p>")
         head = "<tr><th>#</th><th>trial</th>" + "".join(
             f"<th>{esc(n)}</th>" for n in names) + "<th>value</th></tr>"
         body = "".join(
             f"<tr><td>{i + 1}</td><td>{t}</td>" + "".join(
                 f"<td>{esc(num(p.get(n) if isinstance(p, dict) else p))}</td>" for n in names)
             + f"<td>{v:.6g}</td></tr>" for i, (t, p, v) in enumerate(rows))
-        return f"<h3>Top {len(rows)}</h3><table>{head}{body}</table>"
+        return f"{lead}<h3>Top {len(rows)}</h3><table>{head}{body}</table>"
 
     @staticmethod
     def _front(data: RunData) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional
 
 from ..space import Space
 from .auto import Auto
-from .base import Optimizer, Trial, as_objective_value, check_goal
+from .base import Optimizer, Trial, as_objective_value, check_goal, check_noise
 from .cmaes import CMAES, LQCMAES
 from .de import DifferentialEvolution
 from .gp import GPBO, TrustRegionBO
@@ -38,7 +38,7 @@ ADAPTERS = ("optuna-tpe", "optuna-cmaes", "pycma", "nevergrad")
 
 def make_optimizer(name, space: Mapping | Space, goal: Any = "min",
                    seed: Optional[int] = None, budget: Optional[int] = None,
-                   workers: int = 1, pruner: Any = None) -> Optimizer:
+                   workers: int = 1, pruner: Any = None, noise: Any = None) -> Optimizer:
     """Build an optimizer by name.
 
     Parameters
@@ -53,10 +53,14 @@ def make_optimizer(name, space: Mapping | Space, goal: Any = "min",
         An Optimizer instance is used as it is.
     goal : "min", "max", or a dict naming each objective's sense
     pruner : "median", "asha", "model", a Pruner, or None (default: off)
+    noise : True, a number (one evaluation's noise sd), or None (exact values)
+        See :meth:`Optimizer.set_noise`.
     """
     opt = _make(name, space, goal, seed, budget, workers)
     if pruner is not None:
         opt.set_pruner(pruner)
+    if noise is not None:
+        opt.set_noise(noise)
     return opt
 
 
@@ -85,6 +89,6 @@ def _make(name, space, goal, seed, budget, workers) -> Optimizer:
 
 __all__ = ["Optimizer", "Trial", "Auto", "RandomSearch", "SobolSearch", "LatinHypercube",
            "CMAES", "LQCMAES", "DifferentialEvolution", "GPBO", "TrustRegionBO", "make_optimizer", "OPTIMIZERS",
-           "ADAPTERS", "as_objective_value", "check_goal", "ParEGO", "NSGA2", "Goal",
+           "ADAPTERS", "as_objective_value", "check_goal", "check_noise", "ParEGO", "NSGA2", "Goal",
            "hypervolume", "non_dominated", "reference_point", "Pruner", "MedianPruner", "ASHA",
            "ModelPruner"]

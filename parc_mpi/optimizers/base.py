@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..space import Space
+from .model import posterior_means
 from .objectives import Goal, Told, non_dominated
 from .threads import one_blas_thread
 
@@ -101,6 +102,19 @@ def check_goal(goal):
     return Goal(goal).describe()
 
 
+def check_noise(noise: Any) -> Any:
+    """``noise=`` as given once valid: None (exact values), True (noisy, level
+    unknown) or a positive finite number (the noise's standard deviation)."""
+    if noise is None or noise is False:
+        return None
+    if noise is True:
+        return True
+    if _is_number(noise) and math.isfinite(float(noise)) and float(noise) > 0:
+        return float(noise)
+    raise ValueError(f"noise must be True, False or the noise's standard deviation (a "
+                     f"positive number), got {noise!r}")
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, (bool, str, bytes)):
         return False
@@ -166,6 +180,11 @@ class Optimizer:
         self._C: List[Tuple[float, ...]] = []  # the constraint values (empty: none)
         self.constrained = False         # some trial was told constraints
         self.pruner = None               # set_pruner()
+        self._noise_fit = math.nan       # the noise sd the last estimate fitted
+        self.noise: Any = None           # set_noise(): None (exact values), True, or an sd
+        self._estimate: Optional[Dict[str, Any]] = None
+        self._estimated_at = -1          # n_told of the cached estimate
+        self.repeat_of: Dict[int, int] = {}   # repeat()'s trials -> the trial they repeat
 
     def set_pruner(self, spec: Any) -> None:
         """Stop hopeless evaluations early: ``"median"``, ``"asha"``, ``"model"``, a
@@ -176,6 +195,17 @@ class Optimizer:
             self.pruner.space = self.space   # a model of the curves needs the points
         for t in self.trials:
             t._pruner = self.pruner
+
+    def set_noise(self, noise: Any) -> None:
+        """Treat the values as noisy: ``True`` (level unknown: the model fits it), a
+        positive number (one evaluation's noise standard deviation, in the values'
+        units), or None/False (exact values, the default). With noise, :attr:`best`
+        is the evaluated point a GP with a noise term thinks best (the lowest
+        posterior mean), not the single lowest value, which is the luckiest draw;
+        :meth:`estimate` gives its mean and spread. Optimizers that model the values
+        (``gp``, ``turbo``, ``auto``) also search for noisy values (see their docs)."""
+        self.noise = check_noise(noise)
+        self._estimated_at = -1
 
     # -- protocol ---------------------------------------------------------
     def ask(self, n: int = 1) -> List[Trial]:
@@ -257,6 +287,8 @@ class Optimizer:
         self._F.append(f)
         self._V.append(violation)
         self._C.append(constraints)
+        if trial.id in self.repeat_of:
+            return   # a repeat (repeat()) informs estimate(), not the search
         if self.pruner is not None and not failed:
             # the told value too (feasible only), for a model that learns from it
             self.pruner.tell(trial.curve, pruned, trial.u, y if violation == 0 else None)
@@ -265,8 +297,99 @@ class Optimizer:
     @property
     def best(self) -> Optional[Trial]:
         """The best told feasible trial with a finite value that was not pruned, or
-        None (always None with several objectives: see :attr:`front`)."""
+        None (always None with several objectives: see :attr:`front`). With noisy
+        values (:meth:`set_noise`), the one with the best model mean
+        (:meth:`estimate`)."""
+        if (self.noise or self.repeat_of) and self._best is not None:
+            return self.estimate()["trial"]
         return self._best
+
+    def _ranked(self) -> List[Tuple[Trial, List[Trial], float, float]]:
+        """Distinct told points (feasible, finite, unpruned), best first: ``(trial,
+        every trial told at that point, estimate, its sd)``, the estimate in minimised
+        units. Exact values: the best value told there. Noisy: the posterior mean of a
+        GP with a noise term fitted on every such value."""
+        ok = [t for t in self.trials if t.f is not None and t.feasible and not t.pruned]
+        if not ok:
+            return []
+        groups: Dict[bytes, List[Trial]] = {}
+        for t in ok:
+            groups.setdefault(np.asarray(t.u, dtype=float).tobytes(), []).append(t)
+        if not self.noise:
+            rows = [(min(g, key=lambda t: t.f[0]), g) for g in groups.values()]
+            out = [(t, g, float(t.f[0]), 0.0) for t, g in rows]
+        else:
+            X = np.array([t.u for t in ok], dtype=float)
+            y = np.array([t.f[0] for t in ok], dtype=float)
+            sd = None if self.noise is True else float(self.noise)
+            with one_blas_thread():
+                mean, spread, self._noise_fit = posterior_means(X, y, sd)
+            at = {t.id: i for i, t in enumerate(ok)}
+            out = [(g[0], g, float(mean[at[g[0].id]]), float(spread[at[g[0].id]]))
+                   for g in groups.values()]
+        out.sort(key=lambda r: (r[2], r[0].id))
+        return out
+
+    def candidates(self, top: int) -> List[Trial]:
+        """The ``top`` best distinct told points, best first (by :meth:`estimate`'s
+        rule): what :meth:`repeat` evaluates again."""
+        return [r[0] for r in self._ranked()[:max(0, int(top))]]
+
+    def repeat(self, times: int, top: int = 3) -> List[Trial]:
+        """Evaluate the ``top`` best points ``times`` more times each (noisy values:
+        the best point is then chosen by the mean of its evaluations, and reported
+        with their spread). Returns the new trials, asked and pending; tell them as
+        any other. They inform :meth:`estimate`, not the search."""
+        out = []
+        for t in self.candidates(top):
+            for _ in range(int(times)):
+                nt = self._new_trial(dict(t.params), np.array(t.u, dtype=float))
+                self.repeat_of[nt.id] = self.repeat_of.get(t.id, t.id)
+                out.append(nt)
+        return out
+
+    def estimate(self) -> Optional[Dict[str, Any]]:
+        """The best point and what is known of its value: ``{"trial", "value"
+        (the estimate, in the goal's sense), "sd" (the estimate's standard deviation),
+        "noise_sd" (one evaluation's noise), "sample" (the value first told there),
+        "n" (evaluations there), "method"}``.
+
+        - Exact values (no :meth:`set_noise`): the best value told; sd 0.
+        - Noisy: the told point with the lowest posterior mean of a GP with a noise
+          term (``method`` "model mean"), refitted after each tell, on demand.
+        - After :meth:`repeat`: of the repeated points, the one whose evaluations
+          have the lowest mean (``method`` "mean of n evaluations"); sd is that
+          mean's standard error, noise_sd the evaluations' standard deviation.
+
+        None before any feasible value (and always with several objectives)."""
+        if self._best is None or self.objectives.multi:
+            return None
+        if self._estimated_at == self.n_told:
+            return self._estimate
+        sign = float(self.objectives.signs[0])
+        ranked = self._ranked() if self.noise or self.repeat_of else []
+        repeated = [r for r in ranked if any(t.id in self.repeat_of for t in r[1])
+                    and not any(t.pending for t in r[1])]
+        if repeated:
+            def mean(r):
+                return float(np.mean([t.f[0] for t in r[1]]))
+            t, group, _, _ = min(repeated, key=mean)
+            v = np.array([u.f[0] for u in group], dtype=float)
+            sd = float(v.std(ddof=1)) if len(v) > 1 else math.nan
+            out = {"trial": t, "value": sign * float(v.mean()), "sd": sd / math.sqrt(len(v)),
+                   "noise_sd": sd, "n": len(v), "method": f"mean of {len(v)} evaluations"}
+        elif self.noise and ranked:
+            t, group, m, s = ranked[0]
+            out = {"trial": t, "value": sign * m, "sd": s, "noise_sd": (
+                self._noise_fit if self.noise is True else float(self.noise)),
+                "n": len(group), "method": "model mean"}
+        else:
+            t = self._best
+            out = {"trial": t, "value": t.value, "sd": 0.0, "noise_sd": None, "n": 1,
+                   "method": "best value"}
+        out["sample"] = out["trial"].value
+        self._estimate, self._estimated_at = out, self.n_told
+        return out
 
     @property
     def front(self) -> List[Trial]:

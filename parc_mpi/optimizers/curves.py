@@ -31,7 +31,8 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from .base import Trial
-from .gp import GP, GPBO, Warp, _too_close, expected_improvement, fit_theta
+from .gp import GPBO
+from .model import GP, Warp, _too_close, expected_improvement, fit_theta
 from .pruners import Pruner
 from .threads import one_blas_thread
 

@@ -242,8 +242,7 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         "attempts": attempts, "last_seq": last_seq,
         "tasks_per_second": _num(rate), "recent_tasks_per_second": _num(recent_rate),
         "eta_seconds": eta, "goal": goal if job.get("kind") == "optimize" else None,
-        "best": ({"task": best.task, "params": _cells(best.params, "item"),
-                  "value": _num(best.value)} if best else None),
+        "best": _best(best, summary.get("best"), job),
         "stop_requested": os.path.exists(os.path.join(run_dir, STOP_FILE)),
         "stopped": summary.get("stopped"),
         "ranks": meta.get("ranks"), "workers": meta.get("workers"),
@@ -252,6 +251,25 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         "job_summary": summary.get("job_summary"),
         "alerts": [{"level": lvl, "text": text} for lvl, text in alerts],
     }
+
+
+def _best(best, final: Optional[Dict[str, Any]], job: Dict[str, Any]):
+    """The overview's best: the best value told; with noisy values (``noise=``) the
+    estimate the run ended with, or while it runs the best value told, marked as a
+    sample (the estimate is made at the end)."""
+    if final and "method" in final:
+        return {"task": final.get("task"), "params": _cells(final["params"], "item"),
+                "value": _num(final["value"]), "sd": _num(final.get("sd")),
+                "n": final.get("n"), "method": final["method"],
+                "sample": _num(final.get("sample"))}
+    if not best:
+        return None
+    out = {"task": best.task, "params": _cells(best.params, "item"), "value": _num(best.value)}
+    if job.get("noise") is not None:
+        out["method"] = "lowest value told so far (noisy: the estimate is made at the end)" \
+            if job.get("goal", "min") == "min" else \
+            "highest value told so far (noisy: the estimate is made at the end)"
+    return out
 
 
 def _cells(value: Any, prefix: str) -> Dict[str, Any]:

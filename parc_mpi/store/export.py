@@ -120,9 +120,17 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
         in_cols = ["item"]
     head = HEAD[:3] + [bare(c) for c in in_cols] + out_cols + HEAD[-4:]
     scalar = not param_names and in_cols == ["item"] and out_cols == ["result"]
+    repeats = None
+    if param_names:   # an optimization: its repeated evaluations say so (repeats=)
+        from .optimization import repeat_map
+        meta_job = reader.meta().get("job") or {}
+        if meta_job.get("repeats"):
+            repeats = repeat_map(reader)
+            head.append("repeat_of")
     tmp = path + ".tmp"
     try:
-        return _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names)
+        return _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names,
+                          repeats)
     except OSError:   # a full disk: no half file left behind
         try:
             os.remove(tmp)
@@ -131,11 +139,13 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
         raise
 
 
-def _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names) -> str:
+def _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names,
+               repeats=None) -> str:
     plain = reader.plain_final_rows() if scalar else None
     rows = reader.iter_final_raw() if plain is None else None
     try:
-        _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain, rows)
+        _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain, rows,
+                    repeats)
     finally:   # a write that failed half-way: the read ends now, with its store open
         if rows is not None:
             rows.close()
@@ -143,7 +153,8 @@ def _write_csv(path, tmp, reader, head, scalar, in_cols, out_cols, param_names) 
     return path
 
 
-def _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain, rows):
+def _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain, rows,
+                repeats=None):
     from .reader import _result
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
@@ -166,7 +177,8 @@ def _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain
                              + [outs.get(c) for c in out_cols]
                              + [r.worker, r.node,
                                 None if r.seconds is None else round(r.seconds, 6),
-                                r.error_line])
+                                r.error_line]
+                             + ([] if repeats is None else [repeats.get(r.task)]))
 
 
 _NATIVE = (int, float, type(None))

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 from .reader import RunReader, StoreError
 from .records import Result
 from .export import bare, fields, plain
+from .optimization import repeat_map
 from .values import Unpicklable, numeric
 
 
@@ -63,6 +64,9 @@ class Run:
     meta : dict
         The run's metadata: ``status``, ``job`` (kind, space, budget, ...), ``argv``,
         ``started``, ``finished``, ``summary``, the MPI world.
+    repeat_of : dict
+        An optimization with ``repeats=``: each repeated evaluation's task -> the
+        task it evaluated again (``to_pandas()`` has it as a column).
 
     Examples
     --------
@@ -78,6 +82,7 @@ class Run:
             finals = reader.final_results()
             attempts = reader.columns(("task",))["task"]
             peaks = {(t, a): p for t, a, p in reader.usage()}
+            self.repeat_of: Dict[int, int] = repeat_map(reader)
         counts: Dict[int, int] = {}
         for t in attempts:
             counts[t] = counts.get(t, 0) + 1
@@ -117,9 +122,15 @@ class Run:
 
     @property
     def best(self) -> Optional[Dict[str, Any]]:
-        """An optimize run's best evaluation so far: ``{"params", "value", "task"}``."""
+        """An optimize run's best evaluation so far: ``{"params", "value", "task"}``.
+        With ``noise=`` (noisy values), once the run has ended: the estimate it ended
+        with, ``value`` the model's or the repeats' mean, and ``sd``, ``noise_sd``,
+        ``n``, ``sample`` (the value first told there) and ``method`` beside it."""
         if self.kind != "optimize":
             return None
+        est = (self.meta.get("summary") or {}).get("best") or {}
+        if "method" in est:
+            return {k: v for k, v in est.items() if k != "repeat_of"}
         sign = -1.0 if (self.meta.get("job") or {}).get("goal") == "max" else 1.0
         best = None
         for t in self.tasks:
@@ -163,6 +174,8 @@ class Run:
                 row.update(fields(t.result, "result", ".", plain))
             row.update(worker=t.worker, node=t.node, seconds=t.seconds,
                        error=(t.error or "").strip().splitlines()[-1] if t.error else None)
+            if (self.meta.get("job") or {}).get("repeats"):
+                row["repeat_of"] = self.repeat_of.get(t.task)
             rows.append(row)
         return pd.DataFrame(rows)
 

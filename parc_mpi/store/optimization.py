@@ -6,6 +6,7 @@ dashboard. No MPI, no matplotlib.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -119,4 +120,24 @@ def front_params(reader: RunReader, front: List[Dict[str, Any]],
         p["params"] = params.get(p["task"])
 
 
-__all__ = ["summarize", "records", "front_params", "HV_POINTS"]
+def repeat_map(reader: RunReader) -> Dict[int, int]:
+    """An optimization with ``repeats=``: each repeated evaluation's task -> the task
+    of the budget it evaluated again (the first with the same parameters); empty
+    for any other run."""
+    meta = reader.meta()
+    job = meta.get("job") or {}
+    if job.get("kind") != "optimize" or not job.get("repeats"):
+        return {}
+    budget = int(meta.get("budget_extended") or job.get("budget") or 0)
+    first: Dict[str, int] = {}
+    out: Dict[int, int] = {}
+    for r in reader.final_results():
+        key = json.dumps(r.params, sort_keys=True, default=str)
+        if r.task < budget:
+            first.setdefault(key, r.task)
+        elif key in first:
+            out[r.task] = first[key]
+    return out
+
+
+__all__ = ["summarize", "records", "front_params", "repeat_map", "HV_POINTS"]
