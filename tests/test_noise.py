@@ -43,7 +43,7 @@ def test_the_best_of_noisy_values_is_the_model_mean_not_the_luckiest_draw():
 def test_repeats_choose_by_the_mean_of_each_points_evaluations():
     opt = make_optimizer("sobol", {"x": Real(0, 1)}, seed=1, noise=True)
     truth = {}
-    for t in opt.ask(12):
+    for t in opt.ask(16):
         truth[t.id] = (t.params["x"] - 0.3) ** 2
         opt.tell(t, truth[t.id])
     top = opt.candidates(3)

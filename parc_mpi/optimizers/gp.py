@@ -224,6 +224,8 @@ class GPBO(Optimizer):
         known = np.vstack([X] + ([np.array(pending)] if pending else []))
         if self.trust_region:
             centre = X[order[0]]
+            if self.noise and feasible is None:   # noisy: around the best model mean, not
+                centre = X[int(np.argmin(seen))]   # around the luckiest draw
             w = gp.ls / np.exp(np.mean(np.log(gp.ls)))
             w = np.clip(w, 0.1, 10.0)
             half = 0.5 * self.length * w / np.exp(np.mean(np.log(w)))

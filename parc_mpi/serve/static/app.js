@@ -198,8 +198,8 @@
         el("span", null, el("b", {text: "nodes"}), String(s.hosts || "n/a")),
         s.stopped ? el("span", null, el("b", {text: "stopped by"}), s.stopped) : null));
       if (s.best) {
-        add(main, el("h2", {text: "Best so far (" + s.goal + ")"}));
         var est = s.best.method && !na(s.best.sd) ? " ± " + g6(s.best.sd) : "";
+        add(main, el("h2", {text: (est ? "Best, an estimate (" : "Best so far (") + s.goal + ")"}));
         add(main, el("p", null, el("b", {text: g6(s.best.value) + est}), " at task " + s.best.task + ": ",
           Object.keys(s.best.params).map(function (k) { return k + " = " + g6(s.best.params[k]) + "  "; }).join("")));
         if (s.best.method) add(main, el("p", {cls: "muted", text: (est ? "estimated: " : "") + s.best.method +
