@@ -356,9 +356,31 @@ def _end_files(sched: Scheduler, store: Store, job: Job, summary: Dict[str, Any]
     digest = {}
     if sched.digest is not None and _whole(sched):
         digest["digest"] = sched.digest.state()   # what the report would scan the store for
+    phases["best.json, summary, health"] = clock() - t
+    t = clock()
+    verdict = _verdict(store, summary)
+    phases["verdict"] = clock() - t
+    if verdict is not None:
+        summary["verdict"] = verdict["text"]
+        digest["verdict"] = verdict
+    t = clock()
     store.set_meta(status=status, finished=time.time(), summary=summary, results_csv=how,
                    **digest)
-    phases["best.json, summary, health"] = clock() - t
+    phases["best.json, summary, health"] += clock() - t
+
+
+def _verdict(store: Store, summary: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """What limited the run (analysis.py), or None: no task ran, too many attempts to
+    read at the end (``analysis.MAX_ROWS``), or the analysis failed (it must never
+    cost the run its end)."""
+    from .analysis import run_verdict
+    store.flush()
+    try:
+        return run_verdict(store.run_dir, summary=summary)
+    except Exception as exc:   # a bug of ours: said, and the run ends as it should
+        print(f"[parc_mpi] warning: no verdict on what limited the run: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return None
 
 
 def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] = None,
@@ -415,6 +437,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     if summary.get("optimization"):
         line += optimization_words(summary["optimization"])
     print(line, flush=True)
+    if summary.get("verdict"):
+        print(f"[parc_mpi] what limited it: {summary['verdict']}", flush=True)
     if (summary.get("optimization") or {}).get("pruner_unused"):
         print(f"[parc_mpi] warning: {summary['optimization']['pruner_unused']}", flush=True)
     if summary.get("job_summary"):

@@ -306,6 +306,7 @@ h1{font-size:1.5em;margin:0 0 .2em} h2{font-size:1.15em;margin-top:1.6em;border-
 .header span{margin-right:1.4em} .status{font-weight:bold;padding:.1em .5em;border-radius:4px}
 .running{background:#d6eaff} .finished{background:#d4f4dd} .stopped,.aborted{background:#fff0c2}
 .failed,.crashed{background:#ffd6d6}
+.verdict{background:#eef4fb;border-left:4px solid #3b82c4;padding:.4em .7em;max-width:60em}
 .alerts li{margin:.2em 0} .l0{color:#b00020;font-weight:bold} .l1{color:#b35c00} .l2,.l3{color:#555}
 table{border-collapse:collapse;font-size:.85em} td,th{border:1px solid #ccc;padding:.25em .45em;text-align:left}
 th{background:#f3f3f3} .green{background:#dff5e3} .amber{background:#ffe9b8} .red{background:#ffc9c9}
@@ -425,6 +426,9 @@ class Reporter:
             f"<span><b>{esc(k)}</b> {esc(v)}</span>" for k, v in hdr) + "</p>")
         if summary.get("job_summary"):
             parts.append(f"<p><b>result:</b> {esc(summary['job_summary'])}</p>")
+        if (m.get("verdict") or {}).get("text"):   # analysis.py, made at the run's end
+            parts.append(f"<p class='verdict'><b>What limited it:</b> "
+                         f"{esc(m['verdict']['text'])}</p>")
         al = alerts(data)
         parts.append("<h2>Alerts</h2>")
         parts.append("<ul class='alerts'>" + "".join(

@@ -254,6 +254,7 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         "mpi": meta.get("mpi"), "hosts": len(meta.get("nodes") or []) or len(nodes),
         "lost_workers": summary.get("lost_workers") or {},
         "job_summary": summary.get("job_summary"),
+        "verdict": (meta.get("verdict") or {}).get("text"),
         "alerts": [{"level": lvl, "text": text} for lvl, text in alerts],
     }
 

@@ -109,6 +109,13 @@ class Run:
         return {"job": self.meta.get("job"), "argv": self.meta.get("argv"),
                 "job_file": self.meta.get("job_file")}
 
+    @property
+    def verdict(self) -> Optional[str]:
+        """What limited the run, in a sentence or two (made at its end; None before,
+        or when it was not analysed): a slow node, the tail, the scheduler, failures,
+        or that nothing stands out. ``meta["verdict"]`` holds the figures it rests on."""
+        return (self.meta.get("verdict") or {}).get("text")
+
     # -- results ------------------------------------------------------------
     @property
     def results(self) -> List[Any]:

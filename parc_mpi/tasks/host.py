@@ -218,6 +218,7 @@ class TaskHost:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_LAUNCHER_VARS)}
         env["PARC_MPI_SERIAL"] = "1"   # belt and braces: never an MPI world of its own
         env["PARC_MPI_TASK_PROCESS"] = "1"   # it loads the job to run tasks, nothing more
+        env["PARC_MPI_WORKER"] = str(self.worker)   # the rank it runs tasks for
         if self.cores != 1:   # tasks of several cores: their BLAS and OpenMP use them
             from ..programs import THREAD_VARS
             env.update({var: str(self.cores) for var in THREAD_VARS})

@@ -206,6 +206,7 @@
           (na(s.best.sample) ? "" : "; the value told there first " + g6(s.best.sample))}));
       }
       if (s.job_summary) add(main, el("p", null, el("b", {text: "result: "}), s.job_summary));
+      if (s.verdict) add(main, el("p", {cls: "verdict"}, el("b", {text: "What limited it: "}), s.verdict));
       add(main, el("h2", {text: "Alerts"}));
       add(main, s.alerts.length ? el("ul", {cls: "alerts"}, s.alerts.map(function (a) {
         return el("li", {cls: "l" + a.level, text: a.text});

@@ -1,0 +1,255 @@
+"""What limited a run, read from its store: the figures and a verdict (no MPI).
+
+The run's wall time splits into start-up (``started`` to the first task's start),
+compute (to the last result) and the end (to ``finished``). During compute each
+worker is busy (an attempt that ended ok), lost (an attempt that failed, timed out
+or whose process died) or idle (waiting for work: the scheduler, the tail, a start
+or an end of its own). Per node and per worker, the median time of a successful task
+against the fastest's, beside the node's throttle samples and temperatures. The tail
+is the time from the last task started to the last result. The scheduler's share is
+rank 0's CPU over the compute time.
+
+:func:`verdict` turns the figures into one or two sentences naming the limit with
+its evidence, what would change it, and a "what if" time where one can be estimated
+(the compute time were the named limit gone); on a clean run it says nothing stands
+out. docs/report.md explains each rule. Map jobs have comparable tasks; for other
+kinds the node comparison is skipped (their tasks differ by design).
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from typing import Any, Dict, List, Optional
+
+from .store import RunReader
+
+THROTTLED_NOW = 0xE       # get_throttled: ARM capped, throttled, soft temperature limit now
+SLOW = 1.3                # a node (worker) this many times the fastest's median is slow
+MIN_TASKS = 5             # tasks a node needs before its median counts
+WORTH = 0.10              # a limit is named when removing it would save this share
+MAX_ROWS = 300_000        # attempts read at most (about a second here)
+
+
+def analyse(run_dir: str, now: Optional[float] = None,
+            summary: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The figures a verdict rests on, as a JSON-able dict (see the module's doc).
+    ``summary``: the run's summary when the store does not hold it yet (at the end).
+    Past ``MAX_ROWS`` attempts: ``{"too_many": n}`` (the read would cost seconds)."""
+    with RunReader(run_dir) as r:
+        meta = r.meta()
+        n = r.attempts()
+        if n > MAX_ROWS:
+            return {"kind": (meta.get("job") or {}).get("kind"), "too_many": n}
+        cols = r.columns(("task", "worker", "node", "t_start", "t_end", "status"))
+        samples = r.samples_by_node()
+    summary = summary if summary is not None else (meta.get("summary") or {})
+    job = meta.get("job") or {}
+    rows = [dict(zip(cols, v)) for v in zip(*cols.values())]
+    rows = [x for x in rows if x["t_start"] is not None and x["t_end"] is not None
+            and x["worker"] is not None]
+    out: Dict[str, Any] = {"kind": job.get("kind"), "tasks": len(rows)}
+    if not rows:
+        return out
+    started = meta.get("started") or min(x["t_start"] for x in rows)
+    first = min(x["t_start"] for x in rows)
+    last = max(x["t_end"] for x in rows)
+    finished = meta.get("finished") or (now if now is not None else time.time())
+    compute = max(last - first, 1e-9)
+    workers = sorted({x["worker"] for x in rows})
+    busy = sum(x["t_end"] - x["t_start"] for x in rows if x["status"] == "ok")
+    lost = sum(x["t_end"] - x["t_start"] for x in rows if x["status"] != "ok")
+    available = len(workers) * compute
+    out.update(
+        wall={"startup": max(0.0, first - started), "compute": compute,
+              "end": max(0.0, finished - last), "total": max(0.0, finished - started)},
+        workers=len(workers),
+        share={"busy": busy / available, "lost": lost / available,
+               "idle": max(0.0, 1.0 - (busy + lost) / available)},
+        attempts_failed=sum(1 for x in rows if x["status"] != "ok"),
+        longest=max(x["t_end"] - x["t_start"] for x in rows))
+    out["tail"] = _tail(rows, last, compute, len(workers))
+    out["nodes"] = _groups(rows, "node", samples)
+    out["by_worker"] = _groups(rows, "worker", {})
+    cpu = summary.get("main_cpu_seconds")
+    if cpu is not None:
+        ok = sum(1 for x in rows if x["status"] == "ok") or 1
+        out["scheduler"] = {"busy": min(1.0, cpu / compute), "ms_per_task": 1e3 * cpu / len(rows),
+                            "task_ms": 1e3 * busy / ok}
+    return out
+
+
+def _tail(rows: List[dict], last: float, compute: float, workers: int) -> Dict[str, Any]:
+    """From the last start to the last result: how long, which tasks ran in it, and
+    the worker-time idle in it (workers whose last task had ended)."""
+    last_start = max(x["t_start"] for x in rows)
+    ends: Dict[Any, float] = {}
+    for x in rows:
+        ends[x["worker"]] = max(ends.get(x["worker"], 0.0), x["t_end"])
+    idle = sum(last - e for e in ends.values())
+    running = sorted((x for x in rows if x["t_end"] > last_start),
+                     key=lambda x: -x["t_end"])
+    alone = [x for x in rows if x["t_end"] == last]
+    before = max((x["t_end"] for x in rows if x is not alone[0]), default=last)
+    return {"seconds": last - last_start, "idle_share": idle / (workers * compute),
+            "tasks": [x["task"] for x in running[:5]], "last_task": alone[0]["task"],
+            "alone_seconds": max(0.0, last - before)}
+
+
+def _groups(rows: List[dict], key: str, samples: Dict[str, List[dict]]) -> Dict[str, Any]:
+    """Per node (or worker): tasks, the median seconds of its successful tasks and its
+    ratio to the fastest such median; for nodes, the share of health samples taken
+    while throttled, the hottest CPU temperature and the lowest ARM clock."""
+    out: Dict[str, Any] = {}
+    for x in rows:
+        g = out.setdefault(str(x[key]), {"tasks": 0, "seconds": []})
+        g["tasks"] += 1
+        if x["status"] == "ok":
+            g["seconds"].append(x["t_end"] - x["t_start"])
+    medians = {k: statistics.median(g["seconds"]) for k, g in out.items()
+               if len(g["seconds"]) >= MIN_TASKS}
+    fastest = min(medians.values()) if medians else None
+    for k, g in out.items():
+        g["busy"] = sum(g.pop("seconds"))
+        g["median"] = medians.get(k)
+        g["ratio"] = (medians[k] / fastest if k in medians and fastest and fastest > 0
+                      else None)
+        s = samples.get(k) or []
+        masks = [v.get("throttled") for v in s if v.get("throttled") is not None]
+        temps = [v.get("cpu_temp_c") for v in s if v.get("cpu_temp_c") is not None]
+        mhz = [v.get("arm_mhz") for v in s if v.get("arm_mhz") is not None]
+        if masks:
+            g["throttled_share"] = sum(1 for m in masks if m & THROTTLED_NOW) / len(masks)
+        if temps:
+            g["max_temp_c"] = max(temps)
+        if mhz:
+            g["min_arm_mhz"] = min(mhz)
+    return out
+
+
+def verdict(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The limit the figures point to: ``{"limit", "text", "what_if"}`` (``what_if``:
+    the compute seconds without it, or None), or None before any task ran. Of the
+    limits found, the one whose removal would save the most is named; under
+    ``WORTH`` of the compute time, none is, and the text says nothing stands out."""
+    if not a.get("tasks") or "wall" not in a:
+        return None
+    compute, workers = a["wall"]["compute"], a["workers"]
+    found = [c for c in (_slow(a), _tail_limit(a), _scheduler(a), _lost(a)) if c]
+    found = [c for c in found if c["saving"] >= WORTH * compute]
+    if not found:
+        busy = a["share"]["busy"]
+        return {"limit": None, "what_if": None,
+                "text": f"nothing stands out: the {workers} worker(s) were busy "
+                        f"{busy:.0%} of the compute time ({_dur(compute)})"}
+    best = max(found, key=lambda c: c["saving"])
+    if best.get("estimate", True):
+        what_if = compute - best["saving"]
+        text = best["text"] + (f" (compute would take about {_dur(what_if)} instead of "
+                               f"{_dur(compute)})")
+    else:
+        what_if, text = None, best["text"]
+    return {"limit": best["limit"], "text": text, "what_if": what_if}
+
+
+def _slow(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The slowest node (or worker, when every worker shares a node) by median task
+    time, beside the fastest; its saving is the work it would not have needed at the
+    fastest's pace, spread over the workers."""
+    if a.get("kind") != "map":
+        return None
+    for key, label in (("nodes", "node"), ("by_worker", "worker")):
+        groups = {k: g for k, g in a[key].items() if g.get("ratio")}
+        if len(groups) < 2:
+            continue
+        name, g = max(groups.items(), key=lambda kv: kv[1]["ratio"])
+        fast = min(groups, key=lambda k: groups[k]["ratio"])
+        if g["ratio"] < SLOW:
+            return None
+        saving = g["busy"] * (1 - 1 / g["ratio"]) / a["workers"]
+        why = ""
+        if g.get("throttled_share"):
+            why = (f" it was throttled for {g['throttled_share']:.0%} of its samples"
+                   + (f" ({g['max_temp_c']:.0f} °C" if g.get("max_temp_c") is not None else "")
+                   + (f", ARM {g['min_arm_mhz']:.0f} MHz" if g.get("min_arm_mhz") else "")
+                   + (")" if g.get("max_temp_c") is not None else "") + ";")
+        elif g.get("max_temp_c") is not None:
+            why = f" it reached {g['max_temp_c']:.0f} °C without throttling;"
+        who = f"{label} {name}" if label == "node" else f"worker {name}"
+        text = (f"a slow {label}: {who}'s tasks took {g['ratio']:.1f}x as long as "
+                f"{label} {fast}'s (median {g['median']:.3g} s against "
+                f"{groups[fast]['median']:.3g} s);{why} more cooling, a lighter load or "
+                f"fewer tasks on it would help")
+        return {"limit": "slow " + label, "text": text, "saving": saving}
+    return None
+
+
+def _tail_limit(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Workers idle while the last tasks ran: the work spread evenly (no task
+    shorter than it is) would have ended sooner."""
+    t = a["tail"]
+    compute, workers = a["wall"]["compute"], a["workers"]
+    if workers < 2 or t["idle_share"] < WORTH:
+        return None
+    even = max((a["share"]["busy"] + a["share"]["lost"]) * compute, a["longest"])
+    saving = compute - even
+    if saving <= 0:
+        return None
+    if t["alone_seconds"] > 0.5 * t["seconds"] and t["alone_seconds"] > 0:
+        lead = (f"the tail: task {t['last_task']} ran {_dur(t['alone_seconds'])} after "
+                f"every other task was done")
+    else:
+        lead = (f"the tail: {_dur(t['seconds'])} from the last task started to the last "
+                f"result (tasks {', '.join(map(str, t['tasks']))})")
+    text = (f"{lead}; the workers were idle {t['idle_share']:.0%} of the compute time; "
+            f"split long tasks or start them first")
+    return {"limit": "tail", "text": text, "saving": saving}
+
+
+def _scheduler(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Workers idle, not in the tail: each task costs more to hand out and commit
+    (rank 0's CPU, messages) than to run. No "what if": how much larger tasks would
+    save depends on how the work can be grouped."""
+    s = a.get("scheduler")
+    idle = a["share"]["idle"] - a["tail"]["idle_share"]
+    if not s or idle < 0.3 or s["task_ms"] > 20 * max(s["ms_per_task"], 1e-3):
+        return None
+    compute = a["wall"]["compute"]
+    text = (f"the scheduler: tasks of {s['task_ms']:.2g} ms against {s['ms_per_task']:.2g} ms "
+            f"of rank 0's CPU each (rank 0 busy {s['busy']:.0%} of the compute time); the "
+            f"workers waited for work {idle:.0%} of it; more work per task (a batch of "
+            f"items per call) would help")
+    return {"limit": "scheduler", "text": text, "saving": idle * compute, "estimate": False}
+
+
+def _lost(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    lost = a["share"]["lost"]
+    if lost < WORTH:
+        return None
+    compute = a["wall"]["compute"]
+    text = (f"failures: {a['attempts_failed']} attempt(s) failed, timed out or were "
+            f"killed, {lost:.0%} of the workers' time; see the failures page")
+    return {"limit": "failures", "text": text, "saving": lost * compute}
+
+
+def _dur(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def run_verdict(run_dir: str, summary: Optional[Dict[str, Any]] = None
+                ) -> Optional[Dict[str, Any]]:
+    """The verdict of a run directory (:func:`analyse` then :func:`verdict`), with
+    the figures it rests on under ``figures``."""
+    a = analyse(run_dir, summary=summary)
+    v = verdict(a)
+    if v is not None and math.isfinite(a["wall"]["compute"]):
+        v["figures"] = {k: a[k] for k in ("wall", "share", "tail", "scheduler", "workers")
+                        if k in a}
+    return v
+
+
+__all__ = ["analyse", "verdict", "run_verdict"]

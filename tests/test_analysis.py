@@ -1,0 +1,83 @@
+"""What limited a run (analysis.py): each limit provoked in a real run, and the verdict
+names it, with a "what if" within 25% of the same work measured without the limit;
+a clean run's verdict says nothing stands out. The verdict is printed after the
+summary line, stored in the run's meta, in load(), the report and the dashboard."""
+import pytest
+
+from conftest import mpi_cmd, run_cmd
+from parc_mpi import load
+from parc_mpi.analysis import analyse
+
+pytestmark = pytest.mark.e2e
+
+SLEEPS = """
+import os, time, parc_mpi
+def f(i):
+    time.sleep(SLEEP)
+    return i
+job = parc_mpi.map(f, range(N))
+"""
+
+
+def run_job(tmp_path, write_job, name, source, ranks=4, ok=True):
+    job = write_job(source, f"{name}.py")
+    run_dir = tmp_path / name
+    done = run_cmd(mpi_cmd(ranks, "-m", "parc_mpi.run", job, "--run-dir", run_dir,
+                           "--no-monitor", "--allow-failures"))
+    assert done.returncode == 0, done
+    run = load(str(run_dir))
+    return done, run, analyse(str(run_dir))
+
+
+def compute(run):
+    return run.meta["verdict"]["figures"]["wall"]["compute"]
+
+
+def test_a_long_last_task_is_named_as_the_tail(tmp_path, write_job):
+    last = SLEEPS.replace("SLEEP", "1.5 if i == 11 else 0.1").replace("N", "12")
+    done, run, _ = run_job(tmp_path, write_job, "tail", last)
+    assert run.meta["verdict"]["limit"] == "tail"
+    assert "the tail: task 11 ran" in run.verdict and "after every other task was done" in run.verdict
+    lines = done.stdout.splitlines()
+    said = [i for i, ln in enumerate(lines) if ln.startswith("[parc_mpi] what limited it: the tail")]
+    assert said and lines[said[0] - 1].startswith("[parc_mpi] finished:")
+    # started first, the long task ends with the others: the "what if"
+    first = SLEEPS.replace("SLEEP", "1.5 if i == 0 else 0.1").replace("N", "12")
+    _, run_first, _ = run_job(tmp_path, write_job, "first", first)
+    what_if = run.meta["verdict"]["what_if"]
+    assert abs(what_if - compute(run_first)) <= 0.25 * compute(run_first), \
+        (what_if, compute(run_first))
+    assert run_first.meta["verdict"]["limit"] is None   # the long task no longer stands out
+
+
+def test_a_slow_worker_is_named_and_its_what_if_matches_a_run_without_it(tmp_path, write_job):
+    slow = SLEEPS.replace("SLEEP", "0.3 if os.environ['PARC_MPI_WORKER'] == '2' else 0.1") \
+        .replace("N", "60")
+    _, run, a = run_job(tmp_path, write_job, "slow", slow)
+    assert run.meta["verdict"]["limit"] == "slow worker", run.verdict
+    assert "worker 2's tasks took 3.0x as long as worker 1's" in run.verdict
+    assert a["by_worker"]["2"]["ratio"] == pytest.approx(3.0, rel=0.1)
+    _, even, _ = run_job(tmp_path, write_job, "even", SLEEPS.replace("SLEEP", "0.1")
+                         .replace("N", "60"))
+    assert even.verdict.startswith("nothing stands out: the 2 worker(s) were busy")
+    what_if = run.meta["verdict"]["what_if"]
+    assert abs(what_if - compute(even)) <= 0.25 * compute(even), (what_if, compute(even))
+
+
+def test_tiny_tasks_are_named_as_the_scheduler(tmp_path, write_job):
+    tiny = "import parc_mpi\ndef f(i):\n    return i\njob = parc_mpi.map(f, range(20000))\n"
+    _, run, a = run_job(tmp_path, write_job, "tiny", tiny)
+    assert run.meta["verdict"]["limit"] == "scheduler", run.verdict
+    assert run.verdict.startswith("the scheduler: tasks of ")
+    assert run.meta["verdict"]["what_if"] is None      # not one it can estimate honestly
+    assert a["share"]["idle"] > 0.5
+
+
+def test_failed_attempts_are_named(tmp_path, write_job):
+    failing = SLEEPS.replace("    return i", "    if i % 3 == 0:\n        raise ValueError(i)\n"
+                             "    return i").replace("SLEEP", "0.1").replace("N", "45")
+    failing = failing.replace("range(45))", "range(45), retries=1)")
+    _, run, a = run_job(tmp_path, write_job, "failing", failing)
+    assert run.meta["verdict"]["limit"] == "failures"
+    assert run.verdict.startswith("failures: 30 attempt(s) failed")
+    assert a["attempts_failed"] == 30
