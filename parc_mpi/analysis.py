@@ -102,8 +102,9 @@ def _groups(rows: List[dict], key: str, samples: Dict[str, List[dict]]) -> Dict[
     while throttled, the hottest CPU temperature and the lowest ARM clock."""
     out: Dict[str, Any] = {}
     for x in rows:
-        g = out.setdefault(str(x[key]), {"tasks": 0, "seconds": []})
+        g = out.setdefault(str(x[key]), {"tasks": 0, "seconds": [], "ranks": set()})
         g["tasks"] += 1
+        g["ranks"].add(x["worker"])
         if x["status"] == "ok":
             g["seconds"].append(x["t_end"] - x["t_start"])
     medians = {k: statistics.median(g["seconds"]) for k, g in out.items()
@@ -111,12 +112,14 @@ def _groups(rows: List[dict], key: str, samples: Dict[str, List[dict]]) -> Dict[
     fastest = min(medians.values()) if medians else None
     for k, g in out.items():
         g["busy"] = sum(g.pop("seconds"))
+        g["workers"] = len(g.pop("ranks"))
         g["median"] = medians.get(k)
         g["ratio"] = (medians[k] / fastest if k in medians and fastest and fastest > 0
                       else None)
         s = samples.get(k) or []
         masks = [v.get("throttled") for v in s if v.get("throttled") is not None]
-        temps = [v.get("cpu_temp_c") for v in s if v.get("cpu_temp_c") is not None]
+        temps = [t for v in s for t in (v.get("cpu_temp_c"), v.get("gpu_temp_c"))
+                 if t is not None]   # the kernel's sensor, or a Pi's firmware
         mhz = [v.get("arm_mhz") for v in s if v.get("arm_mhz") is not None]
         if masks:
             g["throttled_share"] = sum(1 for m in masks if m & THROTTLED_NOW) / len(masks)
@@ -166,13 +169,20 @@ def _slow(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         fast = min(groups, key=lambda k: groups[k]["ratio"])
         if g["ratio"] < SLOW:
             return None
-        saving = g["busy"] * (1 - 1 / g["ratio"]) / a["workers"]
+        # what if it kept the fastest's pace: its workers would finish tasks at the
+        # fastest's rate per worker (its own rank and task processes were slow too, so
+        # its tasks' own seconds understate what it cost); the same tasks at that rate
+        tasks = sum(x["tasks"] for x in a[key].values())
+        rate = sum(x["tasks"] for x in a[key].values()) / a["wall"]["compute"]
+        per_worker = max(x["tasks"] / x["workers"] for k2, x in groups.items())
+        rate += (g["workers"] * per_worker - g["tasks"]) / a["wall"]["compute"]
+        saving = a["wall"]["compute"] - tasks / rate
         why = ""
         if g.get("throttled_share"):
+            seen = ([f"{g['max_temp_c']:.0f} °C"] if g.get("max_temp_c") is not None else []) \
+                + ([f"ARM {g['min_arm_mhz']:.0f} MHz"] if g.get("min_arm_mhz") else [])
             why = (f" it was throttled for {g['throttled_share']:.0%} of its samples"
-                   + (f" ({g['max_temp_c']:.0f} °C" if g.get("max_temp_c") is not None else "")
-                   + (f", ARM {g['min_arm_mhz']:.0f} MHz" if g.get("min_arm_mhz") else "")
-                   + (")" if g.get("max_temp_c") is not None else "") + ";")
+                   + (f" ({', '.join(seen)})" if seen else "") + ";")
         elif g.get("max_temp_c") is not None:
             why = f" it reached {g['max_temp_c']:.0f} °C without throttling;"
         who = f"{label} {name}" if label == "node" else f"worker {name}"

@@ -56,6 +56,8 @@ esac
 export UCX_TLS=tcp,self
 # a node with a memory limit of its own (a 2 GB Pi on a bigger machine): its cgroup
 [ -n "$cg" ] && { echo $$ > "$cgroot$cg/cgroup.procs" || exit 255; }
+# a node held to a share of the CPU (a slow or throttled node): its CPU cgroup
+[ -n "$cpucg" ] && { echo $$ > "$cpucg/cgroup.procs" || exit 255; }
 cd "${PARC_SIM_CWD:-$home}" || exit 255
 unset PARC_SIM_CWD
 # the node's own ~/.cache (where shipped code is unpacked): mpiexec hands every rank
@@ -86,6 +88,7 @@ esac
 # (mpiexec passes it on to every rank, as it does the rest of its environment)
 export UCX_TLS=tcp,self
 [ -n "$cg" ] && { echo $$ > "$cgroot$cg/cgroup.procs" || exit 255; }
+[ -n "$cpucg" ] && { echo $$ > "$cpucg/cgroup.procs" || exit 255; }
 exec ip netns exec "$ns" unshare --uts --mount sh -c '
   hostname "$0" &&
   mount --bind "$1/.ssh" /root/.ssh && mount --bind "$1/.cache" /root/.cache &&
@@ -164,7 +167,8 @@ class SimCluster:
                  ssh: bool = False, hide: Optional[Dict[str, List[str]]] = None,
                  env: Optional[Dict[str, Dict[str, str]]] = None,
                  links: Optional[Dict[str, str]] = None,
-                 memory: Optional[Dict[str, int]] = None):
+                 memory: Optional[Dict[str, int]] = None,
+                 cpu: Optional[Dict[str, float]] = None):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -201,6 +205,11 @@ class SimCluster:
         self._cgroup_dirs: List[str] = []
         self.cgroot = ""     # the memory cgroup tree, bind-mounted where nodes reach it
         self.cgsub = "memory"
+        # a node held to a share of the machine's CPU (cores, e.g. 0.5): a slow or hot
+        # node on one machine, through a CPU cgroup quota (v1 cpu.cfs_quota_us, v2 cpu.max)
+        self.cpu = dict(cpu or {})
+        self.cpu_cgroups: Dict[str, str] = {}   # node -> its CPU cgroup folder
+        self._cpuroot = ""   # the CPU cgroup tree, bind-mounted where the launcher reaches it
         self.nodesh = os.path.join(self.workdir, "nodesh.sh")
         self.sshd: List[subprocess.Popen] = []
 
@@ -235,6 +244,7 @@ class SimCluster:
                 os.makedirs(self.home(node.name), exist_ok=True)
             self._hosts_files()
             self._memory_cgroups()
+            self._cpu_cgroups()
             self._write_launcher()
             if self.ssh:
                 self._start_sshd()
@@ -275,6 +285,46 @@ class SimCluster:
                     fh.write(str(int(limit)))
             except OSError as exc:
                 raise SimClusterError(f"cannot give {node} a memory limit: {exc}") from None
+
+    def _cpu_cgroups(self) -> None:
+        """A CPU cgroup per node given a share, under this process's own: its
+        processes get ``cores`` CPU-seconds per second at most."""
+        if not self.cpu:
+            return
+        own = _own_cpu_cgroup()
+        if own is None:
+            raise SimClusterError("a node CPU limit needs the cpu cgroup controller "
+                                  "(v1, or v2 with cpu enabled)")
+        version, mount, parent = own
+        # the tree, where the launcher reaches it inside the main node's namespace (ip
+        # netns exec mounts a /sys of its own)
+        cpuroot = os.path.join(self.workdir, "cgroup-cpu")
+        os.makedirs(cpuroot, exist_ok=True)
+        if subprocess.run(["mount", "--bind", mount, cpuroot]).returncode != 0:
+            raise SimClusterError(f"cannot bind-mount {mount} for the nodes' CPU limits")
+        self._cpuroot = cpuroot
+        for node, cores in self.cpu.items():
+            if node not in self.ns:
+                raise SimClusterError(f"CPU limit for {node}: no such node")
+            if not cores > 0:
+                raise SimClusterError(f"CPU limit for {node}: cores must be positive, "
+                                      f"got {cores!r}")
+            folder = os.path.join(parent, f"{self.tag}-{node}")
+            period = 100_000
+            try:
+                os.makedirs(folder, exist_ok=True)
+                self._cgroup_dirs.append(folder)
+                if version == "v1":
+                    for name, value in (("cpu.cfs_period_us", period),
+                                        ("cpu.cfs_quota_us", int(cores * period))):
+                        with open(os.path.join(folder, name), "w") as fh:
+                            fh.write(str(value))
+                else:
+                    with open(os.path.join(folder, "cpu.max"), "w") as fh:
+                        fh.write(f"{int(cores * period)} {period}")
+            except OSError as exc:
+                raise SimClusterError(f"cannot give {node} a CPU limit: {exc}") from None
+            self.cpu_cgroups[node] = cpuroot + folder[len(mount):]
 
     def oom_kills(self, node: str) -> int:
         """How many processes the kernel's OOM killer ended on ``node`` (its memory
@@ -317,9 +367,10 @@ class SimCluster:
             keys = "|".join(dict.fromkeys([n.name, n.address, self.addr[n.name]]))
             hide = shlex.quote(" ".join(self.hide.get(n.name, [])))
             cg = shlex.quote(self.cgroups.get(n.name, ""))
+            cpucg = shlex.quote(self.cpu_cgroups.get(n.name, ""))
             cases.append(f'  {keys}) ns={self.ns[n.name]} name={n.name} '
                          f'home={self.home(n.name)} hide={hide} cg={cg} '
-                         f'cgroot={shlex.quote(self.cgroot)};;')
+                         f'cgroot={shlex.quote(self.cgroot)} cpucg={cpucg};;')
         return "\n".join(cases)
 
     def _cgmount(self) -> str:
@@ -461,6 +512,9 @@ class SimCluster:
         if self.cgroot:
             subprocess.run(["umount", "-l", self.cgroot], capture_output=True)
             self.cgroot = ""
+        if self._cpuroot:   # before the workdir is removed: never into the real tree
+            subprocess.run(["umount", "-l", self._cpuroot], capture_output=True)
+            self._cpuroot = ""
         for folder in self._cgroup_dirs:   # empty once its processes are gone
             for _ in range(50):
                 try:
@@ -473,6 +527,27 @@ class SimCluster:
         self.cgroups, self._cgroup_dirs = {}, []
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _own_cpu_cgroup() -> Optional[tuple]:
+    """("v1" or "v2", the folder of this process's CPU cgroup), or None."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+                if os.path.isfile(os.path.join(mount, "cpu.cfs_quota_us")):
+                    return "v1", mount, mount + path.rstrip("/")
+    for line in lines:
+        if line.startswith("0::"):
+            folder = "/sys/fs/cgroup" + line[3:].rstrip("/")
+            if os.path.isfile(os.path.join(folder, "cgroup.subtree_control")):
+                return "v2", "/sys/fs/cgroup", folder
+    return None
 
 
 def _cgroup_path(version: str) -> str:
@@ -515,6 +590,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--memory", action="append", default=[], metavar="NODE=SIZE",
                      help="give NODE a memory limit of its own (a memory cgroup), e.g. "
                           "pi3=1800M; repeat for several nodes")
+    run.add_argument("--cpu", action="append", default=[], metavar="NODE=CORES",
+                     help="hold NODE to a share of this machine's CPU (a CPU cgroup "
+                          "quota), e.g. pi3=0.5: a slow or throttled node; repeat for several")
     run.add_argument("command", nargs="*",
                      help="after --: the command, e.g. mpiexec -f hostfile -n 24 python ...")
     # everything after the first "--" is the command, untouched by argparse
@@ -544,7 +622,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    cluster = SimCluster(nodes, args.profile, ssh=args.ssh, memory=memory)
+    cpu = {}
+    for spec in args.cpu:
+        node, _, cores = spec.partition("=")
+        try:
+            cpu[node] = float(cores)
+        except ValueError:
+            print(f"error: --cpu {spec}: give NODE=CORES, e.g. pi3=0.5", file=sys.stderr)
+            return 2
+    cluster = SimCluster(nodes, args.profile, ssh=args.ssh, memory=memory, cpu=cpu)
     # Ctrl-C or a kill ends the command; the cluster is torn down either way
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

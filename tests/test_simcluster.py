@@ -741,3 +741,69 @@ python -m parc_mpi.hostfile node_list.csv --check
                     lines["pi5"]), lines["pi5"]
     assert all("FAIL" not in lines[n] for n in ("pi0", "pi1"))
     assert took < 120, took
+
+
+BUSY = """
+import time, parc_mpi
+def f(x):
+    t = time.process_time()
+    while time.process_time() - t < 0.02:   # 20 ms of CPU, however long that takes,
+        pass
+    time.sleep(0.08)                        # and 80 ms of waiting: five workers need one
+    return x                                # of this machine's two cores, as on a box
+job = parc_mpi.map(f, range(250))
+"""
+
+FAKE_VCGENCMD = """#!/bin/sh
+# a Pi's firmware tool, on the one node that is hot: 83 degC, ARM at 600 MHz, throttled
+[ "$(hostname)" = n2 ] || exit 1
+case "$1" in
+  measure_temp) echo "temp=83.0'C";;
+  measure_clock) echo "frequency(48)=600000000";;
+  get_throttled) echo "throttled=0x60006";;
+  *) exit 1;;
+esac
+"""
+
+
+def test_a_node_held_to_a_fraction_of_a_core_is_named_with_its_throttling(tmp_path):
+    """A hot Pi: n2's processes held to 0.1 of a core by a CPU cgroup quota, its
+    firmware (a fake vcgencmd) reporting 83 degC, 600 MHz and the throttle bits. The
+    verdict names n2 as the slow node, with the throttling as its evidence."""
+    nodes_csv, hostfile = three_nodes(tmp_path)
+    job = tmp_path / "job.py"
+    job.write_text(BUSY)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "vcgencmd").write_text(FAKE_VCGENCMD)
+    (bin_dir / "vcgencmd").chmod(0o755)
+    env = cli_env()
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    run_dir, cool_dir = tmp_path / "run", tmp_path / "cool"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", cpu={"n2": 0.1}) as cluster:
+        proc = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "--netbench", "off"],
+            cwd=str(tmp_path)), env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, Done(proc, 0)
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as cluster:   # n2 cooled
+        cool = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(cool_dir), "--netbench", "off"],
+            cwd=str(tmp_path)), env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert cool.returncode == 0, Done(cool, 0)
+    with RunReader(str(run_dir)) as db:
+        meta = db.meta()
+    with RunReader(str(cool_dir)) as db:
+        cool_meta = db.meta()
+    verdict = meta["verdict"]
+    measured = cool_meta["verdict"]["figures"]["wall"]["compute"]
+    print(verdict["text"], "| measured without the limit:", measured)
+    assert abs(verdict["what_if"] - measured) <= 0.25 * measured, (verdict["what_if"], measured)
+    assert verdict["limit"] == "slow node", verdict["text"]
+    assert verdict["text"].startswith("a slow node: node n2's tasks took")
+    share = re.search(r"it was throttled for (\d+)% of its samples \(83 °C, ARM 600 MHz\)",
+                      verdict["text"])
+    assert share and int(share.group(1)) >= 50, verdict["text"]
+    said = [ln for ln in proc.stdout.splitlines() if ln.startswith("[parc_mpi] what limited")]
+    assert said and "node n2" in said[0]
