@@ -7,7 +7,9 @@ or whose process died) or idle (waiting for work: the scheduler, the tail, a sta
 or an end of its own). Per node and per worker, the median time of a successful task
 against the fastest's, beside the node's throttle samples and temperatures. The tail
 is the time from the last task started to the last result. The scheduler's share is
-rank 0's CPU over the compute time.
+rank 0's CPU over the compute time; an optimization's, the time rank 0 spent in the
+optimizer's asks and tells (``summary["optimizer_seconds"]``, two clock reads per
+call).
 
 :func:`verdict` turns the figures into one or two sentences naming the limit with
 its evidence, what would change it, and a "what if" time where one can be estimated
@@ -72,10 +74,14 @@ def analyse(run_dir: str, now: Optional[float] = None,
     out["nodes"] = _groups(rows, "node", samples)
     out["by_worker"] = _groups(rows, "worker", {})
     cpu = summary.get("main_cpu_seconds")
+    ok = sum(1 for x in rows if x["status"] == "ok") or 1
     if cpu is not None:
-        ok = sum(1 for x in rows if x["status"] == "ok") or 1
         out["scheduler"] = {"busy": min(1.0, cpu / compute), "ms_per_task": 1e3 * cpu / len(rows),
                             "task_ms": 1e3 * busy / ok}
+    if summary.get("optimizer_seconds") is not None:
+        opt = float(summary["optimizer_seconds"])
+        out["optimizer"] = {"seconds": opt, "share": min(1.0, opt / compute),
+                            "ms_per_task": 1e3 * opt / len(rows), "task_ms": 1e3 * busy / ok}
     return out
 
 
@@ -138,7 +144,8 @@ def verdict(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if not a.get("tasks") or "wall" not in a:
         return None
     compute, workers = a["wall"]["compute"], a["workers"]
-    found = [c for c in (_slow(a), _tail_limit(a), _scheduler(a), _lost(a)) if c]
+    found = [c for c in (_slow(a), _tail_limit(a), _optimizer(a) or _scheduler(a), _lost(a))
+             if c]
     found = [c for c in found if c["saving"] >= WORTH * compute]
     if not found:
         busy = a["share"]["busy"]
@@ -232,6 +239,23 @@ def _scheduler(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return {"limit": "scheduler", "text": text, "saving": idle * compute, "estimate": False}
 
 
+def _optimizer(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """An optimization whose workers waited while rank 0 asked and told: the
+    optimizer's own time is the limit (a model-based ask costs milliseconds, more
+    than a quick evaluation). No "what if": a cheaper optimizer finds other points."""
+    o = a.get("optimizer")
+    idle = a["share"]["idle"] - a["tail"]["idle_share"]
+    if not o or idle < 0.3 or o["share"] < 0.3:
+        return None
+    compute = a["wall"]["compute"]
+    text = (f"the optimizer: its asks and tells took {o['ms_per_task']:.2g} ms of rank 0's "
+            f"time per evaluation ({o['share']:.0%} of the compute time) for evaluations of "
+            f"{o['task_ms']:.2g} ms, and the workers waited {idle:.0%} of it; for an "
+            f"objective this quick, a cheaper optimizer (\"cmaes\", \"random\") or more work "
+            f"per evaluation would use them")
+    return {"limit": "optimizer", "text": text, "saving": idle * compute, "estimate": False}
+
+
 def _lost(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     lost = a["share"]["lost"]
     if lost < WORTH:
@@ -257,8 +281,8 @@ def run_verdict(run_dir: str, summary: Optional[Dict[str, Any]] = None
     a = analyse(run_dir, summary=summary)
     v = verdict(a)
     if v is not None and math.isfinite(a["wall"]["compute"]):
-        v["figures"] = {k: a[k] for k in ("wall", "share", "tail", "scheduler", "workers")
-                        if k in a}
+        v["figures"] = {k: a[k] for k in ("wall", "share", "tail", "scheduler", "optimizer",
+                                          "workers") if k in a}
     return v
 
 

@@ -522,6 +522,8 @@ class Scheduler:
         }
         if self.lost:
             out["lost_workers"] = {str(w): v for w, v in sorted(self.lost.items())}
+        if hasattr(self.source, "optimizer_seconds"):   # its asks and tells, on rank 0
+            out["optimizer_seconds"] = round(self.source.optimizer_seconds, 4)
         best = self.source.best()
         if best is not None:
             out["best"] = {"params": best[0], "value": best[1]}

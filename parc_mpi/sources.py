@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import deque
 from typing import Any, Deque, Dict, Iterator, List, Optional, Tuple
 
@@ -86,6 +87,7 @@ class OptimizeSource(Source):
         self._trials: Dict[int, Trial] = {}
         self.offset = 0  # optimizer trials that are not tasks (a warm start's)
         self._repeats: Optional[Deque[Trial]] = None   # planned once the budget is told
+        self.optimizer_seconds = 0.0   # rank 0's time in the optimizer's asks and tells
         if job.warm_start:
             from .store.warm import warm_points
             for params, value in warm_points(job.warm_start):
@@ -106,7 +108,9 @@ class OptimizeSource(Source):
             n = min(n, self.job.budget - self.asked)
             if n <= 0:
                 return []
+            t0 = time.perf_counter()
             trials = self.optimizer.ask(n)
+            self.optimizer_seconds += time.perf_counter() - t0
         for t in trials:
             self._trials[t.id - self.offset] = t
         return [(t.id - self.offset, t.params) for t in trials]
@@ -147,7 +151,9 @@ class OptimizeSource(Source):
         if extra:
             curve, pruned = extra
             trial.curve = [tuple(p) for p in curve]
+        t0 = time.perf_counter()
         self.optimizer.tell(trial, result if ok else math.nan, pruned=bool(pruned))
+        self.optimizer_seconds += time.perf_counter() - t0
 
     def context(self) -> Any:
         pruner = self.optimizer.pruner

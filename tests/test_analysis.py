@@ -81,3 +81,19 @@ def test_failed_attempts_are_named(tmp_path, write_job):
     assert run.meta["verdict"]["limit"] == "failures"
     assert run.verdict.startswith("failures: 30 attempt(s) failed")
     assert a["attempts_failed"] == 30
+
+
+def test_an_optimizer_slower_than_its_evaluations_is_named(tmp_path, write_job):
+    quick = """
+import time, parc_mpi
+from parc_mpi import Real
+def f(x, y, z):
+    time.sleep(0.002)
+    return (x - 0.3) ** 2 + (y + 0.1) ** 2 + z * z
+job = parc_mpi.optimize(f, {"x": Real(-1, 1), "y": Real(-1, 1), "z": Real(-1, 1)},
+                        budget=80, goal="min", seed=0)
+"""
+    _, run, a = run_job(tmp_path, write_job, "quick", quick)
+    assert run.meta["verdict"]["limit"] == "optimizer", run.verdict
+    assert run.verdict.startswith("the optimizer: its asks and tells took")
+    assert a["optimizer"]["ms_per_task"] > 5 * a["optimizer"]["task_ms"]
