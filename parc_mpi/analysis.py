@@ -63,14 +63,15 @@ def analyse(run_dir: str, now: Optional[float] = None,
     lost = sum(x["t_end"] - x["t_start"] for x in rows if x["status"] != "ok")
     available = len(workers) * compute
     out.update(
-        wall={"startup": max(0.0, first - started), "compute": compute,
+        wall={"first": first, "startup": max(0.0, first - started), "compute": compute,
               "end": max(0.0, finished - last), "total": max(0.0, finished - started)},
         workers=len(workers),
         share={"busy": busy / available, "lost": lost / available,
                "idle": max(0.0, 1.0 - (busy + lost) / available)},
         attempts_failed=sum(1 for x in rows if x["status"] != "ok"),
         longest=max(x["t_end"] - x["t_start"] for x in rows))
-    out["tail"] = _tail(rows, last, compute, len(workers))
+    gone = {str(w) for w in (summary.get("lost_workers") or {})}
+    out["tail"] = _tail(rows, last, compute, len(workers), gone)
     out["nodes"] = _groups(rows, "node", samples)
     out["by_worker"] = _groups(rows, "worker", {})
     cpu = summary.get("main_cpu_seconds")
@@ -78,6 +79,16 @@ def analyse(run_dir: str, now: Optional[float] = None,
     if cpu is not None:
         out["scheduler"] = {"busy": min(1.0, cpu / compute), "ms_per_task": 1e3 * cpu / len(rows),
                             "task_ms": 1e3 * busy / ok}
+    if summary.get("lost_workers"):
+        ends: Dict[str, float] = {}
+        for x in rows:
+            ends[str(x["worker"])] = max(ends.get(str(x["worker"]), first), x["t_end"])
+        # "last": its last result, from when its work was missing (the loss is noticed
+        # a heartbeat timeout later, "at")
+        out["lost"] = {w: {"node": v.get("node"), "at": v.get("at"),
+                           "last": ends.get(str(w), first),
+                           "requeued": v.get("tasks_requeued")}
+                       for w, v in summary["lost_workers"].items()}
     if summary.get("optimizer_seconds") is not None:
         opt = float(summary["optimizer_seconds"])
         out["optimizer"] = {"seconds": opt, "share": min(1.0, opt / compute),
@@ -85,13 +96,16 @@ def analyse(run_dir: str, now: Optional[float] = None,
     return out
 
 
-def _tail(rows: List[dict], last: float, compute: float, workers: int) -> Dict[str, Any]:
+def _tail(rows: List[dict], last: float, compute: float, workers: int,
+          gone: frozenset = frozenset()) -> Dict[str, Any]:
     """From the last start to the last result: how long, which tasks ran in it, and
-    the worker-time idle in it (workers whose last task had ended)."""
+    the worker-time idle in it (workers whose last task had ended; not the ones
+    ``gone``, lost: they were not idle, they were not there)."""
     last_start = max(x["t_start"] for x in rows)
     ends: Dict[Any, float] = {}
     for x in rows:
-        ends[x["worker"]] = max(ends.get(x["worker"], 0.0), x["t_end"])
+        if str(x["worker"]) not in gone:
+            ends[x["worker"]] = max(ends.get(x["worker"], 0.0), x["t_end"])
     idle = sum(last - e for e in ends.values())
     running = sorted((x for x in rows if x["t_end"] > last_start),
                      key=lambda x: -x["t_end"])
@@ -144,8 +158,8 @@ def verdict(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if not a.get("tasks") or "wall" not in a:
         return None
     compute, workers = a["wall"]["compute"], a["workers"]
-    found = [c for c in (_slow(a), _tail_limit(a), _optimizer(a) or _scheduler(a), _lost(a))
-             if c]
+    found = [c for c in (_slow(a), _tail_limit(a), _optimizer(a) or _scheduler(a), _lost(a),
+                         _lost_node(a)) if c]
     found = [c for c in found if c["saving"] >= WORTH * compute]
     if not found:
         busy = a["share"]["busy"]
@@ -264,6 +278,31 @@ def _lost(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     text = (f"failures: {a['attempts_failed']} attempt(s) failed, timed out or were "
             f"killed, {lost:.0%} of the workers' time; see the failures page")
     return {"limit": "failures", "text": text, "saving": lost * compute}
+
+
+def _lost_node(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Workers lost (a pulled cable, a crashed node): the other workers did their
+    share from the loss on. What if: that remainder with every worker."""
+    lost = a.get("lost")
+    if not lost:
+        return None
+    compute, workers = a["wall"]["compute"], a["workers"]
+    first, last = a["wall"]["first"], a["wall"]["first"] + compute
+    nodes: Dict[str, List[dict]] = {}
+    for v in lost.values():
+        nodes.setdefault(str(v["node"]), []).append(v)
+    saving = 0.0
+    if workers > len(lost):
+        saving = sum(max(0.0, last - v["last"]) for v in lost.values()) / workers
+    name, vs = max(nodes.items(), key=lambda kv: len(kv[1]))
+    at = min((v["last"] for v in vs), default=None)
+    when = f" {_dur(max(0.0, at - first))} into the compute" if at is not None else ""
+    requeued = sum(v.get("requeued") or 0 for v in vs)
+    others = "" if len(nodes) == 1 else f" (and {len(nodes) - 1} other node(s))"
+    text = (f"a lost node: {name}{others} stopped answering{when}; its {len(vs)} "
+            f"worker(s)' {requeued} task(s) in hand ran again elsewhere and the others did "
+            f"its share; check its cable, power and temperature")
+    return {"limit": "lost node", "text": text, "saving": saving}
 
 
 def _dur(seconds: float) -> str:

@@ -159,6 +159,13 @@ def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_p
     assert {v["node"] for v in lost.values()} == {"n2"} and len(lost) == 2, lost
     assert max(v["at"] for v in lost.values()) - cut_at <= 3 + 5
     assert "n2" in (run_dir / "report.html").read_text()
+    verdict = meta_of(run_dir)["verdict"]   # what limited it: the node that was lost
+    assert verdict["limit"] == "lost node", verdict["text"]
+    assert verdict["text"].startswith("a lost node: n2 stopped answering")
+    lines = out.splitlines()   # said after the summary line; the farewell lines stay last
+    said = [i for i, ln in enumerate(lines) if ln.startswith("[parc_mpi] what limited it:")]
+    farewell = [i for i, ln in enumerate(lines) if ln.startswith("[parc_mpi] lost worker")]
+    assert said and farewell and said[0] < min(farewell), out
 
 
 def test_the_simcluster_command_runs_a_command_on_the_main_node_and_tears_down(tmp_path):
