@@ -45,6 +45,10 @@ def analyse(run_dir: str, now: Optional[float] = None,
             return {"kind": (meta.get("job") or {}).get("kind"), "too_many": n}
         cols = r.columns(("task", "worker", "node", "t_start", "t_end", "status"))
         samples = r.samples_by_node()
+        links: Dict[str, float] = {}   # node -> its best measured download (node -> main)
+        for f in r.netbench():
+            if f.kind == "download" and f.mbps and "same node" not in f.node:
+                links[f.node] = max(links.get(f.node, 0.0), f.mbps)
     summary = summary if summary is not None else (meta.get("summary") or {})
     job = meta.get("job") or {}
     rows = [dict(zip(cols, v)) for v in zip(*cols.values())]
@@ -73,6 +77,13 @@ def analyse(run_dir: str, now: Optional[float] = None,
     gone = {str(w) for w in (summary.get("lost_workers") or {})}
     out["tail"] = _tail(rows, last, compute, len(workers), gone)
     out["nodes"] = _groups(rows, "node", samples)
+    for w, st in (summary.get("workers") or {}).items():   # results' bytes, per node
+        g = out["nodes"].get(str(st.get("node")))
+        if g is not None and st.get("bytes_in"):
+            g["bytes_in"] = g.get("bytes_in", 0) + int(st["bytes_in"])
+    for name, mbps in links.items():
+        if name in out["nodes"]:
+            out["nodes"][name]["download_mbps"] = mbps
     out["by_worker"] = _groups(rows, "worker", {})
     cpu = summary.get("main_cpu_seconds")
     ok = sum(1 for x in rows if x["status"] == "ok") or 1
@@ -158,22 +169,26 @@ def verdict(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if not a.get("tasks") or "wall" not in a:
         return None
     compute, workers = a["wall"]["compute"], a["workers"]
-    found = [c for c in (_slow(a), _tail_limit(a), _optimizer(a) or _scheduler(a), _lost(a),
-                         _lost_node(a)) if c]
+    found = [c for c in (_network(a) or _slow(a), _tail_limit(a), _optimizer(a) or
+                         _scheduler(a), _lost(a), _lost_node(a)) if c]
     found = [c for c in found if c["saving"] >= WORTH * compute]
     if not found:
         busy = a["share"]["busy"]
         return {"limit": None, "what_if": None,
                 "text": f"nothing stands out: the {workers} worker(s) were busy "
                         f"{busy:.0%} of the compute time ({_dur(compute)})"}
-    best = max(found, key=lambda c: c["saving"])
+    found.sort(key=lambda c: -c["saving"])
+    best = found[0]
     if best.get("estimate", True):
         what_if = compute - best["saving"]
         text = best["text"] + (f" (compute would take about {_dur(what_if)} instead of "
                                f"{_dur(compute)})")
     else:
         what_if, text = None, best["text"]
-    return {"limit": best["limit"], "text": text, "what_if": what_if}
+    if len(found) > 1:   # a second limit worth naming: the second sentence
+        text += ". Also " + found[1]["text"]
+    return {"limit": best["limit"], "text": text, "what_if": what_if,
+            "also": found[1]["limit"] if len(found) > 1 else None}
 
 
 def _slow(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -213,6 +228,35 @@ def _slow(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
                 f"fewer tasks on it would help")
         return {"limit": "slow " + label, "text": text, "saving": saving}
     return None
+
+
+def _network(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A node whose results took a large share of its workers' time on its link (the
+    bytes received from it over its measured download rate), beside the best link.
+    What if: its bytes at the best link's rate, its workers' time saved spread over
+    all workers. Named before a slow node: its slow link is why its workers lag."""
+    compute, workers = a["wall"]["compute"], a["workers"]
+    nodes = {k: g for k, g in a["nodes"].items() if g.get("bytes_in") and g.get("download_mbps")}
+    if len(nodes) < 2 and not (nodes and len(a["nodes"]) >= 2):
+        return None
+    best = max(g["download_mbps"] for g in a["nodes"].values() if g.get("download_mbps"))
+    worst = None
+    for k, g in nodes.items():
+        wire = g["bytes_in"] / (g["download_mbps"] * 1e6)
+        share = wire / (max(g["workers"], 1) * compute)
+        if worst is None or share > worst[2]:
+            worst = (k, wire, share, g)
+    if worst is None or worst[2] < WORTH:
+        return None
+    name, wire, share, g = worst
+    if g["download_mbps"] >= 0.5 * best:
+        return None   # every node's link is as slow: the network is the box's, not a node's
+    saving = (wire - g["bytes_in"] / (best * 1e6)) / workers
+    text = (f"the network: {name} sent {g['bytes_in'] / 1e6:.3g} MB of results over its "
+            f"{g['download_mbps']:.3g} MB/s link (about {_dur(wire)} on the wire, "
+            f"{share:.0%} of its workers' time; the best link measured {best:.3g} MB/s); "
+            f"smaller results, or a wired link for {name}, would help")
+    return {"limit": "network", "text": text, "saving": saving}
 
 
 def _tail_limit(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:

@@ -59,6 +59,7 @@ class WorkerStats:
     node: str = "?"
     tasks: int = 0
     busy: float = 0.0          # seconds inside tasks
+    bytes_in: int = 0          # bytes of results messages received from it
     cpu: Optional[float] = None   # the worker process's CPU seconds, told at the end
     wall: Optional[float] = None  # the worker loop's wall seconds, told at the end
     last_seen: float = field(default_factory=time.time)
@@ -66,6 +67,8 @@ class WorkerStats:
     def describe(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"node": self.node, "tasks": self.tasks,
                                "busy_seconds": round(self.busy, 6)}
+        if self.bytes_in:
+            out["bytes_in"] = self.bytes_in
         if self.cpu is not None and self.wall:
             out.update(cpu_seconds=round(self.cpu, 6), wall_seconds=round(self.wall, 6),
                        busy_fraction=round(self.busy / self.wall, 4))
@@ -316,6 +319,14 @@ class Scheduler:
     def context(self) -> Any:
         """What a worker needs beside the tasks: an optimize job's pruner table."""
         return self.source.context()
+
+    def received_bytes(self, worker: int, n: int, node: str = "?") -> None:
+        """A results message of ``n`` bytes came from ``worker`` (the network's share
+        of the run, analysis.py)."""
+        st = self.stats.get(worker)
+        if st is None:
+            st = self.stats[worker] = WorkerStats(node=node)
+        st.bytes_in += n
 
     def receive(self, batch_id: int, worker: int, rows: List[Tuple], raw: Optional[List[Any]],
                 compute: float, node: str = "?", curves: Optional[dict] = None,

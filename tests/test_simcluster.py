@@ -814,3 +814,41 @@ def test_a_node_held_to_a_fraction_of_a_core_is_named_with_its_throttling(tmp_pa
     assert share and int(share.group(1)) >= 50, verdict["text"]
     said = [ln for ln in proc.stdout.splitlines() if ln.startswith("[parc_mpi] what limited")]
     assert said and "node n2" in said[0]
+
+
+LARGE_RESULTS = """
+import time, numpy as np, parc_mpi
+def f(x):
+    time.sleep(0.05)
+    return np.full(31_250, float(x))      # 250 kB of results a task
+job = parc_mpi.map(f, range(120))
+"""
+
+
+def test_a_wifi_node_sending_large_results_is_named_as_the_network(tmp_path):
+    """n2 on a 50 Mbit/s link, every task returning 1 MB: its results spend most of its
+    workers' time on the wire. The verdict names the network and n2, from the bytes
+    rank 0 received and the network benchmark's download rate."""
+    nodes_csv, hostfile = three_nodes(tmp_path)
+    job = tmp_path / "job.py"
+    job.write_text(LARGE_RESULTS)
+    run_dir = tmp_path / "run"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", links={"n2": "wifi"}) as cluster:
+        proc = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "-q"], cwd=str(tmp_path)),
+            env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, Done(proc, 0)
+    wired_dir = tmp_path / "wired"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as cluster:
+        wired = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(wired_dir), "-q"], cwd=str(tmp_path)),
+            env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert wired.returncode == 0, Done(wired, 0)
+    verdict = meta_of(run_dir)["verdict"]
+    assert verdict["limit"] == "network", verdict["text"]
+    assert verdict["text"].startswith("the network: n2 sent ")
+    measured = meta_of(wired_dir)["verdict"]["figures"]["wall"]["compute"]
+    print(verdict["text"], "| measured on a wired n2:", measured)
+    assert abs(verdict["what_if"] - measured) <= 0.25 * measured, (verdict["what_if"], measured)

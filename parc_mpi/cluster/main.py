@@ -49,6 +49,7 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
                 raw = bytearray(status.Get_count(MPI.BYTE))
                 comm.Recv([raw, MPI.BYTE], source=src, tag=tag)
                 msg = pickle.loads(raw)
+                sched.received_bytes(src, len(raw), nodes.get(src, "?"))
             else:
                 msg = comm.recv(source=src, tag=tag)
             active = True
