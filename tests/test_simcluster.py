@@ -128,6 +128,19 @@ def three_nodes(tmp_path):
                                             "n1,n1,worker,2\nn2,n2,worker,2\n")
 
 
+def run_on_three_nodes(tmp_path, hostfile, job, run_dir, *args, env=None, **box):
+    """``parc_mpi.run JOB`` on the three-node box (7 ranks), built with ``box``'s
+    options (links=, cpu=, ...); the finished process, checked to have exited 0."""
+    nodes_csv = tmp_path / "node_list.csv"
+    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", **box) as cluster:
+        proc = subprocess.run(cluster.command(
+            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
+             "parc_mpi.run", str(job), "--run-dir", str(run_dir), *args], cwd=str(tmp_path)),
+            env=env or cli_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, Done(proc, 0)
+    return proc
+
+
 def test_a_worker_node_whose_cable_is_pulled_is_lost_and_the_run_completes(tmp_path):
     """The cable stays out: rank 0 finishes with the other nodes, and the job ends
     (MPI_Abort after everything is saved) instead of mpiexec waiting for the lost
@@ -620,12 +633,7 @@ def test_a_wifi_node_on_a_wired_box_is_named_by_the_report(tmp_path):
     job = tmp_path / "job.py"
     job.write_text(SLOW.replace("range(150)", "range(40)"))
     run_dir = tmp_path / "run"
-    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", links={"n2": "wifi"}) as cluster:
-        proc = subprocess.run(cluster.command(
-            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
-             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "-q"], cwd=str(tmp_path)),
-            env=cli_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, Done(proc, 0)
+    run_on_three_nodes(tmp_path, hostfile, job, run_dir, "-q", links={"n2": "wifi"})
     with RunReader(str(run_dir)) as db:
         best = {}
         for f in db.netbench():
@@ -787,18 +795,9 @@ def test_a_node_held_to_a_fraction_of_a_core_is_named_with_its_throttling(tmp_pa
     env = cli_env()
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     run_dir, cool_dir = tmp_path / "run", tmp_path / "cool"
-    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", cpu={"n2": 0.1}) as cluster:
-        proc = subprocess.run(cluster.command(
-            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
-             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "--netbench", "off"],
-            cwd=str(tmp_path)), env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, Done(proc, 0)
-    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as cluster:   # n2 cooled
-        cool = subprocess.run(cluster.command(
-            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
-             "parc_mpi.run", str(job), "--run-dir", str(cool_dir), "--netbench", "off"],
-            cwd=str(tmp_path)), env=cli_env(), capture_output=True, text=True, timeout=300)
-    assert cool.returncode == 0, Done(cool, 0)
+    proc = run_on_three_nodes(tmp_path, hostfile, job, run_dir, "--netbench", "off", env=env,
+                              cpu={"n2": 0.1})
+    run_on_three_nodes(tmp_path, hostfile, job, cool_dir, "--netbench", "off")   # n2 cooled
     with RunReader(str(run_dir)) as db:
         meta = db.meta()
     with RunReader(str(cool_dir)) as db:
@@ -833,19 +832,9 @@ def test_a_wifi_node_sending_large_results_is_named_as_the_network(tmp_path):
     job = tmp_path / "job.py"
     job.write_text(LARGE_RESULTS)
     run_dir = tmp_path / "run"
-    with SimCluster(read_node_list(str(nodes_csv)), "gigabit", links={"n2": "wifi"}) as cluster:
-        proc = subprocess.run(cluster.command(
-            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
-             "parc_mpi.run", str(job), "--run-dir", str(run_dir), "-q"], cwd=str(tmp_path)),
-            env=cli_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, Done(proc, 0)
+    run_on_three_nodes(tmp_path, hostfile, job, run_dir, "-q", links={"n2": "wifi"})
     wired_dir = tmp_path / "wired"
-    with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as cluster:
-        wired = subprocess.run(cluster.command(
-            [find_mpiexec(), "-f", str(hostfile), "-n", "7", sys.executable, "-m",
-             "parc_mpi.run", str(job), "--run-dir", str(wired_dir), "-q"], cwd=str(tmp_path)),
-            env=cli_env(), capture_output=True, text=True, timeout=300)
-    assert wired.returncode == 0, Done(wired, 0)
+    run_on_three_nodes(tmp_path, hostfile, job, wired_dir, "-q")
     verdict = meta_of(run_dir)["verdict"]
     assert verdict["limit"] == "network", verdict["text"]
     assert verdict["text"].startswith("the network: n2 sent ")
