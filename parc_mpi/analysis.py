@@ -277,7 +277,8 @@ def _tail_limit(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         lead = (f"the tail: {_dur(t['seconds'])} from the last task started to the last "
                 f"result (tasks {', '.join(map(str, t['tasks']))})")
     text = (f"{lead}; the workers were idle {t['idle_share']:.0%} of the compute time; "
-            f"split long tasks or start them first")
+            f"split long tasks, or start them first (map(..., cost=) with each item's "
+            f"cost)")
     return {"limit": "tail", "text": text, "saving": saving}
 
 

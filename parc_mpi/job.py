@@ -17,7 +17,8 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 from .optimizers import Optimizer, check_goal, check_noise, make_optimizer
 from .space import Space
@@ -128,6 +129,7 @@ STREAM_MIN = 50_000   # map runs from this many tasks keep results.csv and the r
 @dataclass
 class MapJob(Job):
     items: Iterable = ()
+    cost: Optional[Callable] = None   # the items' cost: the costliest start first
     kind = "map"
     stream = False   # results.csv lines made by the workers (set on every rank: streams())
 
@@ -137,13 +139,30 @@ class MapJob(Job):
         generator of unknown length. Below that, the end of the run does it from the
         store in a fraction of a second, and the workers are spared the lines."""
         big = not hasattr(self.items, "__len__") or len(self.items) >= STREAM_MIN  # type: ignore[arg-type]
-        return not resume and big
+        return not resume and big and self.cost is None   # the lines come in task order
 
     def describe(self) -> dict:
         out = super().describe()
         if hasattr(self.items, "__len__"):
             out["total"] = len(self.items)  # type: ignore[arg-type]
+        if self.cost is not None:
+            out["order"] = "cost"
         return out
+
+    def ordered(self) -> List[Tuple[int, Any]]:
+        """``(task, item)`` pairs, the costliest first (``cost=``; ties keep the items'
+        order). Raises JobError naming the item whose cost cannot be had."""
+        pairs = list(enumerate(self.items))
+        costs = []
+        for i, item in pairs:
+            try:
+                c = float(self.cost(item))
+            except Exception as exc:  # the user's function
+                raise JobError(f"map(..., cost=): cost(items[{i}]) raised "
+                               f"{type(exc).__name__}: {exc}") from None
+            costs.append(-c if c == c else 0.0)   # nan: no cost known, kept in place
+        order = sorted(range(len(pairs)), key=lambda k: costs[k])
+        return [pairs[k] for k in order]
 
 
 @dataclass
@@ -199,7 +218,7 @@ class GenerateJob(Job):
 
 def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[float] = None,
         summary: Optional[Callable] = None, name: Optional[str] = None,
-        memory: Any = None, cores: int = 1) -> MapJob:
+        memory: Any = None, cores: int = 1, cost: Optional[Callable] = None) -> MapJob:
     """A sweep: call ``fn(item)`` for every item, on as many workers as there are.
 
     Parameters
@@ -219,6 +238,11 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
         Memory limit of each task's process, e.g. ``"800M"``: a task that needs more
         fails naming its limit (a memory cgroup where one can be made, else
         ``RLIMIT_DATA``; ``--memory`` overrides it).
+    cost : callable, optional
+        ``cost(item)``: a number, larger for an item that takes longer (its size, a
+        grid's cell count). The costliest items start first, so that no long task
+        runs alone at the end (the report's "the tail" verdict); results keep the
+        items' task numbers. Needs a list, tuple or range of items.
     cores : int or callable, default 1
         Cores each task uses (a multithreaded program, a threaded BLAS): a node runs
         at most its cores divided by this many tasks at once, and each task's
@@ -249,7 +273,31 @@ def map(fn: Callable, items: Iterable, *, retries: int = 0, timeout: Optional[fl
         _check_program(fn, item, where="map(fn, items): items[0]")
     return MapJob(fn=fn, items=items, retries=_check_retries(retries),
                   timeout=_check_timeout(timeout), name=name, summary=summary,
-                  memory=_check_memory(memory), cores=_check_cores(cores, items))
+                  memory=_check_memory(memory), cores=_check_cores(cores, items),
+                  cost=_check_cost(cost, items, item if known else None))
+
+
+def _check_cost(cost: Any, items: Any, first: Any) -> Optional[Callable]:
+    """``cost=``: a function of an item giving a number, over items that can be
+    ordered (a list, tuple or range: a generator is consumed as it goes)."""
+    if cost is None:
+        return None
+    if not callable(cost) or isinstance(cost, type):
+        raise JobError(f"map(..., cost=): give a function of an item returning its cost "
+                       f"(say, its size), got {type(cost).__name__}")
+    if not hasattr(items, "__len__") or not hasattr(items, "__getitem__"):
+        raise JobError("map(..., cost=): the items must be a list, tuple or range to be "
+                       f"started costliest first, got {type(items).__name__}")
+    if len(items):
+        try:
+            got = cost(first)
+        except Exception as exc:  # the user's function
+            raise JobError(f"map(..., cost=): cost(items[0]) raised {type(exc).__name__}: "
+                           f"{exc}") from None
+        if isinstance(got, bool) or not isinstance(got, (int, float)) and not hasattr(
+                got, "__float__"):
+            raise JobError(f"map(..., cost=): cost(items[0]) must be a number, got {got!r}")
+    return cost
 
 
 def optimize(fn: Callable, space: Mapping, budget: int, *, goal: str,

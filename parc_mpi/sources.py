@@ -56,7 +56,8 @@ class MapSource(Source):
             self.total = len(job.items)  # type: ignore[arg-type]
         except TypeError:
             self.total = None
-        self._it: Iterator = enumerate(job.items)
+        # cost=: the costliest first (the task number stays the item's position)
+        self._it: Iterator = iter(job.ordered()) if job.cost is not None else enumerate(job.items)
         self._exhausted = False
         self.skip: Optional[set] = None  # a resume: tasks already done
 

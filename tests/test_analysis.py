@@ -41,9 +41,12 @@ def test_a_long_last_task_is_named_as_the_tail(tmp_path, write_job):
     lines = done.stdout.splitlines()
     said = [i for i, ln in enumerate(lines) if ln.startswith("[parc_mpi] what limited it: the tail")]
     assert said and lines[said[0] - 1].startswith("[parc_mpi] finished:")
-    # started first, the long task ends with the others: the "what if"
-    first = SLEEPS.replace("SLEEP", "1.5 if i == 0 else 0.1").replace("N", "12")
+    # started first (cost= says it is the costliest), the long task ends with the
+    # others: the "what if", and acting on the verdict
+    first = SLEEPS.replace("SLEEP", "1.5 if i == 11 else 0.1").replace(
+        "range(N))", "list(range(12)), cost=lambda i: 15 if i == 11 else 1)")
     _, run_first, _ = run_job(tmp_path, write_job, "first", first)
+    assert min(run_first.tasks, key=lambda t: t.t_start).task == 11
     what_if = run.meta["verdict"]["what_if"]
     assert abs(what_if - compute(run_first)) <= 0.25 * compute(run_first), \
         (what_if, compute(run_first))
