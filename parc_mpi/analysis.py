@@ -30,20 +30,17 @@ THROTTLED_NOW = 0xE       # get_throttled: ARM capped, throttled, soft temperatu
 SLOW = 1.3                # a node (worker) this many times the fastest's median is slow
 MIN_TASKS = 5             # tasks a node needs before its median counts
 WORTH = 0.10              # a limit is named when removing it would save this share
-MAX_ROWS = 300_000        # attempts read at most (about a second here)
+MIN_COMPUTE = 0.5         # seconds of compute below which no limit is weighed
 
 
 def analyse(run_dir: str, now: Optional[float] = None,
             summary: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The figures a verdict rests on, as a JSON-able dict (see the module's doc).
     ``summary``: the run's summary when the store does not hold it yet (at the end).
-    Past ``MAX_ROWS`` attempts: ``{"too_many": n}`` (the read would cost seconds)."""
+    Read as SQL aggregates (``RunReader.timing``) and a sample for the medians."""
     with RunReader(run_dir) as r:
         meta = r.meta()
-        n = r.attempts()
-        if n > MAX_ROWS:
-            return {"kind": (meta.get("job") or {}).get("kind"), "too_many": n}
-        cols = r.columns(("task", "worker", "node", "t_start", "t_end", "status"))
+        t = r.timing()
         samples = r.samples_by_node()
         links: Dict[str, float] = {}   # node -> its best measured download (node -> main)
         for f in r.netbench():
@@ -51,20 +48,19 @@ def analyse(run_dir: str, now: Optional[float] = None,
                 links[f.node] = max(links.get(f.node, 0.0), f.mbps)
     summary = summary if summary is not None else (meta.get("summary") or {})
     job = meta.get("job") or {}
-    rows = [dict(zip(cols, v)) for v in zip(*cols.values())]
-    rows = [x for x in rows if x["t_start"] is not None and x["t_end"] is not None
-            and x["worker"] is not None]
-    out: Dict[str, Any] = {"kind": job.get("kind"), "tasks": len(rows)}
-    if not rows:
+    groups = t["groups"]   # (worker, node, ok, n, seconds, first, last start, last end, max)
+    out: Dict[str, Any] = {"kind": job.get("kind"), "tasks": sum(g[3] for g in groups)}
+    if not groups:
         return out
-    started = meta.get("started") or min(x["t_start"] for x in rows)
-    first = min(x["t_start"] for x in rows)
-    last = max(x["t_end"] for x in rows)
+    started = meta.get("started") or min(g[5] for g in groups)
+    first = min(g[5] for g in groups)
+    last = max(g[7] for g in groups)
     finished = meta.get("finished") or (now if now is not None else time.time())
     compute = max(last - first, 1e-9)
-    workers = sorted({x["worker"] for x in rows})
-    busy = sum(x["t_end"] - x["t_start"] for x in rows if x["status"] == "ok")
-    lost = sum(x["t_end"] - x["t_start"] for x in rows if x["status"] != "ok")
+    workers = sorted({g[0] for g in groups})
+    busy = sum(g[4] for g in groups if g[2])
+    lost = sum(g[4] for g in groups if not g[2])
+    ok = sum(g[3] for g in groups if g[2]) or 1
     available = len(workers) * compute
     out.update(
         wall={"first": first, "startup": max(0.0, first - started), "compute": compute,
@@ -72,11 +68,15 @@ def analyse(run_dir: str, now: Optional[float] = None,
         workers=len(workers),
         share={"busy": busy / available, "lost": lost / available,
                "idle": max(0.0, 1.0 - (busy + lost) / available)},
-        attempts_failed=sum(1 for x in rows if x["status"] != "ok"),
-        longest=max(x["t_end"] - x["t_start"] for x in rows))
+        attempts_failed=sum(g[3] for g in groups if not g[2]),
+        longest=max(g[8] for g in groups))
+    ends: Dict[str, float] = {}
+    for g in groups:
+        ends[str(g[0])] = max(ends.get(str(g[0]), first), g[7])
     gone = {str(w) for w in (summary.get("lost_workers") or {})}
-    out["tail"] = _tail(rows, last, compute, len(workers), gone)
-    out["nodes"] = _groups(rows, "node", samples)
+    out["tail"] = _tail(t, groups, ends, last, compute, len(workers), gone)
+    out["nodes"] = _groups(groups, t["sample"], 1, samples)
+    out["by_worker"] = _groups(groups, t["sample"], 0, {})
     for w, st in (summary.get("workers") or {}).items():   # results' bytes, per node
         g = out["nodes"].get(str(st.get("node")))
         if g is not None and st.get("bytes_in"):
@@ -84,16 +84,11 @@ def analyse(run_dir: str, now: Optional[float] = None,
     for name, mbps in links.items():
         if name in out["nodes"]:
             out["nodes"][name]["download_mbps"] = mbps
-    out["by_worker"] = _groups(rows, "worker", {})
     cpu = summary.get("main_cpu_seconds")
-    ok = sum(1 for x in rows if x["status"] == "ok") or 1
     if cpu is not None:
-        out["scheduler"] = {"busy": min(1.0, cpu / compute), "ms_per_task": 1e3 * cpu / len(rows),
-                            "task_ms": 1e3 * busy / ok}
+        out["scheduler"] = {"busy": min(1.0, cpu / compute),
+                            "ms_per_task": 1e3 * cpu / out["tasks"], "task_ms": 1e3 * busy / ok}
     if summary.get("lost_workers"):
-        ends: Dict[str, float] = {}
-        for x in rows:
-            ends[str(x["worker"])] = max(ends.get(str(x["worker"]), first), x["t_end"])
         # "last": its last result, from when its work was missing (the loss is noticed
         # a heartbeat timeout later, "at")
         out["lost"] = {w: {"node": v.get("node"), "at": v.get("at"),
@@ -103,61 +98,58 @@ def analyse(run_dir: str, now: Optional[float] = None,
     if summary.get("optimizer_seconds") is not None:
         opt = float(summary["optimizer_seconds"])
         out["optimizer"] = {"seconds": opt, "share": min(1.0, opt / compute),
-                            "ms_per_task": 1e3 * opt / len(rows), "task_ms": 1e3 * busy / ok}
+                            "ms_per_task": 1e3 * opt / out["tasks"], "task_ms": 1e3 * busy / ok}
     return out
 
 
-def _tail(rows: List[dict], last: float, compute: float, workers: int,
-          gone: frozenset = frozenset()) -> Dict[str, Any]:
+def _tail(t: Dict[str, Any], groups: List[tuple], ends: Dict[str, float], last: float,
+          compute: float, workers: int, gone: set) -> Dict[str, Any]:
     """From the last start to the last result: how long, which tasks ran in it, and
     the worker-time idle in it (workers whose last task had ended; not the ones
     ``gone``, lost: they were not idle, they were not there)."""
-    last_start = max(x["t_start"] for x in rows)
-    ends: Dict[Any, float] = {}
-    for x in rows:
-        if str(x["worker"]) not in gone:
-            ends[x["worker"]] = max(ends.get(x["worker"], 0.0), x["t_end"])
-    idle = sum(last - e for e in ends.values())
-    running = sorted((x for x in rows if x["t_end"] > last_start),
-                     key=lambda x: -x["t_end"])
-    alone = [x for x in rows if x["t_end"] == last]
-    before = max((x["t_end"] for x in rows if x is not alone[0]), default=last)
+    last_start = max(g[6] for g in groups)
+    idle = sum(last - e for w, e in ends.items() if w not in gone)
+    running = [row for row in t["tail"] if row[3] > last_start]
+    before = t["before_last"] if t["before_last"] is not None else last
     return {"seconds": last - last_start, "idle_share": idle / (workers * compute),
-            "tasks": [x["task"] for x in running[:5]], "last_task": alone[0]["task"],
+            "tasks": [row[0] for row in running[:5]], "last_task": t["tail"][0][0],
             "alone_seconds": max(0.0, last - before)}
 
 
-def _groups(rows: List[dict], key: str, samples: Dict[str, List[dict]]) -> Dict[str, Any]:
-    """Per node (or worker): tasks, the median seconds of its successful tasks and its
-    ratio to the fastest such median; for nodes, the share of health samples taken
-    while throttled, the hottest CPU temperature and the lowest ARM clock."""
+def _groups(groups: List[tuple], sample: List[tuple], key: int,
+            samples: Dict[str, List[dict]]) -> Dict[str, Any]:
+    """Per node (``key`` 1) or worker (0): tasks, workers, busy seconds, the median of
+    its successful tasks' seconds (from the sample) and its ratio to the fastest such
+    median; for nodes, the share of health samples taken while throttled, the hottest
+    temperature and the lowest ARM clock."""
     out: Dict[str, Any] = {}
-    for x in rows:
-        g = out.setdefault(str(x[key]), {"tasks": 0, "seconds": [], "ranks": set()})
-        g["tasks"] += 1
-        g["ranks"].add(x["worker"])
-        if x["status"] == "ok":
-            g["seconds"].append(x["t_end"] - x["t_start"])
-    medians = {k: statistics.median(g["seconds"]) for k, g in out.items()
-               if len(g["seconds"]) >= MIN_TASKS}
+    for g in groups:
+        d = out.setdefault(str(g[key]), {"tasks": 0, "busy": 0.0, "ranks": set()})
+        d["tasks"] += g[3]
+        d["ranks"].add(g[0])
+        if g[2]:
+            d["busy"] += g[4]
+    seconds: Dict[str, List[float]] = {}
+    for row in sample:
+        seconds.setdefault(str(row[key]), []).append(row[2])
+    medians = {k: statistics.median(v) for k, v in seconds.items() if len(v) >= MIN_TASKS}
     fastest = min(medians.values()) if medians else None
-    for k, g in out.items():
-        g["busy"] = sum(g.pop("seconds"))
-        g["workers"] = len(g.pop("ranks"))
-        g["median"] = medians.get(k)
-        g["ratio"] = (medians[k] / fastest if k in medians and fastest and fastest > 0
+    for k, d in out.items():
+        d["workers"] = len(d.pop("ranks"))
+        d["median"] = medians.get(k)
+        d["ratio"] = (medians[k] / fastest if k in medians and fastest and fastest > 0
                       else None)
         s = samples.get(k) or []
         masks = [v.get("throttled") for v in s if v.get("throttled") is not None]
-        temps = [t for v in s for t in (v.get("cpu_temp_c"), v.get("gpu_temp_c"))
-                 if t is not None]   # the kernel's sensor, or a Pi's firmware
+        temps = [x for v in s for x in (v.get("cpu_temp_c"), v.get("gpu_temp_c"))
+                 if x is not None]   # the kernel's sensor, or a Pi's firmware
         mhz = [v.get("arm_mhz") for v in s if v.get("arm_mhz") is not None]
         if masks:
-            g["throttled_share"] = sum(1 for m in masks if m & THROTTLED_NOW) / len(masks)
+            d["throttled_share"] = sum(1 for m in masks if m & THROTTLED_NOW) / len(masks)
         if temps:
-            g["max_temp_c"] = max(temps)
+            d["max_temp_c"] = max(temps)
         if mhz:
-            g["min_arm_mhz"] = min(mhz)
+            d["min_arm_mhz"] = min(mhz)
     return out
 
 
@@ -169,6 +161,9 @@ def verdict(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     if not a.get("tasks") or "wall" not in a:
         return None
     compute, workers = a["wall"]["compute"], a["workers"]
+    if compute < MIN_COMPUTE:   # start-up and the end are the run; nothing to weigh
+        return {"limit": None, "what_if": None,
+                "text": f"too short to say: {_dur(compute)} of compute"}
     found = [c for c in (_network(a) or _slow(a), _tail_limit(a), _optimizer(a) or
                          _scheduler(a), _lost(a), _lost_node(a)) if c]
     found = [c for c in found if c["saving"] >= WORTH * compute]

@@ -370,9 +370,8 @@ def _end_files(sched: Scheduler, store: Store, job: Job, summary: Dict[str, Any]
 
 
 def _verdict(store: Store, summary: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """What limited the run (analysis.py), or None: no task ran, too many attempts to
-    read at the end (``analysis.MAX_ROWS``), or the analysis failed (it must never
-    cost the run its end)."""
+    """What limited the run (analysis.py), or None: no task ran, or the analysis
+    failed (it must never cost the run its end)."""
     from .analysis import run_verdict
     store.flush()
     try:
@@ -437,7 +436,7 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     if summary.get("optimization"):
         line += optimization_words(summary["optimization"])
     print(line, flush=True)
-    if summary.get("verdict"):
+    if summary.get("verdict") and not brief:   # -q: the summary line alone
         print(f"[parc_mpi] what limited it: {summary['verdict']}", flush=True)
     if (summary.get("optimization") or {}).get("pruner_unused"):
         print(f"[parc_mpi] warning: {summary['optimization']['pruner_unused']}", flush=True)

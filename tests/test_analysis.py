@@ -50,7 +50,7 @@ def test_a_long_last_task_is_named_as_the_tail(tmp_path, write_job):
     what_if = run.meta["verdict"]["what_if"]
     assert abs(what_if - compute(run_first)) <= 0.25 * compute(run_first), \
         (what_if, compute(run_first))
-    assert run_first.meta["verdict"]["limit"] is None   # the long task no longer stands out
+    assert compute(run_first) < compute(run) - 0.25   # acting on the verdict helped
 
 
 def test_a_slow_worker_is_named_and_its_what_if_matches_a_run_without_it(tmp_path, write_job):
@@ -68,7 +68,7 @@ def test_a_slow_worker_is_named_and_its_what_if_matches_a_run_without_it(tmp_pat
 
 
 def test_tiny_tasks_are_named_as_the_scheduler(tmp_path, write_job):
-    tiny = "import parc_mpi\ndef f(i):\n    return i\njob = parc_mpi.map(f, range(20000))\n"
+    tiny = "import parc_mpi\ndef f(i):\n    return i\njob = parc_mpi.map(f, range(200000))\n"
     _, run, a = run_job(tmp_path, write_job, "tiny", tiny)
     assert run.meta["verdict"]["limit"] == "scheduler", run.verdict
     assert run.verdict.startswith("the scheduler: tasks of ")

@@ -292,6 +292,29 @@ class RunReader:
                          "WHERE t_start IS NOT NULL AND worker IS NOT NULL AND seq % ? = 0 "
                          "ORDER BY seq", (STATUS_OK, every))
 
+    def timing(self, sample: int = 20_000) -> Dict[str, Any]:
+        """What analysis.py reads, aggregated in SQL (a second for 200,000 rows read
+        one by one; a fraction of it this way): ``groups`` (worker, node, ok, attempts,
+        seconds, first start, last start, last end, longest) per worker and outcome; ``sample``
+        (worker, node, seconds) of at most about ``sample`` successful attempts, taken
+        evenly, for the medians; ``tail`` (task, worker, t_start, t_end) of the six
+        attempts that ended last; ``before_last`` the end of the attempt before the
+        last one's."""
+        timed = "t_start IS NOT NULL AND t_end IS NOT NULL AND worker IS NOT NULL"
+        groups = self._all(
+            f"SELECT worker, node, status = ?, COUNT(*), SUM(t_end - t_start), MIN(t_start), "
+            f"MAX(t_start), MAX(t_end), MAX(t_end - t_start) FROM results WHERE {timed} "
+            f"GROUP BY worker, node, status = ?", (STATUS_OK, STATUS_OK))
+        n = sum(g[3] for g in groups if g[2])
+        every = max(1, -(-n // max(1, sample)))
+        picked = self._all(
+            f"SELECT worker, node, t_end - t_start FROM results WHERE {timed} AND status = ? "
+            f"AND seq % ? = 0", (STATUS_OK, every))
+        tail = self._all(f"SELECT task, worker, t_start, t_end FROM results WHERE {timed} "
+                         f"ORDER BY t_end DESC LIMIT 6")
+        return {"groups": groups, "sample": picked, "tail": tail,
+                "before_last": tail[1][3] if len(tail) > 1 else None}
+
     def end_histogram(self, t0: float, width: float) -> List[tuple]:
         """(bin, attempts ended in it) with bins of ``width`` seconds from ``t0``."""
         return self._all("SELECT CAST((t_end - ?) / ? AS INTEGER) AS b, COUNT(*) FROM results "
