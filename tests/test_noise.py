@@ -159,3 +159,15 @@ def test_a_run_killed_during_its_repeats_resumes_to_the_same_points(tmp_path, wr
     assert ok_points(run_dir) == reference
     assert json.loads((run_dir / "best.json").read_text()) == \
         json.loads((whole / "best.json").read_text())
+
+
+def test_the_noisy_benchmark_runs_and_prints_its_table(tmp_path):
+    from conftest import ROOT
+    done = run_cmd(python_cmd(f"{ROOT}/benchmarks/noisy.py", "--seeds", "1", "--budgets", "12",
+                              "--problems", "branin", "epidemic", "--methods", "auto", "noise",
+                              "--jobs", "1", "--json", tmp_path / "runs.json"), timeout=300)
+    assert done.returncode == 0, done
+    assert "| epidemic | high (10 infected) | 12 |" in done.stdout
+    assert "budget 12: noise better than auto on " in done.stdout
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert len(runs) == 8 and all(len(v) == 1 and math.isfinite(v[0]) for _, v in runs)
