@@ -232,7 +232,7 @@ def _network(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     all workers. Named before a slow node: its slow link is why its workers lag."""
     compute, workers = a["wall"]["compute"], a["workers"]
     nodes = {k: g for k, g in a["nodes"].items() if g.get("bytes_in") and g.get("download_mbps")}
-    if len(nodes) < 2 and not (nodes and len(a["nodes"]) >= 2):
+    if not nodes or len(a["nodes"]) < 2:   # a node's link beside another node's
         return None
     best = max(g["download_mbps"] for g in a["nodes"].values() if g.get("download_mbps"))
     worst = None
