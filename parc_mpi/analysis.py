@@ -19,7 +19,6 @@ kinds the node comparison is skipped (their tasks differ by design).
 """
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from typing import Any, Dict, List, Optional
@@ -188,8 +187,8 @@ def verdict(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 def _slow(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The slowest node (or worker, when every worker shares a node) by median task
-    time, beside the fastest; its saving is the work it would not have needed at the
-    fastest's pace, spread over the workers."""
+    time, beside the fastest; its saving, the compute time the same tasks would take
+    were its workers to finish tasks at the fastest's rate per worker."""
     if a.get("kind") != "map":
         return None
     for key, label in (("nodes", "node"), ("by_worker", "worker")):
@@ -204,8 +203,8 @@ def _slow(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         # fastest's rate per worker (its own rank and task processes were slow too, so
         # its tasks' own seconds understate what it cost); the same tasks at that rate
         tasks = sum(x["tasks"] for x in a[key].values())
-        rate = sum(x["tasks"] for x in a[key].values()) / a["wall"]["compute"]
-        per_worker = max(x["tasks"] / x["workers"] for k2, x in groups.items())
+        rate = tasks / a["wall"]["compute"]
+        per_worker = max(x["tasks"] / x["workers"] for x in groups.values())
         rate += (g["workers"] * per_worker - g["tasks"]) / a["wall"]["compute"]
         saving = a["wall"]["compute"] - tasks / rate
         why = ""
@@ -359,7 +358,7 @@ def run_verdict(run_dir: str, summary: Optional[Dict[str, Any]] = None
     the figures it rests on under ``figures``."""
     a = analyse(run_dir, summary=summary)
     v = verdict(a)
-    if v is not None and math.isfinite(a["wall"]["compute"]):
+    if v is not None:
         v["figures"] = {k: a[k] for k in ("wall", "share", "tail", "scheduler", "optimizer",
                                           "workers") if k in a}
     return v

@@ -160,7 +160,7 @@ class MapJob(Job):
             except Exception as exc:  # the user's function
                 raise JobError(f"map(..., cost=): cost(items[{i}]) raised "
                                f"{type(exc).__name__}: {exc}") from None
-            costs.append(-c if c == c else 0.0)   # nan: no cost known, kept in place
+            costs.append(-c if c == c else 0.0)   # nan: no cost known, counted as 0
         order = sorted(range(len(pairs)), key=lambda k: costs[k])
         return [pairs[k] for k in order]
 

@@ -347,8 +347,8 @@ def _end_files(sched: Scheduler, store: Store, job: Job, summary: Dict[str, Any]
         if best and "method" in best:   # noisy values: the value is an estimate
             outcome["estimate"] = {k: best[k] for k in (
                 "method", "sd", "noise_sd", "n", "sample", "task")}
-            if best.get("repeat_of"):   # counted apart from the budget's evaluations
-                outcome["repeats"] = len(best["repeat_of"])
+            if best.get("repeats"):   # counted apart from the budget's evaluations
+                outcome["repeats"] = best["repeats"]
                 outcome["evaluations"] -= outcome["repeats"]
         outcome.update(_optimization(store, job, summary))
         with _writing(os.path.join(store.run_dir, "best.json")):

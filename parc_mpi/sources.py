@@ -130,11 +130,6 @@ class OptimizeSource(Source):
             out.append(self._repeats.popleft())
         return out
 
-    def repeat_of(self) -> Dict[int, int]:
-        """Repeated evaluations by task: the task each repeats."""
-        return {a - self.offset: b - self.offset
-                for a, b in self.optimizer.repeat_of.items()}
-
     def estimate(self) -> Optional[Dict[str, Any]]:
         """The best point as :meth:`Optimizer.estimate` says (with noise: the model's
         or the repeats' mean, and its spread), by task, or None."""
@@ -186,8 +181,8 @@ class OptimizeSource(Source):
         if not (self.optimizer.noise or self.optimizer.repeat_of):
             return None
         out = self.estimate()
-        if out is not None:
-            out["repeat_of"] = self.repeat_of()
+        if out is not None and self.optimizer.repeat_of:   # counted apart from the budget
+            out["repeats"] = len(self.optimizer.repeat_of)
         return out
 
     def best(self) -> Optional[Tuple[Any, float]]:

@@ -57,9 +57,9 @@ def _total(meta: Dict[str, Any]) -> Optional[int]:
     job = meta.get("job") or {}
     if job.get("kind") == "optimize":   # with repeats= the best points' again too
         budget = meta.get("budget_extended") or job.get("budget")
-        repeated = ((meta.get("summary") or {}).get("best") or {}).get("repeat_of")
+        repeated = ((meta.get("summary") or {}).get("best") or {}).get("repeats")
         if budget and job.get("repeats"):
-            budget += len(repeated) if repeated is not None else \
+            budget += repeated if repeated is not None else \
                 job["repeats"] * job.get("repeat_top", 3)
         return budget
     return job.get("total") or job.get("max_tasks")

@@ -123,9 +123,9 @@ def write_csv(path: str, reader, param_names: Optional[List[str]] = None) -> str
     repeats = None
     if param_names:   # an optimization: its repeated evaluations say so (repeats=)
         from .optimization import repeat_map
-        meta_job = reader.meta().get("job") or {}
-        if meta_job.get("repeats"):
-            repeats = repeat_map(reader)
+        meta = reader.meta()
+        if (meta.get("job") or {}).get("repeats"):
+            repeats = repeat_map(reader, meta=meta)
             head.append("repeat_of")
     tmp = path + ".tmp"
     try:

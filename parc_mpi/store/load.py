@@ -82,7 +82,7 @@ class Run:
             finals = reader.final_results()
             attempts = reader.columns(("task",))["task"]
             peaks = {(t, a): p for t, a, p in reader.usage()}
-            self.repeat_of: Dict[int, int] = repeat_map(reader)
+            self.repeat_of: Dict[int, int] = repeat_map(reader, finals, self.meta)
         counts: Dict[int, int] = {}
         for t in attempts:
             counts[t] = counts.get(t, 0) + 1
@@ -137,7 +137,7 @@ class Run:
             return None
         est = (self.meta.get("summary") or {}).get("best") or {}
         if "method" in est:
-            return {k: v for k, v in est.items() if k != "repeat_of"}
+            return {k: v for k, v in est.items() if k != "repeats"}
         sign = -1.0 if (self.meta.get("job") or {}).get("goal") == "max" else 1.0
         best = None
         for t in self.tasks:

@@ -120,18 +120,20 @@ def front_params(reader: RunReader, front: List[Dict[str, Any]],
         p["params"] = params.get(p["task"])
 
 
-def repeat_map(reader: RunReader) -> Dict[int, int]:
+def repeat_map(reader: RunReader, finals: Optional[List[Any]] = None,
+               meta: Optional[Dict[str, Any]] = None) -> Dict[int, int]:
     """An optimization with ``repeats=``: each repeated evaluation's task -> the task
     of the budget it evaluated again (the first with the same parameters); empty
-    for any other run."""
-    meta = reader.meta()
+    for any other run. ``finals`` and ``meta``: the reader's final results and meta
+    when the caller has read them already."""
+    meta = reader.meta() if meta is None else meta
     job = meta.get("job") or {}
     if job.get("kind") != "optimize" or not job.get("repeats"):
         return {}
     budget = int(meta.get("budget_extended") or job.get("budget") or 0)
     first: Dict[str, int] = {}
     out: Dict[int, int] = {}
-    for r in reader.final_results():
+    for r in (reader.final_results() if finals is None else finals):
         key = json.dumps(r.params, sort_keys=True, default=str)
         if r.task < budget:
             first.setdefault(key, r.task)
