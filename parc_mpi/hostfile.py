@@ -25,6 +25,9 @@ then: mpirun -hostfile hostfile python -m parc_mpi.run job.py
 
 before the first run on a new box, from the main node with the environment's python:
   python -m parc_mpi.hostfile node_list.csv --check
+
+on a Slurm cluster, the node list from Slurm (inside a job: its allocation):
+  python -m parc_mpi.hostfile slurm_nodes.csv --from-slurm --check
 """
 
 
@@ -79,6 +82,31 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _from_slurm(path: str) -> Optional[str]:
+    """Write the node list ``path`` from Slurm's nodes; the problem, in words, or None."""
+    from .slurm import cluster_nodes
+    if os.path.exists(path):
+        return f"{path} exists; --from-slurm writes a new node list (give another name)"
+    try:
+        rows = cluster_nodes()
+    except ValueError as exc:
+        return f"--from-slurm: {exc}"
+    if not rows:
+        return "--from-slurm: Slurm lists no nodes"
+    lines = ["# from Slurm (python -m parc_mpi.hostfile --from-slurm)",
+             "name,address,role,cores"]
+    lines += [f"{name},{addr},{'main' if i == 0 else 'worker'},{cores or 1}"
+              for i, (name, addr, cores) in enumerate(rows)]
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        return f"{path}: cannot write: {exc.strerror}"
+    print(f"wrote {path}: {len(rows)} Slurm node{'s' if len(rows) != 1 else ''} "
+          f"({', '.join(r[0] for r in rows[:6])}{', ...' if len(rows) > 6 else ''})")
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from .cli import make_parser
     parser = make_parser(
@@ -102,7 +130,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=_positive_int, default=50000,
                         help="with --check: the TCP port to test between nodes (default: "
                              "50000)")
+    parser.add_argument("--from-slurm", action="store_true",
+                        help="first write NODE_LIST from Slurm: the job's allocation inside "
+                             "a job (its first node the main one), else every node sinfo "
+                             "lists; then --check or -o work on Slurm's nodes")
     args = parser.parse_args(argv)
+    if args.from_slurm:
+        problem = _from_slurm(args.node_list)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     try:
         nodes = read_node_list(args.node_list)
     except NodeListError as exc:

@@ -87,6 +87,16 @@ def auto_cleanup_disabled() -> bool:
     return False
 
 
+def started_by_srun() -> bool:
+    """True when Slurm's srun started this process itself (its parent is slurmstepd),
+    not an mpiexec's proxy."""
+    try:
+        with open(f"/proc/{os.getppid()}/comm") as fh:
+            return fh.read().strip() == "slurmstepd"
+    except OSError:
+        return False
+
+
 def launcher_hostfile_text() -> Optional[str]:
     """The hostfile the launcher used, when it says which (MPICH, Open MPI, Slurm)."""
     for var in ("PARC_MPI_HOSTFILE", "HYDRA_HOST_FILE", "OMPI_MCA_orte_default_hostfile",

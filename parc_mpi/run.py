@@ -14,7 +14,7 @@ from typing import List, Optional
 
 from .cli import make_parser
 from .mpienv import launcher_rank
-from .runner import RunOptions, apply_options, run_serial
+from .runner import RunOptions, apply_options, resolve_resume, run_serial
 
 EPILOG = """\
 examples:
@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a stopped or crashed run: finished tasks are kept, "
                         "tasks that were running run again, an optimizer is replayed")
+    p.add_argument("--resume-if-exists", action="store_true",
+                   help="with --run-dir: continue the run there if it holds one, else "
+                        "start it there (one batch script for the first job and the job "
+                        "that finishes what a time limit cut off)")
     p.add_argument("--heartbeat-timeout", type=_positive_float, default=30.0,
                    metavar="SECONDS",
                    help="a worker silent this long is declared lost and its tasks run "
@@ -197,16 +201,26 @@ def main(argv: Optional[List[str]] = None) -> int:
                       warm_start=args.warm_start, serve=args.serve,
                       allow_hosts=args.allow_host, isolate=args.isolate,
                       memory=args.memory, memory_guard=args.memory_guard,
-                      retry_failed=args.retry_failed)
+                      retry_failed=args.retry_failed,
+                      resume_if_exists=args.resume_if_exists)
     if args.retry_failed and not args.resume:
         print("error: --retry-failed goes with --resume RUN_DIR", file=sys.stderr)
+        return 2
+    if args.resume_if_exists and not args.run_dir:
+        print("error: --resume-if-exists goes with --run-dir DIR (the run to continue or "
+              "start)", file=sys.stderr)
         return 2
     if args.resume and args.run_dir:
         print("error: --resume RUN_DIR continues that run in place; drop --run-dir",
               file=sys.stderr)
         return 2
-    from .cluster.world import world
-    comm = world()
+    from .cluster.world import WorldMismatch, world
+    try:
+        comm = world()
+    except WorldMismatch as exc:   # every process says it: one line, from the first
+        if launcher_rank() in (0, None):
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     if comm is not None:
         from .cluster import heartbeat
         from .cluster.launch import run_mpi
@@ -224,6 +238,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 heartbeat.await_the_end(max(120.0, 4 * opts.heartbeat_timeout))
             os._exit(status)
         return _finalize(comm, status)
+    resolve_resume(opts)
     return _serial(opts, args.ship)
 
 

@@ -57,6 +57,7 @@ class RunOptions:
     memory: Optional[int] = None  # --memory: bytes per task process (else the job's)
     memory_guard: bool = True    # end the biggest task process when the node runs low
     retry_failed: bool = False   # --resume --retry-failed: run failed-for-good tasks again
+    resume_if_exists: bool = False   # --run-dir DIR: resume the run in DIR if there is one
     argv: List[str] = field(default_factory=list)
 
     @property
@@ -94,6 +95,14 @@ def apply_options(job: Job, opts: RunOptions) -> None:
         job.warm_start = opts.warm_start
 
 
+def resolve_resume(opts: RunOptions) -> None:
+    """``--run-dir DIR --resume-if-exists``: a run already in DIR is resumed in place
+    (rank 0 decides, before it makes anything, and tells the other ranks)."""
+    if opts.resume_if_exists and opts.run_dir and \
+            os.path.exists(os.path.join(opts.run_dir, "run.sqlite")):
+        opts.resume, opts.run_dir = opts.run_dir, None
+
+
 def open_run(job: Job, opts: RunOptions) -> Store:
     """Create the run directory and its store (raises StoreError naming the path), or
     with ``--resume`` open the old one (NothingToResume when it already ended)."""
@@ -124,7 +133,8 @@ def open_run(job: Job, opts: RunOptions) -> Store:
         run_dir = opts.run_dir
         from .store import StoreError
         if os.path.exists(os.path.join(run_dir, "run.sqlite")):
-            raise StoreError(f"{run_dir}: already holds a run; give another --run-dir")
+            raise StoreError(f"{run_dir}: already holds a run; give another --run-dir "
+                             "(or --resume-if-exists to continue it)")
         try:
             os.makedirs(run_dir, exist_ok=True)
         except OSError as exc:
@@ -226,6 +236,8 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
 
 
 TERM_WAIT = 5.0   # seconds running tasks get after SIGTERM before the run ends them
+TIME_LIMIT_NEAR = "Slurm's warning of the time limit (SIGUSR1)"   # --signal=USR1@SECONDS
+WARNED: List[bool] = []   # a SIGUSR1 that came before the run's Watch (rank 0 starting)
 
 
 class Watch:
@@ -242,14 +254,25 @@ class Watch:
         self.next_progress = time.monotonic() + progress
         self.first_shown = False  # the first line comes with the first results
         self.hard_at: Optional[float] = None  # SIGTERM: when running tasks are ended
+        self.term_named = False   # whether Slurm was asked why it sent SIGTERM
         self._old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
             try:
                 self._old[sig] = signal.signal(sig, self._on_signal)
             except ValueError:  # not the main thread
                 pass
+        if WARNED:   # Slurm's warning came while the ranks were starting
+            self._on_signal(signal.SIGUSR1, None)
 
     def _on_signal(self, signum, frame):
+        if signum == signal.SIGUSR1:
+            # Slurm's --signal=USR1@SECONDS warning: the time limit is near. No new
+            # tasks; running ones finish and are stored before SIGTERM comes
+            if not self.sched.stopping:
+                self.sched.request_stop(TIME_LIMIT_NEAR)
+                print(f"[parc_mpi] {TIME_LIMIT_NEAR}: soft stop, waiting for running "
+                      "tasks", flush=True)
+            return
         if self.sched.stopping:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self.sched.request_stop(signal.Signals(signum).name)
@@ -269,6 +292,15 @@ class Watch:
         if now < self.next_check:
             return
         self.next_check = now + 0.5
+        if self.hard_at is not None and not self.term_named:
+            # under Slurm, SIGTERM is the time limit or scancel: scontrol says which
+            self.term_named = True
+            if self.sched.stop_reason == "SIGTERM":
+                from .slurm import end_reason
+                reason = end_reason()
+                if reason:
+                    self.sched.stop_reason = reason
+                    print(f"[parc_mpi] stopping by {reason}", flush=True)
         if self.hard_at is not None and now > self.hard_at:
             print(f"[parc_mpi] SIGTERM: running tasks did not finish within {TERM_WAIT:g} s; "
                   "ending them (what is stored stays; --resume runs them again)", flush=True)
@@ -451,6 +483,8 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
         if report:
             print(f"[parc_mpi] report: {report}", flush=True)
         print(f"[parc_mpi] run directory: {store.run_dir}", flush=True)
+        if status == "stopped":
+            print(f"[parc_mpi] --resume {store.run_dir} continues it", flush=True)
     if first:
         where = f"; tracebacks in {report}" if report else ""
         text = (f"{summary['failed']} of {summary['tasks']} tasks failed for good; first "
@@ -509,7 +543,10 @@ def exit_status(summary: Dict[str, Any], allow_failures: bool = False) -> int:
 def summary_line(summary: Dict[str, Any], total: Optional[int], done_before: int) -> str:
     """``finished: 78 ok, 2 failed of 80 tasks in 3.1 s (25.8 tasks/s)``; a run that
     stopped short says what was planned, a resumed one what this session did."""
-    line = f"{summary['status']}: {summary['ok']} ok, {summary['failed']} failed of " \
+    status = summary["status"]
+    if status == "stopped" and summary.get("stopped"):
+        status += f" by {summary['stopped']}"
+    line = f"{status}: {summary['ok']} ok, {summary['failed']} failed of " \
            f"{summary['tasks']} tasks"
     if total is not None and summary["tasks"] < total:
         line += f" (of {total} planned)"

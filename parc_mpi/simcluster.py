@@ -24,6 +24,10 @@ included) ``/root/.ssh``, ``/root/.cache`` and ``/etc/ssh`` are the node's own, 
 user ``pi`` exists (uid 0, home ``/root``: the same Python everywhere, as the guide's
 identical venv paths give), from private copies of ``/etc/passwd`` and ``/etc/shadow``;
 nothing outside the namespaces changes. Needs openssh-server.
+
+``--slurm``: Slurm on the box (parc_mpi.simslurm): slurmctld on the main node, a
+slurmd on every node, one munge key; ``sbatch``, ``srun``, ``squeue`` and ``scancel``
+in the command reach them. Needs Debian's slurmctld, slurmd, slurm-client and munge.
 """
 from __future__ import annotations
 
@@ -36,9 +40,12 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from .nodes import Node, NodeListError, read_node_list
+
+if TYPE_CHECKING:
+    from .simslurm import SimSlurm
 
 PROFILES = {"gigabit": "940mbit", "wifi": "50mbit"}
 SUBNET = "10.231.0"
@@ -168,7 +175,7 @@ class SimCluster:
                  env: Optional[Dict[str, Dict[str, str]]] = None,
                  links: Optional[Dict[str, str]] = None,
                  memory: Optional[Dict[str, int]] = None,
-                 cpu: Optional[Dict[str, float]] = None):
+                 cpu: Optional[Dict[str, float]] = None, slurm: bool = False):
         if profile not in PROFILES:
             raise SimClusterError(f"unknown profile {profile!r}; use one of "
                                   f"{', '.join(PROFILES)}")
@@ -212,6 +219,9 @@ class SimCluster:
         self._cpuroot = ""   # the CPU cgroup tree, bind-mounted where the launcher reaches it
         self.nodesh = os.path.join(self.workdir, "nodesh.sh")
         self.sshd: List[subprocess.Popen] = []
+        # Slurm: slurmctld on the main node, slurmd on every node (parc_mpi.simslurm)
+        self.slurm: Optional["SimSlurm"] = None
+        self._want_slurm = slurm
 
     # -- building ------------------------------------------------------------
     def __enter__(self) -> "SimCluster":
@@ -248,10 +258,23 @@ class SimCluster:
             self._write_launcher()
             if self.ssh:
                 self._start_sshd()
+            if self._want_slurm:
+                self._start_slurm()
         except BaseException:
             self.down()
             raise
         return self
+
+    def _start_slurm(self) -> None:
+        from .simslurm import SimSlurm, SlurmError, available as slurm_available
+        why = slurm_available()
+        if why:
+            raise SimClusterError(f"Slurm: {why}")
+        self.slurm = SimSlurm(self)
+        try:
+            self.slurm.start()
+        except SlurmError as exc:
+            raise SimClusterError(str(exc)) from None
 
     def _memory_cgroups(self) -> None:
         """A memory cgroup per node given a limit, under this process's own (v1
@@ -458,18 +481,22 @@ class SimCluster:
         """``argv`` run on the main node; an ``mpiexec`` in it reaches the other nodes
         through the launcher."""
         argv = list(argv)
+        slurm = [f"{k}={v}" for k, v in self.slurm.env.items()] if self.slurm else []
         if self.ssh:   # nothing stands in for ssh: mpiexec's own launcher is ssh
-            return [self.nodesh, self.main.name, "env", "HOME=/root",
+            return [self.nodesh, self.main.name, "env", "HOME=/root", *slurm,
                     f"PARC_MPI_CORES={self.cores_env()}", "sh", "-c",
                     f"cd {shlex.quote(cwd or os.getcwd())} && exec {shlex.join(argv)}"]
         if argv and os.path.basename(argv[0]) in ("mpiexec", "mpirun", "mpiexec.hydra"):
             argv[1:1] = ["-launcher", "ssh", "-launcher-exec", self.launcher,
                          "-genv", "UCX_TLS", "tcp,self"]
-        # any mpiexec the command starts (a script's, a shell's) finds the launcher too;
+        # any mpiexec the command starts (a script's, a shell's) finds the launcher too,
+        # but not under Slurm: there sbatch passes the environment on to the job, whose
+        # mpiexec must launch through Slurm, as at a site;
         # the nodes share this machine's cores: each offers what the node list says
-        return ["env", f"PARC_SIM_CWD={cwd or os.getcwd()}", "HYDRA_LAUNCHER=ssh",
-                f"PARC_MPI_CORES={self.cores_env()}",
-                f"HYDRA_LAUNCHER_EXEC={self.launcher}", self.launcher, self.main.name,
+        hydra = [] if self.slurm else ["HYDRA_LAUNCHER=ssh",
+                                       f"HYDRA_LAUNCHER_EXEC={self.launcher}"]
+        return ["env", *slurm, *hydra, f"PARC_SIM_CWD={cwd or os.getcwd()}",
+                f"PARC_MPI_CORES={self.cores_env()}", self.launcher, self.main.name,
                 shlex.join(argv)]
 
     def cores_env(self) -> str:
@@ -495,6 +522,9 @@ class SimCluster:
     def down(self) -> None:
         """Kill what still runs on the nodes (a launcher waiting for a node whose cable
         is out, ranks of a failed test), then remove namespaces, hosts files, folders."""
+        if self.slurm is not None:
+            self.slurm.stop()
+            self.slurm = None
         for ns in self.made:
             pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
                                   text=True).stdout.split()
@@ -593,6 +623,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--cpu", action="append", default=[], metavar="NODE=CORES",
                      help="hold NODE to a share of this machine's CPU (a CPU cgroup "
                           "quota), e.g. pi3=0.5: a slow or throttled node; repeat for several")
+    run.add_argument("--slurm", action="store_true",
+                     help="Slurm on the box: slurmctld on the main node, slurmd on every "
+                          "node, munge; sbatch, srun, squeue and scancel work in the command")
     run.add_argument("command", nargs="*",
                      help="after --: the command, e.g. mpiexec -f hostfile -n 24 python ...")
     # everything after the first "--" is the command, untouched by argparse
@@ -630,13 +663,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ValueError:
             print(f"error: --cpu {spec}: give NODE=CORES, e.g. pi3=0.5", file=sys.stderr)
             return 2
-    cluster = SimCluster(nodes, args.profile, ssh=args.ssh, memory=memory, cpu=cpu)
+    if args.slurm:
+        from .simslurm import available as slurm_available
+        why = slurm_available()
+        if why:
+            print(f"error: --slurm: {why}", file=sys.stderr)
+            return 2
+    cluster = SimCluster(nodes, args.profile, ssh=args.ssh, memory=memory, cpu=cpu,
+                         slurm=args.slurm)
     # Ctrl-C or a kill ends the command; the cluster is torn down either way
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         cluster.up()
         print(f"[simcluster] {len(nodes)} node{'s' if len(nodes) != 1 else ''} ({args.profile}) as namespaces "
-              f"{cluster.tag}-*; main node {cluster.main.name}", flush=True)
+              f"{cluster.tag}-*; main node {cluster.main.name}"
+              + ("; Slurm partition 'box' up" if cluster.slurm else ""), flush=True)
         return subprocess.call(cluster.command(cmd))
     except KeyboardInterrupt:
         return 130

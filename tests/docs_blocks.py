@@ -8,6 +8,10 @@
     <!-- doc:ssh NODE_LIST -->  the same, with OpenSSH on every node and nothing standing
                                 in for it (simcluster --ssh): key set-up, ssh-copy-id and
                                 mpirun's own ssh launcher run as written
+    <!-- doc:slurm NODE_LIST --> run on the main node of a simulated cluster built from
+                                NODE_LIST with Slurm on it (simcluster --slurm:
+                                slurmctld, a slurmd per node, munge); sbatch, srun and
+                                scancel as at a site (tests/test_slurm.py runs these)
     <!-- doc:check WHERE -->    needs a real Pi or Slurm: shell syntax is checked and
                                 every ``python -m parc_mpi.X ...`` line is parsed by
                                 that module's own argument parser
@@ -32,7 +36,7 @@ BLOCK = re.compile(r"(?:<!--\s*doc:(\w+)\s*([^>]*?)\s*-->\s*\n)?```(\w*)\n(.*?)\
 class Block:
     page: str
     line: int
-    kind: Optional[str]     # run, file, sim, ssh, check, ci, or None
+    kind: Optional[str]     # run, file, sim, ssh, slurm, check, ci, or None
     arg: str
     lang: str
     text: str

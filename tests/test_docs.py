@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, cli_env
 from docs_blocks import CODE_LANGS, blocks, pages, scratch, write_file
 
-KINDS = {"run", "file", "sim", "ssh", "check", "ci"}
+KINDS = {"run", "file", "sim", "ssh", "slurm", "check", "ci"}
 ALL = [b for p in pages() for b in blocks(p)]
 
 
@@ -27,6 +27,10 @@ def test_every_code_block_says_how_it_is_tested():
     sim_pages = {b.page for b in ALL if b.kind in ("sim", "ssh")}
     covered = (ROOT / "tests" / "test_simcluster.py").read_text()
     assert all(f'"{p}"' in covered for p in sim_pages), sim_pages
+    # and a page with doc:slurm blocks by the Slurm tests
+    slurm_pages = {b.page for b in ALL if b.kind == "slurm"}
+    covered = (ROOT / "tests" / "test_slurm.py").read_text()
+    assert all(f'"{p}"' in covered for p in slurm_pages), slurm_pages
 
 
 def test_ci_blocks_are_the_readme_commands():
@@ -80,7 +84,8 @@ def parc_commands(text):
                 yield words[i + 2], args
 
 
-CHECKED = [b for b in ALL if b.kind in ("check", "run", "sim", "ssh")
+CHECKED = [b for b in ALL if (b.kind in ("check", "run", "sim", "ssh", "slurm")
+                              or b.kind == "file" and b.arg.endswith((".sh", ".sbatch")))
            and b.lang in CODE_LANGS - {"python"}]
 
 
@@ -105,6 +110,9 @@ def test_the_runnable_blocks_of_a_page_run_in_order(page, tmp_path):
         why = available()
         if not why and any("--ssh" in text for text in runs):
             why = ssh_available()   # the page's nodes run OpenSSH servers
+        if not why and any("--slurm" in text for text in runs):
+            from parc_mpi.simslurm import available as slurm_available
+            why = slurm_available()   # and Slurm's daemons
         if why:
             pytest.skip(f"{page} builds a simulated cluster: {why}")
     where = scratch(tmp_path / "work")

@@ -105,3 +105,21 @@ def test_the_pre_flight_check_compares_each_node_with_the_main_one(tmp_path):
     gone = probe(Remote(me, str(tmp_path / "no-venv" / "bin" / "python"), local=True))
     assert gone == {"error": f"{tmp_path / 'no-venv' / 'bin' / 'python'} is not there on pi0: "
                              "make the virtual environment at the same path on every node"}
+
+
+def test_slurm_cpus_per_node_is_read_in_slurms_form():
+    from parc_mpi.slurm import _cpus_per_node
+    assert _cpus_per_node("4(x6)") == [4] * 6
+    assert _cpus_per_node("4,2(x3),8") == [4, 2, 2, 2, 8]
+    with pytest.raises(ValueError, match="not Slurm's form"):
+        _cpus_per_node("4x6")
+
+
+def test_from_slurm_refuses_to_overwrite_a_node_list(tmp_path, capsys):
+    from parc_mpi.hostfile import main
+    existing = tmp_path / "node_list.csv"
+    existing.write_text("name,address,role,cores\na,a,main,2\n")
+    assert main([str(existing), "--from-slurm"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {existing} exists; --from-slurm writes a new node list")
+    assert existing.read_text() == "name,address,role,cores\na,a,main,2\n"

@@ -14,7 +14,7 @@ from mpi4py import MPI
 
 from ..job import Job
 from ..layout import Layout
-from ..mpienv import auto_cleanup_disabled, launcher_hostfile_text
+from ..mpienv import auto_cleanup_disabled, launcher_hostfile_text, started_by_srun
 from ..monitor.health import LocalSampler
 from ..runner import (EXIT_DISK, RunOptions, Watch, exit_status, finish_run, record_start,
                       stopped_by_disk)
@@ -207,7 +207,7 @@ def _cleanup_hint(ranks: int, nodes: int) -> Optional[str]:
     -disable-auto-cleanup; say so once when the world is big enough for it to matter."""
     if (ranks < 8 and nodes < 2) or "MPICH" not in MPI.Get_library_version():
         return None
-    if auto_cleanup_disabled():
+    if auto_cleanup_disabled() or started_by_srun():   # no mpiexec to give it to
         return None
     return ("note: a lost worker ends an MPICH job unless mpiexec runs with "
             "-disable-auto-cleanup; add it so the run goes on without the lost node")

@@ -19,7 +19,8 @@ from mpi4py import MPI
 from ..engine import check_picklable
 from ..job import Job, JobError, MapJob, load_job
 from ..resume import NothingToResume
-from ..runner import RunOptions, apply_options, open_run
+from .. import runner
+from ..runner import RunOptions, apply_options, open_run, resolve_resume
 from ..store import StoreError
 from .protocol import bcast_quietly
 from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
@@ -61,6 +62,11 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
              install_deps: bool, cache: Optional[str], early) -> int:
     rank = comm.rank
     host = MPI.Get_processor_name()
+    # Slurm's --signal=USR1@SECONDS reaches every process of the step; its default
+    # action would end the process. Rank 0's run soft-stops on it; until the run starts,
+    # rank 0 keeps it for the run
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN if rank != 0 else
+                  lambda signum, frame: runner.WARNED.append(True))
     if rank != 0:  # rank 0 alone turns Ctrl-C or SIGTERM (scancel) into a soft stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -78,11 +84,13 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
     pkg: Optional[Package] = None
     problem = None
     if rank == 0:
+        resolve_resume(opts)   # --resume-if-exists: rank 0 looks, before it makes anything
         try:
             pkg = pack(opts.job_path, ship_dir)
         except ShipError as exc:
             problem = str(exc)
-    pkg, problem = bcast_quietly(comm, (pkg, problem))
+    pkg, problem, opts.resume, opts.run_dir = bcast_quietly(
+        comm, (pkg, problem, opts.resume, opts.run_dir))
     if problem:
         return _fail(rank, problem)
 

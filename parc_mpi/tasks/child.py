@@ -74,6 +74,15 @@ def main(argv=None) -> int:
         return 1
     _volunteer_for_oom()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the rank decides, not the terminal
+    # nor Slurm's --signal=USR1@SECONDS warning, which reaches every process of the job
+    # (its default action would end the task)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    if os.environ.get("SLURM_JOB_ID"):
+        # scancel and a time limit send SIGTERM to every process of the job step, this
+        # one too: the rank gives running tasks their seconds (a soft stop), so the task
+        # goes on. A handler, not SIG_IGN: programs the task runs get SIGTERM's default
+        # back at exec. The rank's own SIGTERM to this process is followed by SIGKILL.
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
     from . import wire
     from .wire import SLOT
     from .memory import apply_rlimit, peak_reset, peak_rss
