@@ -273,16 +273,20 @@ class Watch:
                 print(f"[parc_mpi] {TIME_LIMIT_NEAR}: soft stop, waiting for running "
                       "tasks", flush=True)
             return
+        if signum == signal.SIGTERM:
+            # systemd and Slurm send SIGKILL a while after SIGTERM (Slurm's KillWait: 30 s):
+            # running tasks get TERM_WAIT seconds, then the run ends with what is stored.
+            # A SIGTERM after a soft stop (Slurm's warning, a Ctrl-C) starts that clock;
+            # one more changes nothing (Slurm sends one for the step and one for the job)
+            if self.hard_at is None:
+                self.sched.request_stop("SIGTERM")
+                self.hard_at = time.monotonic() + TERM_WAIT
+                print(f"[parc_mpi] SIGTERM: soft stop, waiting up to {TERM_WAIT:g} s for "
+                      "running tasks", flush=True)
+            return
         if self.sched.stopping:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self.sched.request_stop(signal.Signals(signum).name)
-        if signum == signal.SIGTERM:
-            # systemd and Slurm send SIGKILL a while after SIGTERM (Slurm's KillWait: 30 s):
-            # running tasks get TERM_WAIT seconds, then the run ends with what is stored
-            self.hard_at = time.monotonic() + TERM_WAIT
-            print(f"[parc_mpi] SIGTERM: soft stop, waiting up to {TERM_WAIT:g} s for running "
-                  "tasks", flush=True)
-            return
         print(f"[parc_mpi] {self.sched.stop_reason}: soft stop, waiting for running tasks "
               "(again to abort)", flush=True)
 

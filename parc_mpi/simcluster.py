@@ -519,6 +519,19 @@ class SimCluster:
         """Pull (or plug back) a node's cable: its link goes down (up)."""
         _ip("ip", "link", "set", "eth0", "up" if up else "down", ns=self.ns[node])
 
+    def power(self, node: str, on: bool = True) -> None:
+        """Cut a node's power (its link goes down and every process on it dies, as
+        when a Pi's supply fails) or give it back (its link comes up; with Slurm, its
+        slurmd starts again, as at boot). A pulled cable (``cut``) leaves the
+        processes running."""
+        if on:
+            self.cut(node, up=True)
+            if self.slurm is not None:
+                self.slurm.start_slurmd(node)
+            return
+        self.cut(node)
+        _kill_all_in(self.ns[node])
+
     def down(self) -> None:
         """Kill what still runs on the nodes (a launcher waiting for a node whose cable
         is out, ranks of a failed test), then remove namespaces, hosts files, folders."""
@@ -526,13 +539,7 @@ class SimCluster:
             self.slurm.stop()
             self.slurm = None
         for ns in self.made:
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                                  text=True).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+            _kill_all_in(ns)
         for ns in reversed(self.made):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             shutil.rmtree(os.path.join(NETNS_ETC, ns), ignore_errors=True)
@@ -557,6 +564,17 @@ class SimCluster:
         self.cgroups, self._cgroup_dirs = {}, []
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _kill_all_in(ns: str) -> None:
+    """SIGKILL to every process in the network namespace ``ns``."""
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                          text=True).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
 
 
 def _own_cpu_cgroup() -> Optional[tuple]:

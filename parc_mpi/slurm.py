@@ -10,6 +10,8 @@ from typing import List, Optional
 
 TIME_LIMIT = "Slurm's time limit (SIGTERM)"
 CANCELLED = "scancel (SIGTERM)"
+NODE_FAILED = "a failed node of the job"   # + its names, then "(Slurm's SIGTERM)"
+REQUEUED = "scontrol requeue (SIGTERM)"
 
 
 def job_id() -> Optional[str]:
@@ -28,8 +30,12 @@ def _scontrol(*args: str, timeout: float = 5.0) -> Optional[str]:
 
 def end_reason() -> Optional[str]:
     """Why Slurm is ending this job, asked when its SIGTERM arrives: the time limit
-    (``Reason=TimeLimit``), or scancel (any other reason: a user or an administrator
-    cancelled it). None outside Slurm or when ``scontrol`` does not answer."""
+    (``Reason=TimeLimit``), a node of the job that Slurm declared down (the job is then
+    cancelled, and a batch job requeued), a requeue (``Restarts`` above the count
+    this run started with), or scancel (the rest: a user or an administrator cancelled
+    it). What ``scontrol show job`` says at that moment, seen on the simulated box:
+    ``JobState=COMPLETING Reason=TimeLimit`` for the limit, ``Reason=None`` for both
+    scancel and a node failure. None outside Slurm or when ``scontrol`` does not answer."""
     jid = job_id()
     if jid is None:
         return None
@@ -37,7 +43,37 @@ def end_reason() -> Optional[str]:
     if text is None:
         return None
     m = re.search(r"\bReason=(\S+)", text)
-    return TIME_LIMIT if m and m.group(1) == "TimeLimit" else CANCELLED
+    if m and m.group(1) == "TimeLimit":
+        return TIME_LIMIT
+    down = _down_nodes(os.environ.get("SLURM_JOB_NODELIST", ""))
+    if down:
+        return f"{NODE_FAILED}, {', '.join(down)} (Slurm's SIGTERM)"
+    m = re.search(r"\bRestarts=(\d+)", text)
+    try:
+        started_with = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    except ValueError:
+        started_with = 0
+    if m and int(m.group(1)) > started_with:
+        return REQUEUED
+    return CANCELLED
+
+
+def _down_nodes(nodelist: str) -> List[str]:
+    """The nodes of ``nodelist`` that Slurm has down or failing."""
+    if not nodelist:
+        return []
+    try:
+        done = subprocess.run(["sinfo", "-h", "-N", "-n", nodelist, "-o", "%N %T"],
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    out = []
+    for line in done.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[1].rstrip("*~#!%$@^-+").lower() in (
+                "down", "fail", "failing") and words[0] not in out:
+            out.append(words[0])
+    return out
 
 
 def allocated_nodes(nodelist: Optional[str] = None) -> List[str]:

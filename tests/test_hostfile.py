@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from conftest import ROOT, python_cmd, run_cmd
@@ -123,3 +125,30 @@ def test_from_slurm_refuses_to_overwrite_a_node_list(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: {existing} exists; --from-slurm writes a new node list")
     assert existing.read_text() == "name,address,role,cores\na,a,main,2\n"
+
+
+@pytest.mark.parametrize("shown, down, restarts, said", [
+    ("JobState=COMPLETING Reason=TimeLimit Restarts=0", "", "", "Slurm's time limit (SIGTERM)"),
+    ("JobState=COMPLETING Reason=None Restarts=0", "", "", "scancel (SIGTERM)"),
+    ("JobState=COMPLETING Reason=None Restarts=1", "pi5 down*", "",
+     "a failed node of the job, pi5 (Slurm's SIGTERM)"),
+    ("JobState=COMPLETING Reason=None Restarts=1", "", "", "scontrol requeue (SIGTERM)"),
+    ("JobState=COMPLETING Reason=None Restarts=1", "", "1", "scancel (SIGTERM)"),
+])
+def test_slurms_sigterm_is_named_from_what_slurm_says(tmp_path, monkeypatch, shown, down,
+                                                      restarts, said):
+    """Slurm's own words for why it ends a job (as seen on the simulated Slurm box),
+    read through stand-ins for scontrol and sinfo on the PATH."""
+    from parc_mpi.slurm import end_reason
+    for name, text in (("scontrol", f"JobId=7 JobName=sweep\n   {shown} BatchFlag=1"),
+                       ("sinfo", "\n".join(["pi0 allocated", down or "pi5 allocated"]))):
+        fake = tmp_path / name
+        fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{text}\nEOF\n")
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "pi[0,5]")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", restarts)
+    assert end_reason() == said
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert end_reason() is None

@@ -114,7 +114,10 @@ def test_the_slurm_page_runs_as_written_on_the_six_node_box(box, tmp_path):
     again = outputs(where, "sweep")
     assert again.count("finished: 121 ok") == 1, again
     assert again.count("already finished") == 2, again
-    assert (where / "runs" / "sweep" / "report.html").exists()
+    # the report names Slurm's nodes as it names the box's
+    page = (where / "runs" / "sweep" / "report.html").read_text()
+    assert all(f"<td>pi{i}" in page for i in range(6))
+    assert "<td>pi0 <span class='muted'>(main)</span>" in page
 
 
 SLOW_SWEEP = '''"""The epidemic sweep, each simulation slowed to a second: longer than the time limit."""
@@ -212,6 +215,127 @@ def test_scancel_stops_the_run_softly_and_names_it(box, tmp_path):
     assert meta_of(run_dir)["status"] == "finished"
 
 
+def test_a_time_limit_without_warning_is_named_and_what_is_stored_is_kept(box, tmp_path):
+    """The page's script without --signal and with a one-minute limit: Slurm's SIGTERM
+    at the limit is named as the time limit (scontrol's Reason=TimeLimit), running
+    tasks get their seconds, and the stored results are kept for the next job."""
+    where = scratch(tmp_path / "work")
+    (where / "jobs" / "sweep_epidemic.py").write_text(SLOW_SWEEP)
+    script = next(b for b in blocks(PAGE) if b.kind == "file" and b.arg == "sweep.sbatch")
+    (where / "sweep.sbatch").write_text(
+        "\n".join(ln for ln in script.text.splitlines() if "--signal" not in ln) + "\n")
+    proc = on_main(box, "sbatch --wait --time=1 sweep.sbatch", where, timeout=300)
+    assert proc.returncode != 0, shown(proc)   # Slurm ends the job: TIMEOUT
+    wait_idle(box)
+    said = outputs(where, "sweep")
+    assert "DUE TO TIME LIMIT" in said, said
+    assert "[parc_mpi] stopping by Slurm's time limit (SIGTERM)" in said, said
+    assert "stopped by Slurm's time limit (SIGTERM): " in said, said
+    run_dir = where / "runs" / "sweep"
+    meta = meta_of(run_dir)
+    assert meta["status"] == "stopped"
+    assert meta["summary"]["stopped"] == "Slurm's time limit (SIGTERM)"
+    rows = task_rows(run_dir)
+    assert len(rows) > 100 and all(s == "ok" for _t, s in rows), len(rows)
+    assert len({t for t, _s in rows}) == len(rows)
+
+
+def wait_rows(run_dir, n, timeout=180):
+    """Until the run has stored ``n`` attempts."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if (run_dir / "run.sqlite").exists():
+            try:
+                if len(task_rows(run_dir)) >= n:
+                    return
+            except Exception:   # the store is being made
+                pass
+        time.sleep(0.5)
+    raise AssertionError(f"{run_dir}: fewer than {n} results after {timeout} s")
+
+
+def plug_back(box, node, timeout=120):
+    """The node's cable back in, and Slurm's node up again (ReturnToService=2)."""
+    box.cut(node, up=True)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if box.slurm.sinfo().get(node) == "idle":
+            return
+        time.sleep(1)
+    raise AssertionError(f"{node} did not come back: {box.slurm.sinfo()}")
+
+
+def job_state(box, jid):
+    q = on_main(box, f"squeue -h -j {jid} -o %T", ROOT, timeout=30)
+    return q.stdout.strip()
+
+
+def test_with_no_kill_a_failed_node_costs_only_its_ranks(box, tmp_path):
+    """The page's --no-kill script (sbatch and srun): a node's cable pulled mid-run;
+    its ranks are lost, their tasks run elsewhere, the run finishes every task on the
+    other five nodes and ends the step with its farewell line."""
+    where = scratch(tmp_path / "work")
+    (where / "jobs" / "sweep_epidemic.py").write_text(SLOW_SWEEP)
+    write_file(next(b for b in blocks(PAGE) if b.arg == "sweep-nokill.sbatch"), where)
+    job = subprocess.Popen(box.command(["sbatch", "--wait", "sweep-nokill.sbatch"],
+                                       cwd=str(where)), env=env_for_jobs(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_rows(where / "runs" / "sweep", 40)
+        box.cut("pi5")
+        out, err = job.communicate(timeout=400)
+    finally:
+        if job.poll() is None:
+            job.kill()
+        plug_back(box, "pi5")
+    said = outputs(where, "sweep")
+    assert job.returncode != 0, (out, err)   # Slurm: FAILED, as the page says
+    assert "srun: error: Node failure on pi5" in said, said
+    assert "finished with lost node pi5 (ranks 20, 21, 22, 23): 1600 ok, 0 failed of " \
+           "1600 tasks" in said, said
+    run_dir = where / "runs" / "sweep"
+    assert meta_of(run_dir)["status"] == "finished"
+    assert sorted(t for t, s in task_rows(run_dir) if s == "ok") == list(range(1600))
+    wait_idle(box)
+
+
+def test_by_default_a_failed_node_ends_the_job_and_the_requeued_job_resumes(box, tmp_path):
+    """The page's script as written: a node's power cut mid-run; Slurm cancels the
+    job for the node failure (the run soft-stops and names it) and requeues it; with
+    the node back (its slurmd started again, as at boot), the requeued job resumes the
+    run to the end."""
+    where = scratch(tmp_path / "work")
+    (where / "jobs" / "sweep_epidemic.py").write_text(SLOW_SWEEP)
+    write_file(next(b for b in blocks(PAGE) if b.arg == "sweep.sbatch"), where)
+    proc = on_main(box, "sbatch --parsable sweep.sbatch", where)
+    assert proc.returncode == 0, shown(proc)
+    jid = proc.stdout.strip()
+    run_dir = where / "runs" / "sweep"
+    try:
+        wait_rows(run_dir, 40)
+        box.power("pi5", on=False)
+        end = time.monotonic() + 240
+        while job_state(box, jid) != "PENDING" and time.monotonic() < end:
+            time.sleep(1)
+        said = outputs(where, "sweep")   # the requeued job's output replaces it
+    finally:
+        box.power("pi5")
+        plug_back(box, "pi5")
+    assert "DUE TO NODE FAILURE" in said, said
+    why = "a failed node of the job, pi5 (Slurm's SIGTERM)"
+    assert f"[parc_mpi] stopping by {why}" in said, said
+    stored = [t for t, s in task_rows(run_dir) if s == "ok"]
+    assert len(stored) >= 40 and meta_of(run_dir)["summary"]["stopped"] == why
+    # Slurm holds a requeued job about two minutes; a user may let it go at once
+    held = on_main(box, f"scontrol update JobId={jid} StartTime=now", where)
+    assert held.returncode == 0, shown(held)
+    wait_idle(box, timeout=400)
+    assert meta_of(run_dir)["status"] == "finished"
+    rows = task_rows(run_dir)
+    assert sorted(t for t, s in rows if s == "ok") == list(range(1600))
+    assert set(stored) <= {t for t, s in rows if s == "ok"}
+
+
 def test_srun_without_the_right_pmi_is_refused_in_one_line(box, tmp_path):
     """srun --mpi=none (Slurm's default): every rank starts alone in a world of one.
     parc_mpi refuses on every rank, says so once with the fix, and makes no run."""
@@ -248,4 +372,41 @@ def test_the_hostfile_tool_writes_the_node_list_from_slurm(box, tmp_path):
     assert [n.name for n in job] == ["pi0", "pi1", "pi2"]
     assert [n.role for n in job] == ["main", "worker", "worker"]
     assert all(n.cores == 2 for n in job), [(n.name, n.cores) for n in job]
+    wait_idle(box)
+
+
+OMPI_ENV = {"MPI4PY_MPIABI": "openmpi",            # mpi4py's wheel: use Open MPI's libmpi
+            "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+
+
+def open_mpi_missing():
+    if not os.path.exists("/usr/bin/mpirun.openmpi"):
+        return "Debian's openmpi-bin is not installed"
+    probe = subprocess.run([sys.executable, "-c", "from mpi4py import MPI; "
+                            "print(MPI.Get_library_version())"], env={**cli_env(), **OMPI_ENV},
+                           capture_output=True, text=True, timeout=60)
+    if "Open MPI" not in probe.stdout:
+        return f"mpi4py does not load Open MPI here: {probe.stderr.strip()[-200:]}"
+    return None
+
+
+@pytest.mark.skipif(open_mpi_missing() is not None, reason=f"{open_mpi_missing()}")
+def test_open_mpi_under_srun_with_pmix_runs_the_sweep(box, tmp_path):
+    """Debian's Open MPI, started by srun --mpi=pmix (no mpirun): the sweep on 24 ranks
+    over the six nodes; with --mpi=pmi2 it cannot start, and says so from MPI_Init."""
+    where = scratch(tmp_path / "work")
+    env = env_for_jobs(**OMPI_ENV)
+    proc = on_main(box, "srun --mpi=pmix -N 6 --ntasks-per-node=4 python -m parc_mpi.run "
+                        "jobs/sweep_epidemic.py --run-dir runs/ompi -q", where, env=env)
+    assert proc.returncode == 0, shown(proc)
+    assert "finished: 121 ok, 0 failed of 121 tasks" in proc.stdout, shown(proc)
+    meta = meta_of(where / "runs" / "ompi")
+    assert meta["mpi"].startswith("Open MPI"), meta["mpi"]
+    assert meta["ranks"] == 24 and meta["nodes"] == PI_BOX
+    wrong = on_main(box, "srun --mpi=pmi2 -N 2 -n 4 python -m parc_mpi.run "
+                         "jobs/sweep_epidemic.py --run-dir runs/wrong -q", where, env=env,
+                    timeout=120)
+    assert wrong.returncode != 0, shown(wrong)
+    assert "MPI_Init_thread" in wrong.stdout + wrong.stderr, shown(wrong)
+    assert not (where / "runs" / "wrong").exists()
     wait_idle(box)
