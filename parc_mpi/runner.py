@@ -236,8 +236,11 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
 
 
 TERM_WAIT = 5.0   # seconds running tasks get after SIGTERM before the run ends them
-TIME_LIMIT_NEAR = "Slurm's warning of the time limit (SIGUSR1)"   # --signal=USR1@SECONDS
-WARNED: List[bool] = []   # a SIGUSR1 that came before the run's Watch (rank 0 starting)
+# Slurm's --signal=USR2@SECONDS. Not USR1: MPICH installs its own SIGUSR1 handler (its
+# Hydra launcher signals a dead rank with it), and taking it over broke the loss of a
+# worker rank under mpiexec -disable-auto-cleanup (tests/test_faults.py)
+TIME_LIMIT_NEAR = "Slurm's warning of the time limit (SIGUSR2)"
+WARNED: List[bool] = []   # a SIGUSR2 that came before the run's Watch (rank 0 starting)
 
 
 class Watch:
@@ -256,17 +259,17 @@ class Watch:
         self.hard_at: Optional[float] = None  # SIGTERM: when running tasks are ended
         self.term_named = False   # whether Slurm was asked why it sent SIGTERM
         self._old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2):
             try:
                 self._old[sig] = signal.signal(sig, self._on_signal)
             except ValueError:  # not the main thread
                 pass
         if WARNED:   # Slurm's warning came while the ranks were starting
-            self._on_signal(signal.SIGUSR1, None)
+            self._on_signal(signal.SIGUSR2, None)
 
     def _on_signal(self, signum, frame):
-        if signum == signal.SIGUSR1:
-            # Slurm's --signal=USR1@SECONDS warning: the time limit is near. No new
+        if signum == signal.SIGUSR2:
+            # Slurm's --signal=USR2@SECONDS warning: the time limit is near. No new
             # tasks; running ones finish and are stored before SIGTERM comes
             if not self.sched.stopping:
                 self.sched.request_stop(TIME_LIMIT_NEAR)

@@ -129,7 +129,7 @@ def test_generate_resume_after_a_stop(tmp_path, write_job):
     wait_committed(run_dir, 20, proc)
     (run_dir / "STOP").write_text("")
     out, err = proc.communicate(timeout=30)
-    assert "stopped:" in out, err
+    assert "stopped by STOP file: " in out, err
     os.remove(run_dir / "STOP")
     done = run_cmd(python_cmd("-m", "parc_mpi.run", job, "--resume", run_dir))
     assert done.returncode == 0, done

@@ -182,7 +182,7 @@ def test_stop_file_stops_softly_and_keeps_results(tmp_path, write_job):
     (run_dir / "STOP").touch()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, (out, err)
-    assert "stopped:" in out
+    assert "stopped by STOP file: " in out
     got = rows(run_dir)
     assert 0 < len(got) < 400 and {r.status for r in got} == {"ok"}
     assert len({r.task for r in got}) == len(got)  # nothing twice
@@ -199,7 +199,7 @@ def test_sigint_to_serial_run_stops_softly(tmp_path, write_job):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, (out, err)
-    assert "SIGINT: soft stop" in out and "stopped:" in out
+    assert "SIGINT: soft stop" in out and "stopped by SIGINT: " in out
     assert 0 < len(rows(run_dir)) < 1000
 
 
@@ -231,7 +231,7 @@ def test_signal_to_mpiexec_stops_softly_on_every_rank(tmp_path, write_job, sig):
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, (out, err)
-    assert f"{sig.name}: soft stop" in out and "stopped:" in out
+    assert f"{sig.name}: soft stop" in out and f"stopped by {sig.name}: " in out
     got = rows(run_dir)
     assert 0 < len(got) < 1000 and {r.status for r in got} == {"ok"}
 

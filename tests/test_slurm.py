@@ -139,7 +139,7 @@ job = parc_mpi.map(simulate, items)
 
 def test_a_time_limit_stops_the_run_and_a_second_job_finishes_it(box, tmp_path):
     """The page's batch script with a two-minute limit (SBATCH_TIMELIMIT, as a user
-    overrides it): Slurm's warning (--signal=USR1@60) stops the run softly, every
+    overrides it): Slurm's warning (--signal=USR2@60) stops the run softly, every
     result computed is stored, and the job queued with afterany resumes it to the end."""
     where = scratch(tmp_path / "work")
     (where / "jobs" / "sweep_epidemic.py").write_text(SLOW_SWEEP)
@@ -156,8 +156,8 @@ def test_a_time_limit_stops_the_run_and_a_second_job_finishes_it(box, tmp_path):
     wait_idle(box)
     first, second = out_files(where, "sweep")
     said = first.read_text()
-    assert "Slurm's warning of the time limit (SIGUSR1): soft stop" in said, said
-    assert "stopped by Slurm's warning of the time limit (SIGUSR1): " in said, said
+    assert "Slurm's warning of the time limit (SIGUSR2): soft stop" in said, said
+    assert "stopped by Slurm's warning of the time limit (SIGUSR2): " in said, said
     assert "--resume runs/sweep continues it" in said, said
     resumed = second.read_text()
     assert "resuming" in resumed and "finished: 1600 ok, 0 failed of 1600 tasks" in resumed, \

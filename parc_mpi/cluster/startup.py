@@ -62,10 +62,10 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
              install_deps: bool, cache: Optional[str], early) -> int:
     rank = comm.rank
     host = MPI.Get_processor_name()
-    # Slurm's --signal=USR1@SECONDS reaches every process of the step; its default
+    # Slurm's --signal=USR2@SECONDS reaches every process of the step; its default
     # action would end the process. Rank 0's run soft-stops on it; until the run starts,
     # rank 0 keeps it for the run
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN if rank != 0 else
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN if rank != 0 else
                   lambda signum, frame: runner.WARNED.append(True))
     if rank != 0:  # rank 0 alone turns Ctrl-C or SIGTERM (scancel) into a soft stop
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -74,9 +74,9 @@ def main(argv=None) -> int:
         return 1
     _volunteer_for_oom()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the rank decides, not the terminal
-    # nor Slurm's --signal=USR1@SECONDS warning, which reaches every process of the job
+    # nor Slurm's --signal=USR2@SECONDS warning, which reaches every process of the job
     # (its default action would end the task)
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     if os.environ.get("SLURM_JOB_ID"):
         # scancel and a time limit send SIGTERM to every process of the job step, this
         # one too: the rank gives running tasks their seconds (a soft stop), so the task
