@@ -220,7 +220,10 @@ def test_a_time_limit_without_warning_is_named_and_what_is_stored_is_kept(box, t
     at the limit is named as the time limit (scontrol's Reason=TimeLimit), running
     tasks get their seconds, and the stored results are kept for the next job."""
     where = scratch(tmp_path / "work")
-    (where / "jobs" / "sweep_epidemic.py").write_text(SLOW_SWEEP)
+    # twice the sweep: about 150 s of work, past the limit however late Slurm enforces
+    # it (its check comes up to 30 s after the minute)
+    (where / "jobs" / "sweep_epidemic.py").write_text(
+        SLOW_SWEEP.replace("for i in range(40)", "for i in range(80)"))
     script = next(b for b in blocks(PAGE) if b.kind == "file" and b.arg == "sweep.sbatch")
     (where / "sweep.sbatch").write_text(
         "\n".join(ln for ln in script.text.splitlines() if "--signal" not in ln) + "\n")
