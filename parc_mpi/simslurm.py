@@ -23,14 +23,12 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import TYPE_CHECKING, List, Optional
-
-if TYPE_CHECKING:   # only for the annotations: simcluster imports this module
-    from .simcluster import SimCluster
+from typing import Any, List, Optional
 
 
 class SlurmError(RuntimeError):
     """Slurm's daemons could not be started (SimCluster turns it into its own error)."""
+
 
 KILL_WAIT = 30   # seconds between a time limit's SIGTERM and its SIGKILL (Slurm's default)
 TOOLS = ("slurmctld", "slurmd", "munged", "sbatch", "srun", "sinfo")
@@ -94,7 +92,9 @@ def _cgroup_setup() -> tuple:
 class SimSlurm:
     """The daemons of one simulated cluster; ``start()`` once the namespaces are up."""
 
-    def __init__(self, cluster: "SimCluster", slurmd_timeout: int = 20):
+    def __init__(self, cluster: Any, slurmd_timeout: int = 20):
+        # cluster: the SimCluster it serves (not imported: simcluster imports this
+        # module, and the dependency goes one way)
         self.cluster = cluster
         self.dir = os.path.join(cluster.workdir, "slurm")
         self.conf = os.path.join(self.dir, "slurm.conf")
