@@ -173,7 +173,7 @@ class SimSlurm:
         return dict(ln.split()[:2] for ln in done.stdout.splitlines() if ln.strip())
 
     def wait_idle(self, timeout: float = 60.0) -> None:
-        """Until every node is idle (registered and free), or SimClusterError."""
+        """Until every node is idle (registered and free), or SlurmError."""
         end = time.monotonic() + timeout
         states = {}
         while time.monotonic() < end:
