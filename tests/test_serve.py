@@ -177,7 +177,8 @@ def test_nodes_samples_failures_optimization_network_and_csv(served):
     assert steps["best"] == sorted(steps["best"], reverse=True)  # never gets worse
     assert o["top"][0]["value"] == min(steps["best"]) and len(o["top"]) == 10
     assert served.json("/api/runs/sweep/optimization")["kind"] == "map"
-    assert served.json("/api/runs/sweep/network") == {"source": "", "figures": [], "pairs": []}
+    assert served.json("/api/runs/sweep/network") == {"source": "", "loaded": {}, "figures": [],
+                                                     "pairs": []}
     code, body, headers = served.get("/api/runs/sweep/results.csv")
     assert code == 200 and headers["Content-Type"].startswith("text/csv")
     assert body == Path(served.server.runs.find("sweep"), "results.csv").read_bytes()

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 from ..monitor.alerts import NodeHealth
 from ..monitor.nodeview import node_views, run_alerts, stale_after
@@ -18,6 +18,8 @@ from ..eta import eta_seconds
 from ..store.load import liveness
 from ..store import RunReader, StoreError
 from ..store.export import _scalar, bare, fields
+from ..store.frame import ResultFrame
+from .views import THUMB, thumb
 from ..store.schema import STOP_FILE
 
 API_VERSION = 1
@@ -278,14 +280,19 @@ def _best(best, final: Optional[Dict[str, Any]], job: Dict[str, Any]):
     return out
 
 
-def _cells(value: Any, prefix: str) -> Dict[str, Any]:
-    return {bare(c): cell(v) for c, v in fields(value, prefix, ".", lambda v: v)}
+def _cells(value: Any, prefix: str, pictures: bool = False, side: int = 0
+           ) -> Dict[str, Any]:
+    out = {}
+    for c, v in fields(value, prefix, ".", lambda v: v):
+        pic = thumb(v, side or THUMB) if pictures else None
+        out[bare(c)] = pic if pic is not None else cell(v)
+    return out
 
 
-def _row(r) -> Dict[str, Any]:
+def _row(r, pictures: bool = False, side: int = 0) -> Dict[str, Any]:
     return {"seq": r.seq, "task": r.task, "attempt": r.attempt, "status": r.status,
-            "inputs": _cells(r.params, "item"),
-            "outputs": _cells(r.result, "result") if r.ok else {},
+            "inputs": _cells(r.params, "item", pictures, side),
+            "outputs": _cells(r.result, "result", pictures, side) if r.ok else {},
             "value": _num(r.value), "error": r.error_line or None, "worker": r.worker,
             "node": r.node, "t_start": r.t_start, "t_end": r.t_end,
             "seconds": _num(r.seconds)}
@@ -306,13 +313,59 @@ def results(run_dir: str, after: int = 0, limit: Optional[int] = None,
 
 
 def table(run_dir: str, page: int = 0, size: int = 50, sort: str = "task",
-          descending: bool = False, status_: Optional[str] = None) -> Dict[str, Any]:
-    """One page of the tasks' final attempts, sorted and filtered."""
+          descending: bool = False, status_: Optional[str] = None,
+          filter_: Sequence[str] = (), frame: Optional[ResultFrame] = None
+          ) -> Dict[str, Any]:
+    """One page of the tasks' final attempts, sorted by any column (a parameter, a
+    result field, or task, status, attempts, value, seconds, node, worker) and
+    filtered by clauses such as ``alpha>0.5`` or ``node=pi2`` (store.frame). Array
+    results come with a small picture of themselves (views.thumb)."""
     size = _limit(size, 50)
+    frame = frame or ResultFrame()
+    clauses = list(filter_) + ([f"status={status_}"] if status_ else [])
     with RunReader(run_dir) as r:
-        n, rows = r.final_page(page * size, size, sort, descending, status_)
-    return {"total": n, "page": page, "size": size, "sort": sort,
-            "descending": descending, "status": status_, "rows": [_row(x) for x in rows]}
+        frame.fold(r)
+        with frame.lock:
+            mask = frame.mask(clauses) if clauses else None
+            order = frame.order(sort, descending, mask)
+            n = len(order)
+            seqs = frame.seqs_of(order[page * size:(page + 1) * size])
+            columns = frame.described()
+        got = {x.seq: x for x in r.results_by_seq(seqs)}
+    rows = [_row(got[q], pictures=True) for q in seqs if q in got]
+    return {"total": n, "tasks": frame.rows, "page": page, "size": size, "sort": sort,
+            "descending": descending, "status": status_, "filter": clauses,
+            "columns": columns, "rows": rows}
+
+
+def table_rows(run_dir: str, sort: str = "task", descending: bool = False,
+               filter_: Sequence[str] = (), frame: Optional[ResultFrame] = None):
+    """(reader-free) the final attempts a filtered, sorted table holds, in its order,
+    a chunk at a time: what its CSV download writes."""
+    frame = frame or ResultFrame()
+    with RunReader(run_dir) as r:
+        frame.fold(r)
+        with frame.lock:
+            order = frame.order(sort, descending, frame.mask(filter_) if filter_ else None)
+            seqs = frame.seqs_of(order)
+    for i in range(0, len(seqs), 5000):
+        part = seqs[i:i + 5000]
+        with RunReader(run_dir) as r:
+            got = {x.seq: x for x in r.results_by_seq(part)}
+        yield [got[q] for q in part if q in got]
+
+
+def task_detail(run_dir: str, task: int) -> Dict[str, Any]:
+    """Every attempt of one task, its arguments and result with arrays drawn larger
+    (views.DETAIL a side), and the traceback of each failed attempt."""
+    from .views import DETAIL
+    with RunReader(run_dir) as r:
+        rows = r._all("SELECT seq FROM results WHERE task = ? ORDER BY seq", (int(task),))
+        attempts = r.results_by_seq([q for (q,) in rows])
+    if not attempts:
+        raise LookupError(f"no task {task} in this run")
+    return {"task": int(task), "attempts": [
+        dict(_row(a, pictures=True, side=DETAIL), traceback=a.error) for a in attempts]}
 
 
 def nodes(run_dir: str, now: Optional[float] = None,
@@ -451,7 +504,28 @@ def network(run_dir: str) -> Dict[str, Any]:
     with RunReader(run_dir) as r:
         figs = r.netbench()
         pairs = r.pairs()
-        source = describe(r.meta().get("netbench"))
-    return {"source": source,
+        meta = r.meta()
+        source = describe(meta.get("netbench"))
+        loaded = _loaded_while_measured(r, meta) if figs or pairs else {}
+    return {"source": source, "loaded": loaded,
             "figures": [{k: _num(v) for k, v in f._asdict().items()} for f in figs],
             "pairs": [{k: _num(v) for k, v in p._asdict().items()} for p in pairs]}
+
+
+def _loaded_while_measured(r: RunReader, meta: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The nodes whose load was above their cores while this run measured the network
+    (from the run's start to its first task): their figures include waiting for a
+    core, not only the wire. Figures kept from an earlier run are not judged."""
+    if (meta.get("netbench") or {}).get("source") == "kept" or not meta.get("started"):
+        return {}
+    first = r._all("SELECT MIN(t_start) FROM results")[0][0]
+    out: Dict[str, Dict[str, Any]] = {}
+    for s in r.samples(since=meta["started"] - 1):
+        if first is not None and s.t > first:
+            break
+        load, cores = s.data.get("load1"), s.data.get("cores")
+        if load is not None and cores and load > cores:
+            worst = out.get(s.node)
+            if worst is None or load > worst["load1"]:
+                out[s.node] = {"load1": round(load, 2), "cores": cores}
+    return out

@@ -33,10 +33,10 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..store import RunReader, StoreError
-from ..store.reader import SORTS
+from ..store.frame import FilterError, ResultFrame
 from ..store.schema import STOP_FILE
 from ..store.export import write_csv
-from . import api
+from . import api, views
 
 log = logging.getLogger("parc_mpi.serve")
 
@@ -176,6 +176,7 @@ class Dashboard(ThreadingHTTPServer):
         self.allow_hosts = {n.lower() for n in names | set(allow_hosts) if n}
         self.requests = 0
         self._trackers: Dict[str, api.Tracker] = {}
+        self._frames: Dict[str, ResultFrame] = {}
         self._trackers_lock = threading.Lock()
 
     def tracker(self, run_dir: str) -> api.Tracker:
@@ -185,6 +186,25 @@ class Dashboard(ThreadingHTTPServer):
             if t is None:
                 t = self._trackers[run_dir] = api.Tracker(run_dir)
             return t
+
+    def frame(self, run_dir: str, warm: bool = False) -> ResultFrame:
+        """The run's results as columns, kept between requests and folded as they
+        come; ``warm`` reads a new one in a thread (a 100,000-task store takes a
+        second, so a run's first page starts it and the views find it ready)."""
+        with self._trackers_lock:
+            f = self._frames.get(run_dir)
+            if f is not None:
+                return f
+            f = self._frames[run_dir] = ResultFrame()
+        if warm:
+            def fill():
+                try:
+                    with RunReader(run_dir) as r:
+                        f.fold(r)
+                except Exception as exc:  # the views will say it again, with a page
+                    log.info("dashboard: reading %s: %s", run_dir, exc)
+            threading.Thread(target=fill, daemon=True, name="parc-frame").start()
+        return f
 
     def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]
@@ -269,8 +289,10 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         try:
             self._route_get(parts, query)
-        except BadRequest as exc:
+        except (BadRequest, FilterError) as exc:
             self._error(400, f"bad request: {exc}")
+        except LookupError as exc:
+            self._error(404, str(exc.args[0] if exc.args else exc))
         except StoreError as exc:
             self._error(503, str(exc))
         except (ConnectionError, TimeoutError):
@@ -314,6 +336,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(404, "not found")
         if what == "results.csv":
             return self._csv(run_id, run_dir)
+        if what == "table.csv":
+            return self._table_csv(run_id, run_dir, q)
+        frame = lambda: self.server.frame(run_dir)  # noqa: E731
+        if what == "status":
+            self.server.frame(run_dir, warm=True)
         calls: Dict[str, Tuple[bool, Callable[[], Any]]] = {
             "status": (True, lambda: api.status(run_id, run_dir,
                                                 tracker=self.server.tracker(run_dir))),
@@ -323,8 +350,14 @@ class Handler(BaseHTTPRequestHandler):
                 _status(q.get("status")))),
             "table": (False, lambda: api.table(
                 run_dir, _number(q, "page", 0), _number(q, "size", 50),
-                _choice(q, "sort", SORTS),
-                _choice(q, "order", ("asc", "desc")) == "desc", _status(q.get("status")))),
+                q.get("sort") or "task",
+                _choice(q, "order", ("asc", "desc")) == "desc", _status(q.get("status")),
+                _clauses(q), frame())),
+            "views": (False, lambda: _folded(run_dir, frame(), views.sweep)),
+            "explore": (False, lambda: _folded(
+                run_dir, frame(), lambda f: views.optimization(f, _space(run_dir)))),
+            "activity": (False, lambda: views.activity(run_dir)),
+            "task": (False, lambda: api.task_detail(run_dir, _number(q, "task", 0))),
             "samples": (False, lambda: api.samples(
                 run_dir, _number(q, "since", kind=float), q.get("node"), _number(q, "limit"))),
             "failures": (False, lambda: api.failures(run_dir, _number(q, "limit"))),
@@ -338,6 +371,20 @@ class Handler(BaseHTTPRequestHandler):
         body = self.server.cache.get(key, store_version(run_dir), clocked,
                                      lambda: _dumps(make()))
         self._json(200, body)
+
+    def _table_csv(self, run_id: str, run_dir: str, q: Dict[str, str]) -> None:
+        """The table as the page shows it (sorted, filtered), every page of it, in
+        results.csv's columns."""
+        from ..store.export import rows_csv
+        sort = q.get("sort") or "task"
+        descending = _choice(q, "order", ("asc", "desc")) == "desc"
+        clauses = _clauses(q) + ([f"status={_status(q.get('status'))}"]
+                                 if _status(q.get("status")) else [])
+        data = rows_csv(api.table_rows(run_dir, sort, descending, clauses,
+                                       self.server.frame(run_dir)))
+        self._send(200, data, "text/csv; charset=utf-8", {
+            "Content-Disposition": f'attachment; filename="{_safe_name(run_id)}-table.csv"',
+            "Cache-Control": "no-store"})
 
     def _csv(self, run_id: str, run_dir: str) -> None:
         """results.csv as written at the end of the run, or made now from the store."""
@@ -432,6 +479,22 @@ def _choice(q: Dict[str, str], key: str, allowed: tuple) -> str:
     if value not in allowed:
         raise BadRequest(f"{key} must be one of {', '.join(allowed)}")
     return value
+
+
+def _clauses(q: Dict[str, str]) -> list:
+    """The table's filter: clauses separated by ``;`` (``alpha>0.5;node=pi2``)."""
+    return [c for c in (q.get("filter") or "").split(";") if c.strip()]
+
+
+def _folded(run_dir: str, frame: ResultFrame, make: Callable[[ResultFrame], Any]) -> Any:
+    with RunReader(run_dir) as r:
+        frame.fold(r)
+    return make(frame)
+
+
+def _space(run_dir: str) -> Optional[Dict[str, Any]]:
+    with RunReader(run_dir) as r:
+        return (r.meta().get("job") or {}).get("space")
 
 
 def _status(s: Optional[str]) -> Optional[str]:

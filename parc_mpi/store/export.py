@@ -181,6 +181,29 @@ def _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain
                              + ([] if repeats is None else [repeats.get(r.task)]))
 
 
+def rows_csv(chunks: Iterable[List[Any]]) -> bytes:
+    """Result records (chunks of them, in the order given) as CSV bytes in
+    results.csv's columns: what the dashboard's filtered table downloads."""
+    import itertools
+    chunks = iter(chunks)
+    first = next(chunks, [])
+    in_cols, out_cols = columns_of(first[:SAMPLE])
+    in_cols, out_cols = in_cols or ["item"], out_cols or ["result"]
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(HEAD[:3] + [bare(c) for c in in_cols] + out_cols + HEAD[-4:])
+    for chunk in itertools.chain([first], chunks):
+        for r in chunk:
+            ins = dict(fields(r.params, "item", "."))
+            outs = dict(fields(r.result, "result", ".")) if r.ok else {}
+            out.writerow([r.task, r.status, r.attempt + 1] + [ins.get(c) for c in in_cols]
+                         + [outs.get(c) for c in out_cols]
+                         + [r.worker, r.node,
+                            None if r.seconds is None else round(r.seconds, 6),
+                            r.error_line])
+    return buf.getvalue().encode("utf-8")
+
+
 _NATIVE = (int, float, type(None))
 _OK = "ok"
 
