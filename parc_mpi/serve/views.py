@@ -302,7 +302,7 @@ def activity(run_dir: str, now: Optional[float] = None) -> Dict[str, Any]:
         if not n:
             return {"attempts": 0, "throughput": None, "stream": None}
         span = max(last - first, 1e-3)
-        width = max(span / 240, 0.5 if span > 5 else span / 20)
+        width = max(span / 120, min(1.0, span / 10))   # at most 120 bins, 1 s once long
         hist = r.end_histogram(first, width)
         lanes = sorted((w, nd or "") for w, nd in r.lanes())
         rows = r._all("SELECT worker, task, t_start, t_end, status = 'ok' FROM results "

@@ -24,9 +24,12 @@
     for (var i = 2; i < arguments.length; i++) add(e, arguments[i]);
     return e;
   }
-  function add(parent, child) {
+  function add(parent) {  // add(parent, child, child, ...): nulls skipped, arrays flattened
+    for (var i = 1; i < arguments.length; i++) addOne(parent, arguments[i]);
+  }
+  function addOne(parent, child) {
     if (child === null || child === undefined || child === false) return;
-    if (Array.isArray(child)) { child.forEach(function (c) { add(parent, c); }); return; }
+    if (Array.isArray(child)) { child.forEach(function (c) { addOne(parent, c); }); return; }
     parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
   }
   function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
