@@ -1,12 +1,16 @@
 """What the dashboard costs, measured side by side in one run (issue 15):
 
 1. the runner's throughput with ``--serve`` and 5 browsers' worth of polling (every
-   second: two on the overview, one on the nodes tab, one on the results tab, one
-   kiosk) against the same run with no server (target: loss <= 2%), and the server
+   second: one on the overview, one on the nodes tab with its throughput and task
+   stream, one on the results table sorted and filtered, one on the results plots,
+   one kiosk) against the same run with no server (target: loss <= 2%), and the server
    process's CPU meanwhile (target: <= 5% of one core);
-2. time to first byte of the status call on a store of 100,000 results, answered
-   from the server's one-second cache and computed afresh (p50, p99);
-3. the page's total bytes, as sent and gzipped.
+2. on a store of 100,000 results, each view's call (status, the table sorted by the
+   result and filtered, the sweep plots, the activity, the optimization views, a
+   task): its first answer (the server reads the store into columns once), then time
+   to first byte from the server's cache and computed afresh (p50, p99; target p99
+   <= 200 ms), and its size (target <= 1 MB);
+3. the page's total bytes, as sent and gzipped (target < 300 KB).
 
     python benchmarks/dashboard.py [--reps 3] [--tasks 8000]
 """
@@ -35,9 +39,10 @@ from throughput import JOB, env  # noqa: E402
 
 PATTERNS = [  # what each polling browser asks for every second
     ["", ],                                   # overview
-    ["", ],                                   # overview (a second laptop)
-    ["", "/nodes"],                           # nodes tab
-    ["", "/table?page=0&size=50&sort=task&order=asc&status=all"],  # results tab
+    ["", "/nodes", "/activity"],              # nodes tab: throughput and task stream
+    ["", "/table?page=0&size=50&sort=result&order=desc&status=all&filter=result%3E10"],
+    #                                           results tab, sorted and filtered ...
+    ["", "/views"],                           # ... and its plots
     ["/../../runs", "", "/nodes"],            # kiosk: the runs list, status, nodes
 ]
 
@@ -129,10 +134,16 @@ def big_store(tmp: str, n: int) -> str:
     return run_dir
 
 
+VIEWS = ["", "/table?page=3&size=50&sort=result&order=desc&filter=item%3E5000",
+         "/views", "/activity", "/explore", "/task?task=77777"]
+
+
 def ttfb(run_dir: str, reps: int):
+    """{view: (first answer s, (cached p50, p99) ms, (afresh p50, p99) ms, bytes)}."""
     proc = subprocess.Popen([sys.executable, "-m", "parc_mpi.serve", run_dir, "--host",
                              "127.0.0.1", "--port", "0"], stdout=subprocess.PIPE, text=True,
                             env=env())
+    out = {}
     try:
         port = None
         for line in proc.stdout:
@@ -140,31 +151,34 @@ def ttfb(run_dir: str, reps: int):
             if m:
                 port = int(m.group(1))
                 break
-        path = "/api/runs/big"
 
-        def once():
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        def once(path):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             t = time.perf_counter()
             c.request("GET", path)
             r = c.getresponse()
             first = time.perf_counter() - t
-            r.read()
+            body = r.read()
             c.close()
-            return first
-        once()
-        cached = sorted(once() for _ in range(reps))
-        fresh = []
-        for _ in range(max(10, reps // 10)):
-            time.sleep(1.05)  # past the one-second cache: computed afresh
-            fresh.append(once())
-        fresh.sort()
+            assert r.status == 200, (path, r.status, body[:200])
+            return first, len(body)
+        for view in VIEWS:
+            path = "/api/runs/big" + view
+            cold, size = once(path)
+            cached = sorted(once(path)[0] for _ in range(reps))
+            sep = "&" if "?" in path else "?"
+            fresh = sorted(once(f"{path}{sep}fresh={k}")[0] for k in range(reps // 3))
+            out[view or "/ (status)"] = (cold, pcts(cached), pcts(fresh), size)
     finally:
         proc.terminate()
         proc.wait()
+    return out
 
-    def pct(xs, q):
+
+def pcts(xs):
+    def pct(q):
         return xs[min(len(xs) - 1, int(q * len(xs)))] * 1e3
-    return (pct(cached, 0.5), pct(cached, 0.99)), (pct(fresh, 0.5), pct(fresh, 0.99))
+    return pct(0.5), pct(0.99)
 
 
 def page_bytes():
@@ -207,10 +221,15 @@ def main():
           f"{share:.2%} of a core (target <= 5%)")
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = big_store(tmp, args.results)
-        (c50, c99), (f50, f99) = ttfb(run_dir, 300)
-    print(f"# status call on a store of {args.results:,} results, time to first byte:")
-    print(f"  from the 1 s cache: p50 {c50:.2f} ms, p99 {c99:.2f} ms; computed afresh: "
-          f"p50 {f50:.1f} ms, p99 {f99:.1f} ms")
+        views = ttfb(run_dir, 300)
+    print(f"# each view's call on a store of {args.results:,} results: its first answer, "
+          "then time to first byte (ms) from the server's cache and computed afresh, "
+          "and its size (targets: p99 <= 200 ms, <= 1 MB)")
+    print(f"{'call':<24} {'first s':>8} {'cache p50':>10} {'p99':>7} {'afresh p50':>11} "
+          f"{'p99':>7} {'kB':>7}")
+    for view, (cold, (c50, c99), (f50, f99), size) in views.items():
+        print(f"{view.split('?')[0]:<24} {cold:>8.2f} {c50:>10.2f} {c99:>7.2f} {f50:>11.1f} "
+              f"{f99:>7.1f} {size / 1000:>7.1f}")
     raw, zipped = page_bytes()
     print(f"# the page: {raw / 1024:.1f} KiB as files, {zipped / 1024:.1f} KiB gzipped "
           "(target < 300 KB)")

@@ -313,7 +313,12 @@ class Watch:
                   "ending them (what is stored stays; --resume runs them again)", flush=True)
             raise KeyboardInterrupt
         if not self.sched.stopping and os.path.exists(self.stop_path):
-            self.sched.request_stop("STOP file")
+            try:   # the dashboard's button writes its own line in the file
+                with open(self.stop_path, encoding="utf-8", errors="replace") as fh:
+                    dashboard = fh.read(200).startswith("soft stop from the dashboard")
+            except OSError:
+                dashboard = False
+            self.sched.request_stop("the dashboard's soft stop" if dashboard else "STOP file")
             print(f"[parc_mpi] found {self.stop_path}: soft stop, waiting for running tasks",
                   flush=True)
         first = not self.first_shown and self.sched.done > self.sched.done_before

@@ -374,8 +374,8 @@ class SimCluster:
     def _hosts_files(self) -> None:
         """``ip netns exec`` bind-mounts /etc/netns/NS/hosts over /etc/hosts."""
         lines = ["127.0.0.1 localhost"]
-        for n in self.nodes:
-            names = " ".join(dict.fromkeys([n.name, n.address]))
+        for n in self.nodes:   # NAME.local too, as mDNS (avahi) answers on a Pi's LAN
+            names = " ".join(dict.fromkeys([n.name, n.address, f"{n.name}.local"]))
             lines.append(f"{self.addr[n.name]} {names}")
         for ns in self.ns.values():
             os.makedirs(os.path.join(NETNS_ETC, ns), exist_ok=True)

@@ -336,6 +336,28 @@ def test_a_run_whose_process_died_shows_as_crashed_and_cannot_be_stopped(tmp_pat
         lock.close()
 
 
+def test_a_resumed_run_that_crashed_shows_this_session_s_figures(tmp_path):
+    """Resumed after a Ctrl-C, then killed: the overview shows neither the first
+    session's stop nor its finish, and its elapsed time ends at the last result."""
+    store, lock = fake_running_run(tmp_path)
+    started = time.time() - 60
+    store.set_meta(started=started, finished=started - 500,
+                   summary={"stopped": "SIGINT", "tasks_per_second": 3.0})
+    store.add_rows([(t, 0, t, "ok", None, t, None, 1, "n1", started + t, started + t + 1)
+                    for t in range(5)])
+    store.flush()
+    (tmp_path / "live" / "run.lock").write_text(f"pid 999999999 on {os.uname().nodename}\n")
+    try:
+        with Served(tmp_path) as s:
+            got = s.json("/api/runs/live")
+            assert got["status"] == "crashed" and got["stopped"] is None
+            assert got["elapsed"] == pytest.approx(5.0)
+            assert s.json("/api/runs")["runs"][0]["duration"] == pytest.approx(5.0)
+    finally:
+        store.close()
+        lock.close()
+
+
 def test_a_folder_with_no_runs_and_a_damaged_store(runs, tmp_path):
     with Served(tmp_path) as empty:
         assert empty.json("/api/runs")["runs"] == []

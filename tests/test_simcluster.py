@@ -242,6 +242,7 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
             line, _seen = _line_with(proc, "dashboard: http://", 120)
             url, token = line.split()[2], line.split()[-1].rstrip(")")
             assert url == "http://pi0:8080/", line
+            url = "http://pi0.local:8080/"   # the name the Pi guide's node list uses
             overview = url + "#/run/run/overview"
             done_js = "+(document.getElementById('progress') || {dataset: {}}).dataset.done || 0"
             steps = [
@@ -251,9 +252,19 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
                 {"wait": "document.querySelectorAll('main table.nodes tr').length === 7 && "
                          "[...document.querySelectorAll('main table.nodes tr td:first-child')]"
                          ".map(e => e.textContent)", "timeout": 60},
+                {"wait": "document.querySelectorAll('#stream rect').length > 0 && "
+                         "document.querySelectorAll('#throughput path').length", "timeout": 60},
+                {"eval": "document.querySelectorAll('#stream text.lane').length"},
                 {"shot": str(shots / "simbox-nodes.png")},
+                {"open": url + "#/run/run/results?sort=result&order=desc"},
+                {"wait": "document.querySelectorAll('main table tr').length > 10 && "
+                         "[...document.querySelectorAll('main table tr')].slice(1).map("
+                         "tr => +tr.children[3].title || +tr.children[3].textContent)",
+                 "timeout": 60},
+                {"shot": str(shots / "simbox-results.png")},
                 {"size": [800, 480]}, {"open": url + "?view=kiosk"},
                 {"wait": "document.querySelectorAll('.tile').length"},
+                {"eval": "[...document.querySelectorAll('.tile .t')].map(e => e.textContent)"},
                 {"shot": str(shots / "simbox-kiosk.png")},
                 {"size": [1280, 900]}, {"open": overview},
                 {"wait": "document.querySelector('button.stop') !== null"},
@@ -276,11 +287,16 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
     first, later, names = got[1], got[3], got[6]
     assert 0 < first < later, got  # progress advanced while the laptop watched
     assert names == [f"pi{i}" for i in range(6)], names
-    assert got[10] == 6  # one kiosk tile per node
+    squares = got[11]     # the table sorted by the result, largest first
+    assert squares == sorted(squares, reverse=True) and squares[0] > 0, squares
+    assert got[15] == 6   # one kiosk tile per node
+    assert all("n/a" not in t and t for t in got[16]), got[16]  # load, with no sensor
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-6000:]}"
     assert "soft stop from the dashboard" in (run_dir / "STOP").read_text()
     meta = meta_of(run_dir)
     assert meta["status"] == "stopped"
+    assert meta["summary"]["stopped"] == "the dashboard's soft stop"
+    assert got[8] == meta["workers"]   # the task stream: a lane per worker
     with RunReader(str(run_dir)) as reader:
         tasks = reader.columns(("task", "status"))
     assert len(tasks["task"]) == len(set(tasks["task"])) == meta["summary"]["tasks"]

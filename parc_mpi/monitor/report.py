@@ -261,7 +261,7 @@ def main_mark(view: Dict[str, Any]) -> str:
 
 def nodes_table(data: RunData) -> str:
     head = ("<tr><th>node</th><th>link</th><th>ranks</th><th>CPU °C now / max</th>"
-            "<th>firmware °C now / max</th><th>ARM MHz (min)</th><th>throttle now</th>"
+            "<th>firmware °C now / max</th><th>CPU MHz (min)</th><th>throttle now</th>"
             "<th>since start</th><th>load / cores now (max)</th><th>memory now / max</th>"
             "<th>processes</th>"
             "<th>latency p50 / p99 µs</th><th>upload MB/s</th><th>download MB/s</th>"

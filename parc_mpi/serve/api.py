@@ -103,6 +103,7 @@ class Tracker:
         self.health: Dict[str, NodeHealth] = {}
         self.history: Dict[str, Deque[tuple]] = {}
         self.infos: Dict[str, Any] = {}           # the nodes table, as last read
+        self.last_end: Optional[float] = None     # when the last attempt ended
         self.first_start: Optional[float] = None  # when the first task began (the ETA's
         #                                           measure starts there, not at start-up)
 
@@ -133,6 +134,8 @@ class Tracker:
                             self.best is None or sign * value < self.best[0]):
                         self.best = (sign * value, seq)
                     if t_end is not None:
+                        if self.last_end is None or t_end > self.last_end:
+                            self.last_end = t_end
                         sec = int(t_end)
                         self.per_second[sec] = self.per_second.get(sec, 0) + 1
                 if rows:
@@ -198,12 +201,25 @@ def run_summary(run_id: str, run_dir: str, tracker: Optional[Tracker] = None
     done = tracker.done()[0]
     started = meta.get("started")
     status = run_liveness(run_dir, meta)
-    end = meta.get("finished") or (time.time() if status == "running" else None)
+    end = _end(meta, status, tracker, time.time())
     job = meta.get("job") or {}
     return {"id": run_id, "name": _name(meta, run_id), "kind": job.get("kind"),
             "status": status, "started": started, "finished": meta.get("finished"),
             "duration": (end - started) if started and end else None,
             "tasks": done, "total": _total(meta), "job_file": meta.get("job_file")}
+
+
+def _end(meta: Dict[str, Any], status: str, tracker: Tracker, now: float
+         ) -> Optional[float]:
+    """When the run's current session ended: now while it runs; its last result when
+    it crashed (a finish time in meta is an earlier session's); else its finish."""
+    started = meta.get("started") or 0.0
+    if status in ("running", "starting"):
+        return now
+    if status == "crashed":
+        return max(started, tracker.last_end or started)
+    finished = meta.get("finished")
+    return finished if finished and finished >= started else None
 
 
 def status(run_id: str, run_dir: str, now: Optional[float] = None,
@@ -226,8 +242,7 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
     done, ok = tracker.done()
     total = _total(meta)
     started = meta.get("started")
-    end = meta.get("finished") or now
-    elapsed = (end - started) if started else None
+    elapsed = (_end(meta, st, tracker, now) - started) if started else None
     summary = meta.get("summary") or {}
     rate = summary.get("tasks_per_second") if st != "running" else (
         done / elapsed if elapsed and elapsed > 0 else None)
@@ -251,7 +266,8 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         "eta_seconds": eta, "goal": goal if job.get("kind") == "optimize" else None,
         "best": _best(best, summary.get("best"), job),
         "stop_requested": os.path.exists(os.path.join(run_dir, STOP_FILE)),
-        "stopped": summary.get("stopped"),
+        # this session's: a resumed run that crashed does not show an earlier stop
+        "stopped": summary.get("stopped") if st == "stopped" else None,
         "ranks": meta.get("ranks"), "workers": meta.get("workers"),
         "mpi": meta.get("mpi"), "hosts": len(meta.get("nodes") or []) or len(nodes),
         "lost_workers": summary.get("lost_workers") or {},
@@ -360,8 +376,7 @@ def task_detail(run_dir: str, task: int) -> Dict[str, Any]:
     (views.DETAIL a side), and the traceback of each failed attempt."""
     from .views import DETAIL
     with RunReader(run_dir) as r:
-        rows = r._all("SELECT seq FROM results WHERE task = ? ORDER BY seq", (int(task),))
-        attempts = r.results_by_seq([q for (q,) in rows])
+        attempts = r.attempts_of(task)
     if not attempts:
         raise LookupError(f"no task {task} in this run")
     return {"task": int(task), "attempts": [
@@ -518,7 +533,7 @@ def _loaded_while_measured(r: RunReader, meta: Dict[str, Any]) -> Dict[str, Dict
     core, not only the wire. Figures kept from an earlier run are not judged."""
     if (meta.get("netbench") or {}).get("source") == "kept" or not meta.get("started"):
         return {}
-    first = r._all("SELECT MIN(t_start) FROM results")[0][0]
+    first = r.first_start()
     out: Dict[str, Dict[str, Any]] = {}
     for s in r.samples(since=meta["started"] - 1):
         if first is not None and s.t > first:

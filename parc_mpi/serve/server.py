@@ -339,8 +339,6 @@ class Handler(BaseHTTPRequestHandler):
         if what == "table.csv":
             return self._table_csv(run_id, run_dir, q)
         frame = lambda: self.server.frame(run_dir)  # noqa: E731
-        if what == "status":
-            self.server.frame(run_dir, warm=True)
         calls: Dict[str, Tuple[bool, Callable[[], Any]]] = {
             "status": (True, lambda: api.status(run_id, run_dir,
                                                 tracker=self.server.tracker(run_dir))),
@@ -371,6 +369,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.server.cache.get(key, store_version(run_dir), clocked,
                                      lambda: _dumps(make()))
         self._json(200, body)
+        if what == "status":   # after the answer: the first look is not slowed by it
+            self.server.frame(run_dir, warm=True)
 
     def _table_csv(self, run_id: str, run_dir: str, q: Dict[str, str]) -> None:
         """The table as the page shows it (sorted, filtered), every page of it, in

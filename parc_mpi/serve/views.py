@@ -297,20 +297,15 @@ def activity(run_dir: str, now: Optional[float] = None) -> Dict[str, Any]:
     STREAM_BARS, else each worker's busy share per time bin (a density)."""
     import numpy as np
     with RunReader(run_dir) as r:
-        first, last, n = r._all("SELECT MIN(t_start), MAX(t_end), COUNT(*) FROM results "
-                                "WHERE t_start IS NOT NULL AND t_end IS NOT NULL")[0]
+        first, last, n = r.span()
         if not n:
             return {"attempts": 0, "throughput": None, "stream": None}
         span = max(last - first, 1e-3)
         width = max(span / 120, min(1.0, span / 10))   # at most 120 bins, 1 s once long
         hist = r.end_histogram(first, width)
         lanes = sorted((w, nd or "") for w, nd in r.lanes())
-        rows = r._all("SELECT worker, task, t_start, t_end, status = 'ok' FROM results "
-                      "WHERE t_start IS NOT NULL AND t_end IS NOT NULL AND worker IS NOT NULL"
-                      " ORDER BY seq") if n <= STREAM_BARS else None
-        arr = None if rows is not None else np.array(r._all(
-            "SELECT worker, t_start, t_end FROM results WHERE t_start IS NOT NULL AND "
-            "t_end IS NOT NULL AND worker IS NOT NULL"), dtype=float)
+        rows = r.stream(bars=True) if n <= STREAM_BARS else None
+        arr = None if rows is not None else np.array(r.stream(bars=False), dtype=float)
     bins = int(max((b for b, _ in hist), default=0)) + 1
     counts = [0] * bins
     for b, c in hist:

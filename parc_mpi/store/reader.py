@@ -315,6 +315,29 @@ class RunReader:
         return {"groups": groups, "sample": picked, "tail": tail,
                 "before_last": tail[1][3] if len(tail) > 1 else None}
 
+    def span(self) -> Tuple[Optional[float], Optional[float], int]:
+        """(first start, last end, attempts) of the attempts with both times."""
+        return tuple(self._all("SELECT MIN(t_start), MAX(t_end), COUNT(*) FROM results "
+                               "WHERE t_start IS NOT NULL AND t_end IS NOT NULL")[0])
+
+    def stream(self, bars: bool) -> List[tuple]:
+        """The task stream: with ``bars`` (worker, task, t_start, t_end, ok) of every
+        timed attempt in commit order, else only (worker, t_start, t_end), unordered."""
+        timed = "t_start IS NOT NULL AND t_end IS NOT NULL AND worker IS NOT NULL"
+        if bars:
+            return self._all("SELECT worker, task, t_start, t_end, status = ? FROM results "
+                             f"WHERE {timed} ORDER BY seq", (STATUS_OK,))
+        return self._all(f"SELECT worker, t_start, t_end FROM results WHERE {timed}")
+
+    def first_start(self) -> Optional[float]:
+        """When the first attempt began (None before any)."""
+        return self._all("SELECT MIN(t_start) FROM results")[0][0]
+
+    def attempts_of(self, task: int) -> List[Result]:
+        """Every attempt of one task, in commit order."""
+        return [_result(r) for r in self._all(_RESULT_SQL + " WHERE task = ? ORDER BY seq",
+                                              (int(task),))]
+
     def end_histogram(self, t0: float, width: float) -> List[tuple]:
         """(bin, attempts ended in it) with bins of ``width`` seconds from ``t0``."""
         return self._all("SELECT CAST((t_end - ?) / ? AS INTEGER) AS b, COUNT(*) FROM results "

@@ -188,7 +188,7 @@
         el("span", null, el("b", {text: "failed"}), String(s.failed)),
         el("span", null, el("b", {text: "throughput"}), na(s.tasks_per_second) ? "n/a" : g3(s.tasks_per_second, "tasks/s")),
         s.status === "running" ? el("span", null, el("b", {text: "last 30 s"}), na(s.recent_tasks_per_second) ? "n/a" : g3(s.recent_tasks_per_second, "tasks/s")) : null,
-        el("span", null, el("b", {text: "ETA"}), s.status === "running" ? hms(s.eta_seconds) : "-"),
+        el("span", null, el("b", {text: "ETA"}), s.status !== "running" ? "-" : na(s.eta_seconds) ? "measuring" : hms(s.eta_seconds)),
         el("span", null, el("b", {text: "elapsed"}), hms(s.elapsed)))];
   }
 
@@ -730,7 +730,7 @@
     var f = frame(W, H, [0, span], [0, S.workers.length], "seconds since the first task", "", {noyticks: true});
     f.root.setAttribute("id", "stream");
     S.workers.forEach(function (w, i) {
-      var t = svg("text", {x: 62, y: f.y(i + 0.5) + 4, "text-anchor": "end", "font-size": 10});
+      var t = svg("text", {x: 62, y: f.y(i + 0.5) + 4, "text-anchor": "end", "font-size": 10, "class": "lane"});
       t.textContent = w.node + " r" + w.worker; f.root.appendChild(t);
     });
     if (S.bars) {
@@ -836,7 +836,7 @@
           add(main, bar(frac, "k-bar"));
           add(main, el("div", {cls: "k-row"},
             el("span", {cls: "k-num", text: s.done + (s.total ? " / " + s.total : "")}),
-            el("span", {text: "ETA " + (s.status === "running" ? hms(s.eta_seconds) : "-")}),
+            el("span", {text: "ETA " + (s.status !== "running" ? "-" : na(s.eta_seconds) ? "measuring" : hms(s.eta_seconds))}),
             el("span", {text: g3(na(s.recent_tasks_per_second) ? s.tasks_per_second : s.recent_tasks_per_second, "tasks/s")}),
             el("span", {text: s.failed + " failed"}),
             s.best ? el("span", {text: "best " + g3(s.best.value)}) : null));
@@ -844,8 +844,9 @@
             return el("div", {cls: "tile " + n.state}, el("div", {cls: "n", text: n.node}),
               // what matters on a Pi: its temperature, else its load; never a large "n/a"
               el("div", {cls: "t", text: !na(n.cpu_temp_c) ? n.cpu_temp_c.toFixed(0) + " °C" :
-                !na(n.load1) ? "load " + n.load1.toFixed(1) + "/" + n.cores : n.state}),
-              el("div", {cls: "s", text: n.state + (na(n.cpu_temp_c) || na(n.load1) ? "" : " · load " + n.load1.toFixed(1)) +
+                !na(n.load1) ? n.load1.toFixed(1) + " / " + n.cores : n.state}),
+              el("div", {cls: "s", text: (na(n.cpu_temp_c) && !na(n.load1) ? "load / cores · " : "") + n.state +
+                (na(n.cpu_temp_c) || na(n.load1) ? "" : " · load " + n.load1.toFixed(1)) +
                 (n.throttled_now && n.throttled_now.length ? " · " + n.throttled_now.join(", ") : "")}));
           })));
         });
