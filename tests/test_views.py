@@ -198,9 +198,9 @@ def test_optimization_views_rank_the_parameter_that_matters_first(runs):
     assert sum(a["throughput"]["per_second"]) * a["throughput"]["width"] == pytest.approx(60)
 
 
-def test_a_100000_task_store_answers_each_view_in_under_200_ms(tmp_path):
-    """The targets of issue 36 on this machine: every view's call within 200 ms (p99
-    of 20 calls, the frame warm as the server keeps it) and its JSON under 1 MB."""
+def test_a_100000_task_store_s_views_are_binned_and_sampled_not_row_by_row(tmp_path):
+    """Each view's answer on 100,000 results stays under 1 MB (sampled or binned);
+    how fast they answer is measured by benchmarks/dashboard.py, not here."""
     run = tmp_path / "big"
     run.mkdir()
     s = Store(str(run))
@@ -215,21 +215,18 @@ def test_a_100000_task_store_answers_each_view_in_under_200_ms(tmp_path):
         s.flush()
     s.close()
     f = frame_of(str(run))
-    calls = {
-        "table": lambda: api.table(str(run), 7, 50, "result.y", True, None, ["a>0.5"], f),
-        "views": lambda: views.sweep(f),
-        "activity": lambda: views.activity(str(run)),
-    }
-    for name, call in calls.items():
-        took = []
-        for _ in range(20):
-            t = time.perf_counter()
-            out = call()
-            took.append(time.perf_counter() - t)
-        size = len(json.dumps(out))
-        assert size < 1 << 20, (name, size)
-        assert sorted(took)[-1] < 0.2 * 3, (name, took)   # generous: a loaded CI machine
-        print(f"{name}: p99 {sorted(took)[-1] * 1000:.0f} ms, {size / 1000:.0f} kB")
+    page = api.table(str(run), 7, 50, "result.y", True, None, ["a>0.5"], f)
+    assert page["total"] == 49_000 and len(page["rows"]) == 50
+    ys = [r["outputs"]["result.y"] for r in page["rows"]]
+    assert ys == sorted(ys, reverse=True)
+    v = views.sweep(f)
+    assert v["sampled"] == views.SAMPLE and v["heat"]["filled"] == 5000
+    a = views.activity(str(run))
+    assert "density" in a["stream"] and len(a["stream"]["density"]["busy"]) == 4
+    busy = [np.mean(b[1:-1]) for b in a["stream"]["density"]["busy"]]
+    assert busy == [pytest.approx(0.75, abs=0.02)] * 4   # 3 ms of every 4 ms per worker
+    for out in (page, v, a):
+        assert len(json.dumps(out)) < 1 << 20
 
 
 # -- the pages in a real browser ---------------------------------------------------
@@ -293,3 +290,40 @@ def test_the_views_draw_what_the_store_holds(runs):
         assert ticks and all(len(t.lstrip("-").replace(".", "").lstrip("0")) <= 3
                              or "e" in t for t in ticks), ticks
         b.shot(str(shots / "views-optimization.png"))
+
+
+def test_the_network_page_flags_a_node_measured_while_loaded(tmp_path):
+    """A node whose load was above its cores between the run's start and its first
+    task (the benchmark's window) is named with its load; one that was idle, or
+    loaded only later while computing, is not."""
+    from parc_mpi.store import HealthWriter
+    run = tmp_path / "run"
+    run.mkdir()
+    s = Store(str(run))
+    t0 = time.time() - 100
+    s.set_meta(status="finished", started=t0, job={"kind": "map"},
+               netbench={"source": "measured", "mode": "quick"})
+    s.add_rows([(0, 0, 1, "ok", None, 1, None, 1, "n1", t0 + 30, t0 + 31)])
+    s.flush()
+    h = HealthWriter(str(run / "run.sqlite"))
+    for node, busy, later in (("n1", 6.5, 0.5), ("n2", 0.4, 9.0)):
+        h.node_hello(node, [1], {"cores": 4}, {"t": t0 + 1, "load1": 0.1, "cores": 4})
+        h.add_sample(node, {"t": t0 + 10, "load1": busy, "cores": 4})
+        h.add_sample(node, {"t": t0 + 40, "load1": later, "cores": 4})
+    h.add_netbench([{"node": n, "kind": "latency", "size": 1, "p50": 12.0, "p99": 40.0}
+                    for n in ("n1", "n2")])
+    h.commit()
+    s.close()
+    got = api.network(str(run))
+    assert got["loaded"] == {"n1": {"load1": 6.5, "cores": 4}}
+
+
+@pytest.mark.e2e
+@needs_chromium
+def test_serving_one_run_opens_on_it(runs):
+    from test_serve import Served
+    with Served(runs / "fit") as s, Browser() as b:
+        b.open(s.base + "/")
+        assert b.wait("location.hash === '#/run/fit/overview' && "
+                      "document.querySelector('main h2') && "
+                      "document.querySelector('main h2').textContent")

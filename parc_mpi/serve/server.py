@@ -51,6 +51,8 @@ STATIC = {  # URL name -> (file under static/, content type)
     "uPlot.LICENSE": ("vendor/uPlot.LICENSE", "text/plain; charset=utf-8"),
 }
 CACHE_SECONDS = 1.0   # a status is recomputed at most this often, however many clients
+SLOW_VIEWS = {"activity": 5.0, "views": 5.0, "explore": 5.0}   # ... and these, of a
+#                                 running run, at most every 5 s (they read every row)
 
 
 def _load_static() -> Dict[str, Tuple[bytes, bytes, str]]:
@@ -134,11 +136,14 @@ class Cache:
         self._lock = threading.Lock()
 
     def get(self, key: tuple, version: tuple, clocked: bool,
-            make: Callable[[], bytes]) -> bytes:
+            make: Callable[[], bytes], min_age: float = 0.0) -> bytes:
+        """The answer for ``key``; ``min_age``: reused for that long even when the store
+        changed (the plots and the task stream need no refresh every second)."""
         now = time.monotonic()
         with self._lock:
             hit = self._d.get(key)
-        if hit and hit[0] == version and (not clocked or now - hit[1] < CACHE_SECONDS):
+        if hit and ((hit[0] == version and (not clocked or now - hit[1] < CACHE_SECONDS))
+                    or now - hit[1] < min_age):
             return hit[2]
         body = make()
         with self._lock:
@@ -367,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
         clocked, make = calls[what]
         key = (what, run_id, tuple(sorted(q.items())))
         body = self.server.cache.get(key, store_version(run_dir), clocked,
-                                     lambda: _dumps(make()))
+                                     lambda: _dumps(make()), SLOW_VIEWS.get(what, 0.0))
         self._json(200, body)
         if what == "status":   # after the answer: the first look is not slowed by it
             self.server.frame(run_dir, warm=True)

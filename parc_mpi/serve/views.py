@@ -292,26 +292,26 @@ def _contour(x, y, v, xname: str, yname: str) -> Optional[Dict[str, Any]]:
 
 
 def activity(run_dir: str, now: Optional[float] = None) -> Dict[str, Any]:
-    """Throughput over time (tasks ended per bin, at most 240 bins) and the task
+    """Throughput over time (tasks ended per bin, at most 120 bins) and the task
     stream: which worker ran what, when; each task as a bar while there are at most
-    STREAM_BARS, else each worker's busy share per time bin (a density)."""
+    STREAM_BARS, else each worker's busy share per time bin (a density). One read of
+    the attempts' times, binned here."""
     import numpy as np
     with RunReader(run_dir) as r:
-        first, last, n = r.span()
-        if not n:
-            return {"attempts": 0, "throughput": None, "stream": None}
-        span = max(last - first, 1e-3)
-        width = max(span / 120, min(1.0, span / 10))   # at most 120 bins, 1 s once long
-        hist = r.end_histogram(first, width)
+        few = r.last_seq() <= STREAM_BARS   # the row id: at least as many as attempts
         lanes = sorted((w, nd or "") for w, nd in r.lanes())
-        rows = r.stream(bars=True) if n <= STREAM_BARS else None
-        arr = None if rows is not None else np.array(r.stream(bars=False), dtype=float)
-    bins = int(max((b for b, _ in hist), default=0)) + 1
-    counts = [0] * bins
-    for b, c in hist:
-        counts[int(b)] = c
-    throughput = {"t0": first, "width": width, "per_second": [round(c / width, 3)
-                                                              for c in counts]}
+        rows = r.stream(bars=True) if few else None
+        arr = (np.array([(w, a, b) for w, _t, a, b, _ok in rows], dtype=float).reshape(-1, 3)
+               if few else np.array(r.stream(bars=False), dtype=float).reshape(-1, 3))
+    n = len(arr)
+    if not n:
+        return {"attempts": 0, "throughput": None, "stream": None}
+    first, last = float(arr[:, 1].min()), float(arr[:, 2].max())
+    span = max(last - first, 1e-3)
+    width = max(span / 120, min(1.0, span / 10))   # at most 120 bins, 1 s once long
+    counts = np.bincount(((arr[:, 2] - first) / width).astype(int))
+    throughput = {"t0": first, "width": width,
+                  "per_second": [round(c / width, 3) for c in counts.tolist()]}
     lane = {w: i for i, (w, _nd) in enumerate(lanes)}
     stream: Dict[str, Any] = {"t0": first, "t1": last,
                               "workers": [{"worker": w, "node": nd} for w, nd in lanes]}
@@ -320,9 +320,12 @@ def activity(run_dir: str, now: Optional[float] = None) -> Dict[str, Any]:
                           for w, t, a, b, ok in rows]
     else:
         edges = np.linspace(first, last, DENSITY_BINS + 1)
+        order = np.argsort(arr[:, 0], kind="stable")
+        arr = arr[order]
+        cut = np.searchsorted(arr[:, 0], [w for w, _nd in lanes] + [np.inf])
         dens = []
-        for w, _nd in lanes:
-            mine = arr[arr[:, 0] == w]
+        for i in range(len(lanes)):
+            mine = arr[cut[i]:cut[i + 1]]
             busy = _covered(np.sort(mine[:, 1]), np.sort(mine[:, 2]), edges)
             dens.append(_list(np.clip(np.diff(busy) / np.diff(edges), 0, None)))
         stream["density"] = {"edges": _list(edges - first), "busy": dens}
