@@ -142,32 +142,16 @@ class RunData:
         return self._result_cols
 
     def _find_result_columns(self):
-        from ..store.export import bare, fields, plain
-        ins: Dict[str, list] = {}
-        outs: Dict[str, list] = {}
-        ok_rows = [r for r in self._sample if r.ok]
-        for k, r in enumerate(ok_rows):
-            for cols, pairs in ((ins, fields(r.params, "item", ".", plain)),
-                                (outs, fields(r.result, "result", ".", plain))):
-                for c, v in pairs:
-                    cols.setdefault(c, [None] * k).append(v)
-            for cols in (ins, outs):
-                for c in cols:
-                    if len(cols[c]) < k + 1:
-                        cols[c].append(None)
-
-        def numeric(cols):
-            out = {}
-            for c, vs in cols.items():
-                if vs and all(v is None or (isinstance(v, (int, float))
-                                            and not isinstance(v, bool)) for v in vs) \
-                        and any(v is not None for v in vs):
-                    out[bare(c)] = np.array([np.nan if v is None else float(v) for v in vs])
-            return out
-        num_in, num_out = numeric(ins), numeric(outs)
+        # the dashboard's reader of results as columns (store.frame), on this sample
+        from ..store.frame import ResultFrame
+        frame = ResultFrame().add(sorted(self._sample, key=lambda r: r.seq))
+        ok = frame.ok_mask()
+        cols = frame.plot_columns(limit=1 << 30)
+        num_in = {n: frame.numbers(n)[ok] for n in cols["inputs"]}
+        num_out = {n: frame.numbers(n)[ok] for n in cols["outputs"]}
         names_in, names_out = list(num_in), list(num_out)
         grid = None
-        if len(names_in) == 2 and num_out:
+        if len(names_in) == 2 and num_out and ok.any():
             x, y = num_in[names_in[0]], num_in[names_in[1]]
             nx, ny = len(np.unique(x)), len(np.unique(y))
             if 1 < nx <= 200 and 1 < ny <= 200 and nx * ny == len(x) == \

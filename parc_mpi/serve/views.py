@@ -40,19 +40,6 @@ def _even(idx, n: int):
     return idx[np.linspace(0, len(idx) - 1, n).round().astype(int)]
 
 
-def plot_columns(frame: ResultFrame) -> Dict[str, List[str]]:
-    """The numeric inputs and outputs a plot can use (arrays and text left out)."""
-    def numeric(names):
-        out = []
-        for name in names:
-            col = frame.columns[name]
-            if col.array is None and any(x == x for x in col.num):
-                out.append(name)
-        return out[:MAX_PLOT_COLUMNS]
-    outs = numeric(frame.outputs)
-    return {"inputs": numeric(frame.inputs), "outputs": outs}
-
-
 def sweep(frame: ResultFrame) -> Dict[str, Any]:
     """A sweep's views: a sample of the successful rows for scatter plots (each output
     against each input, coloured by another), the mean per level of every input with
@@ -60,7 +47,7 @@ def sweep(frame: ResultFrame) -> Dict[str, Any]:
     such inputs when they form a grid, and a histogram of each output."""
     import numpy as np
     with frame.lock:
-        cols = plot_columns(frame)
+        cols = frame.plot_columns(MAX_PLOT_COLUMNS)
         ins, outs = cols["inputs"], cols["outputs"]
         if not outs and any(x == x for x in frame.columns["value"].num):
             outs = ["value"]

@@ -143,13 +143,23 @@ class ResultFrame:
             came = False
             while True:
                 got = reader.results(after=self.seq, limit=self.BATCH)
-                for r in got:
-                    self._add(r)
+                self._add_all(got)
                 if got:
                     self.seq = got[-1].seq
                     came = True
                 if len(got) < self.BATCH:
                     return came
+
+    def add(self, results: Iterable[Any]) -> "ResultFrame":
+        """Take in result records read elsewhere (a report's sample of the run), in
+        commit order; returns the frame."""
+        with self.lock:
+            self._add_all(results)
+        return self
+
+    def _add_all(self, results: Iterable[Any]) -> None:
+        for r in results:
+            self._add(r)
 
     def _add(self, r) -> None:
         cols = self.columns
@@ -192,6 +202,14 @@ class ResultFrame:
             self._column(name, kind).set(row, v)
 
     # -- reading -------------------------------------------------------------
+    def plot_columns(self, limit: int = 12) -> Dict[str, List[str]]:
+        """The inputs and outputs a plot can use: those with a number in some row (text
+        cells count as gaps, arrays are left out), at most ``limit`` of each."""
+        def numeric(names):
+            return [n for n in names if self.columns[n].array is None
+                    and any(x == x for x in self.columns[n].num)][:limit]
+        return {"inputs": numeric(self.inputs), "outputs": numeric(self.outputs)}
+
     def numbers(self, name: str):
         """A column's numbers as a numpy array (a copy: the frame may grow)."""
         import numpy as np
