@@ -262,6 +262,11 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
                          "tr => +tr.children[3].title || +tr.children[3].textContent)",
                  "timeout": 60},
                 {"shot": str(shots / "simbox-results.png")},
+                {"open": url + "#/run/run/results?view=plots"},
+                {"wait": "document.querySelectorAll('#scatter circle').length", "timeout": 60},
+                {"eval": "[...document.querySelectorAll('svg.hist')].map(s => [...s.querySelectorAll("
+                         "'rect[data-count]')].reduce((a, r) => a + +r.dataset.count, 0))"},
+                {"shot": str(shots / "simbox-plots.png")},
                 {"size": [800, 480]}, {"open": url + "?view=kiosk"},
                 {"wait": "document.querySelectorAll('.tile').length"},
                 {"eval": "[...document.querySelectorAll('.tile .t')].map(e => e.textContent)"},
@@ -289,8 +294,10 @@ def test_a_laptop_on_the_router_watches_the_six_pi_box_and_stops_it(tmp_path):
     assert names == [f"pi{i}" for i in range(6)], names
     squares = got[11]     # the table sorted by the result, largest first
     assert squares == sorted(squares, reverse=True) and squares[0] > 0, squares
-    assert got[15] == 6   # one kiosk tile per node
-    assert all("n/a" not in t and t for t in got[16]), got[16]  # load, with no sensor
+    assert got[14] > 0    # the plots: x squared against x ...
+    assert len(got[15]) == 1 and got[15][0] >= got[14]   # ... and every task's histogram
+    assert got[19] == 6   # one kiosk tile per node
+    assert all("n/a" not in t and t for t in got[20]), got[20]  # load, with no sensor
     assert proc.returncode == 0, f"exit {proc.returncode}\n{out[-3000:]}\n{err[-6000:]}"
     assert "soft stop from the dashboard" in (run_dir / "STOP").read_text()
     meta = meta_of(run_dir)
