@@ -364,4 +364,29 @@ def run_verdict(run_dir: str, summary: Optional[Dict[str, Any]] = None
     return v
 
 
-__all__ = ["analyse", "verdict", "run_verdict"]
+LIVE_MIN_COMPUTE = 10.0   # seconds of compute before a running run's verdict is shown
+
+
+def live_verdict(run_dir: str, now: Optional[float] = None) -> Optional[Dict[str, Any]]:
+    """What limits a running run so far, once it can be trusted: after
+    LIVE_MIN_COMPUTE seconds of compute and three tasks per worker. The tail and the
+    scheduler's share are judged only at the end (the tail has not happened; rank 0's
+    CPU is counted at the end), and no what-if is given (the compute is not over):
+    what is named mid-run is a slow node, the network, failures or a lost node."""
+    a = analyse(run_dir, now=now)
+    if "wall" not in a or a["wall"]["compute"] < LIVE_MIN_COMPUTE or \
+            a["tasks"] < 3 * max(1, a["workers"]):
+        return None
+    a["tail"] = dict(a["tail"], idle_share=0.0)   # no tail yet: none is named
+    v = verdict(a)
+    if v is None:
+        return None
+    if v.get("what_if") is not None:   # the what-if clause speaks of a finished compute
+        head, _sep, rest = v["text"].partition(" (compute would take about ")
+        v["text"] = head + rest.partition(")")[2]
+        v["what_if"] = None
+    v["text"] = "so far, " + v["text"]
+    return v
+
+
+__all__ = ["analyse", "verdict", "run_verdict", "live_verdict"]

@@ -44,6 +44,12 @@ KILL_LIMIT = 3     # a task whose process died this many times fails for good (p
 USAGE_BATCH = 64   # peak memory is stored per task for batches up to this size
 
 
+# --thermal: near the end, a hot node's workers get no task while the tasks left are at
+# most this many rounds of the cooler workers. A throttled Pi 4 runs at 600 of 1,800 MHz,
+# a third: two rounds elsewhere end before one there.
+TAIL_ROUNDS = 2
+
+
 def retry_due(status: str, attempt: int, kills: int, retries: int) -> bool:
     """Whether a task's failed attempt runs again: one whose process died
     (``killed``: maybe the node's doing) until it has died ``KILL_LIMIT`` times
@@ -126,6 +132,8 @@ class Scheduler:
         self.benched: Set[int] = set()   # workers given no tasks (cores per task: place())
         self.sizing: Optional[Cores] = None   # cores that differ by task: where each fits
         self.waiting: Deque[Task] = deque()   # tasks waiting for a node with their cores
+        self.hot: Set[int] = set()   # --thermal: workers on a node that is hot now
+        self.thermal: Optional[Dict[str, Any]] = None   # ... and what the summary keeps
 
     # -- handing out work ---------------------------------------------------
     def batch_size(self) -> int:
@@ -171,8 +179,12 @@ class Scheduler:
         as soon as its result arrives."""
         out = []
         sized = self.sizing is not None
-        for w in sorted(free):
+        hot = self.hot
+        tail = bool(hot) and self._near_end()
+        for w in sorted(free, key=lambda w: (w in hot, w)) if hot else sorted(free):
             if sized and self.holding(w):   # its cores are reserved: no queue behind
+                continue
+            if tail and w in hot:   # near the end: a cooler worker will take it sooner
                 continue
             for _ in range(1 if sized else free[w]):
                 batch = self.next_batch(w)
@@ -182,6 +194,17 @@ class Scheduler:
                     break   # only tasks this worker should not run: ask the next one
                 out.append((w, batch))
         return out
+
+    def _near_end(self) -> bool:
+        """Are the tasks left to hand out no more than TAIL_ROUNDS rounds of the cooler
+        workers (--thermal)? Then a task started on a hot node would finish after the
+        rest: it waits for a cooler worker."""
+        total = self.source.total
+        if total is None:
+            return False
+        left = max(0, total - self.taken) + len(self.retry) + len(self.waiting)
+        cool = self.workers - len(self.lost) - len(self.hot - set(self.lost))
+        return left <= TAIL_ROUNDS * max(cool, 0)
 
     def holding(self, worker: int) -> int:
         """How many batches ``worker`` holds."""
@@ -533,6 +556,8 @@ class Scheduler:
         }
         if self.lost:
             out["lost_workers"] = {str(w): v for w, v in sorted(self.lost.items())}
+        if self.thermal is not None:
+            out["thermal"] = self.thermal
         if hasattr(self.source, "optimizer_seconds"):   # its asks and tells, on rank 0
             out["optimizer_seconds"] = round(self.source.optimizer_seconds, 4)
         best = self.source.best()

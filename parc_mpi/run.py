@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the run's name (default: the job file's name)")
     p.add_argument("--prefetch", type=_positive_int, default=2, metavar="K",
                    help="batches queued per worker (default: 2)")
+    p.add_argument("--thermal", action="store_true",
+                   help="thermal-aware scheduling: a node throttled or at 80 °C gets one "
+                        "task per worker in flight and, near the end, none while cooler "
+                        "workers are idle (needs the monitor; docs/report.md)")
     p.add_argument("--retries", type=_non_negative_int, metavar="N",
                    help="retries of a task that raised (default: the job's, 0)")
     p.add_argument("--progress", type=_positive_float, default=5.0, metavar="SECONDS",
@@ -202,9 +206,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                       allow_hosts=args.allow_host, isolate=args.isolate,
                       memory=args.memory, memory_guard=args.memory_guard,
                       retry_failed=args.retry_failed,
-                      resume_if_exists=args.resume_if_exists)
+                      resume_if_exists=args.resume_if_exists, thermal=args.thermal)
     if args.retry_failed and not args.resume:
         print("error: --retry-failed goes with --resume RUN_DIR", file=sys.stderr)
+        return 2
+    if args.thermal and not args.monitor:
+        print("error: --thermal reads the monitor's temperatures; it cannot go with "
+              "--no-monitor", file=sys.stderr)
         return 2
     if args.resume_if_exists and not args.run_dir:
         print("error: --resume-if-exists goes with --run-dir DIR (the run to continue or "

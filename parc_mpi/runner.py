@@ -58,6 +58,7 @@ class RunOptions:
     memory_guard: bool = True    # end the biggest task process when the node runs low
     retry_failed: bool = False   # --resume --retry-failed: run failed-for-good tasks again
     resume_if_exists: bool = False   # --run-dir DIR: resume the run in DIR if there is one
+    thermal: bool = False        # --thermal: fewer tasks on a hot node (thermal.py)
     argv: List[str] = field(default_factory=list)
 
     @property
@@ -71,8 +72,9 @@ class RunOptions:
     @property
     def health_commit_seconds(self) -> float:
         """How often health samples are committed, i.e. how fresh a dashboard's node
-        rows can be: every sample with --serve, else every 5 s."""
-        return max(self.monitor_interval, 1.0) if self.serve else 5.0
+        rows can be, and how soon --thermal sees a node turn hot: every sample with
+        --serve or --thermal, else every 5 s."""
+        return max(self.monitor_interval, 1.0) if self.serve or self.thermal else 5.0
 
 
 def apply_options(job: Job, opts: RunOptions) -> None:

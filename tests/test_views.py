@@ -327,3 +327,16 @@ def test_serving_one_run_opens_on_it(runs):
         assert b.wait("location.hash === '#/run/fit/overview' && "
                       "document.querySelector('main h2') && "
                       "document.querySelector('main h2').textContent")
+
+
+def test_the_server_keeps_the_columns_of_the_four_runs_viewed_last(tmp_path):
+    from parc_mpi.serve.server import MAX_FRAMES, make_server
+    srv = make_server(str(tmp_path), "127.0.0.1", 0, "t")
+    try:
+        got = [srv.frame(str(tmp_path / f"run{i}")) for i in range(MAX_FRAMES + 1)]
+        assert list(srv._frames) == [str(tmp_path / f"run{i}") for i in range(1, 5)]
+        assert srv.frame(str(tmp_path / "run4")) is got[4]   # kept, and now the newest
+        srv.frame(str(tmp_path / "run1"))
+        assert list(srv._frames)[-1] == str(tmp_path / "run1")
+    finally:
+        srv.server_close()

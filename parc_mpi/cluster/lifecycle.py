@@ -19,6 +19,7 @@ from ..monitor.health import LocalSampler
 from ..runner import (EXIT_DISK, RunOptions, Watch, exit_status, finish_run, record_start,
                       stopped_by_disk)
 from ..store import HealthWriter, StoreError
+from ..thermal import Thermal
 from .agent import threads_ok
 from . import heartbeat
 from .heartbeat import Liveness, farewell, skip_finalize
@@ -60,7 +61,10 @@ def run_main(comm: MPI.Comm, hbcomm: MPI.Comm, job: Job, store, sched, opts: Run
         if hint:
             print(f"[parc_mpi] {hint}", flush=True)
     try:
-        main_loop(comm, sched, workers, nodes, opts.prefetch, watch, liveness)
+        thermal = Thermal(store.run_dir) if opts.thermal else None
+        main_loop(comm, sched, workers, nodes, opts.prefetch, watch, liveness, thermal)
+        if thermal is not None:
+            sched.thermal = thermal.summary(time.time())
         stop_monitor(comm, layout.monitor, finalize=False if sched.lost else None)
     except KeyboardInterrupt:
         _try_finish(sched, store, job, "aborted")

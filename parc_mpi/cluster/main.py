@@ -17,6 +17,7 @@ from mpi4py import MPI
 
 from ..engine import Scheduler
 from ..runner import Watch
+from ..thermal import Thermal
 from ..tasks import message
 from .heartbeat import Liveness, skip_finalize
 from .protocol import (TAG_DONE, TAG_RESULTS, TAG_STOP, TAG_TASKS, Backoff, Goodbye,
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[int, str],
-              prefetch: int, watch: Watch, liveness: Optional[Liveness] = None) -> None:
+              prefetch: int, watch: Watch, liveness: Optional[Liveness] = None,
+              thermal: Optional[Thermal] = None) -> None:
     """Move messages until the job is done or a soft stop has drained the workers;
     every decision is the scheduler's.
 
@@ -41,8 +43,14 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
     backoff = Backoff()
     received = sent = 0
     benched = sched.benched
+    seen = 0   # --thermal: changes of the hot nodes taken in
     while running:
         active = False
+        if thermal is not None:
+            hot = thermal.poll()
+            if len(thermal.changes) != seen:
+                seen = len(thermal.changes)
+                sched.hot = {w for w in workers if nodes.get(w) in hot}
         while comm.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
             src, tag = status.Get_source(), status.Get_tag()
             if tag == TAG_RESULTS:   # a pickle, from mpi4py or a task process as bytes
@@ -72,7 +80,7 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
         for w in open_workers:
             if w in benched:   # its node's cores are taken by tasks of several cores
                 continue
-            n = prefetch - sched.holding(w)
+            n = (1 if w in sched.hot else prefetch) - sched.holding(w)
             if n > 0:
                 if free is None:
                     free = {}

@@ -104,6 +104,8 @@ class Tracker:
         self.history: Dict[str, Deque[tuple]] = {}
         self.infos: Dict[str, Any] = {}           # the nodes table, as last read
         self.last_end: Optional[float] = None     # when the last attempt ended
+        self.live: Optional[Dict[str, Any]] = None   # a running run's verdict so far ...
+        self.live_at = 0.0                           # ... and when it was made
         self.first_start: Optional[float] = None  # when the first task began (the ETA's
         #                                           measure starts there, not at start-up)
 
@@ -273,8 +275,25 @@ def status(run_id: str, run_dir: str, now: Optional[float] = None,
         "lost_workers": summary.get("lost_workers") or {},
         "job_summary": summary.get("job_summary"),
         "verdict": (meta.get("verdict") or {}).get("text"),
+        "verdict_so_far": _so_far(run_dir, tracker, now) if running else None,
         "alerts": [{"level": lvl, "text": text} for lvl, text in alerts],
     }
+
+
+LIVE_EVERY = 15.0   # seconds between a running run's verdicts so far
+
+
+def _so_far(run_dir: str, tracker: Tracker, now: float) -> Optional[str]:
+    """What limits a running run so far (analysis.live_verdict), made at most every
+    LIVE_EVERY seconds; None until it can be trusted."""
+    if now - tracker.live_at >= LIVE_EVERY:
+        from ..analysis import live_verdict
+        tracker.live_at = now
+        try:
+            tracker.live = live_verdict(run_dir, now=now)
+        except StoreError:
+            pass
+    return (tracker.live or {}).get("text")
 
 
 def _best(best, final: Optional[Dict[str, Any]], job: Dict[str, Any]):

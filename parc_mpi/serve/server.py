@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
@@ -50,6 +51,8 @@ STATIC = {  # URL name -> (file under static/, content type)
     "uPlot.min.css": ("vendor/uPlot.min.css", "text/css; charset=utf-8"),
     "uPlot.LICENSE": ("vendor/uPlot.LICENSE", "text/plain; charset=utf-8"),
 }
+MAX_FRAMES = 4        # runs whose results are kept as columns (about 10 MB per
+#                       100,000 results): the four most recently viewed
 CACHE_SECONDS = 1.0   # a status is recomputed at most this often, however many clients
 SLOW_VIEWS = {"activity": 5.0, "views": 5.0, "explore": 5.0}   # ... and these, of a
 #                                 running run, at most every 5 s (they read every row)
@@ -181,7 +184,7 @@ class Dashboard(ThreadingHTTPServer):
         self.allow_hosts = {n.lower() for n in names | set(allow_hosts) if n}
         self.requests = 0
         self._trackers: Dict[str, api.Tracker] = {}
-        self._frames: Dict[str, ResultFrame] = {}
+        self._frames: "OrderedDict[str, ResultFrame]" = OrderedDict()
         self._trackers_lock = threading.Lock()
 
     def tracker(self, run_dir: str) -> api.Tracker:
@@ -199,8 +202,11 @@ class Dashboard(ThreadingHTTPServer):
         with self._trackers_lock:
             f = self._frames.get(run_dir)
             if f is not None:
+                self._frames.move_to_end(run_dir)
                 return f
             f = self._frames[run_dir] = ResultFrame()
+            while len(self._frames) > MAX_FRAMES:   # a Pi's memory: the least recent go
+                self._frames.popitem(last=False)
         if warm:
             def fill():
                 try:

@@ -232,6 +232,8 @@
       }
       if (s.job_summary) add(main, el("p", null, el("b", {text: "result: "}), s.job_summary));
       if (s.verdict) add(main, el("p", {cls: "verdict"}, el("b", {text: "What limited it: "}), s.verdict));
+      else if (s.verdict_so_far) add(main, el("p", {cls: "verdict live", id: "verdict-so-far"},
+        el("b", {text: "What limits it: "}), s.verdict_so_far));
       add(main, el("h2", {text: "Alerts"}));
       add(main, s.alerts.length ? el("ul", {cls: "alerts"}, s.alerts.map(function (a) {
         return el("li", {cls: "l" + a.level, text: a.text});
