@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from parc_mpi.mpienv import find_mpiexec  # noqa: E402
 from parc_mpi.nodes import read_node_list  # noqa: E402
-from parc_mpi.simcluster import SimCluster, available  # noqa: E402
+from parc_mpi.simcluster import SimCluster, available, hot_firmware  # noqa: E402
 from parc_mpi.store import RunReader  # noqa: E402
 
 JOB = """import time, parc_mpi
@@ -44,17 +44,6 @@ def f(x):
     return x
 job = parc_mpi.map(f, range({tasks}))
 """
-
-FAKE_VCGENCMD = """#!/bin/sh
-[ "$(hostname)" = n2 ] || exit 1
-case "$1" in
-  measure_temp) echo "temp=83.0'C";;
-  measure_clock) echo "frequency(48)=600000000";;
-  get_throttled) echo "throttled=0x60006";;
-  *) exit 1;;
-esac
-"""
-
 
 def env(bin_dir):
     e = dict(os.environ)
@@ -94,10 +83,7 @@ def main():
         hostfile.write_text("n0:3\nn1:2\nn2:2\n")
         job = work / "job.py"
         job.write_text(JOB.format(tasks=args.tasks))
-        bin_dir = work / "bin"
-        bin_dir.mkdir()
-        (bin_dir / "vcgencmd").write_text(FAKE_VCGENCMD)
-        (bin_dir / "vcgencmd").chmod(0o755)
+        bin_dir = hot_firmware(str(work / "bin"), "n2")
         e = env(bin_dir)
         res = {False: [], True: []}
         with SimCluster(read_node_list(str(work / "node_list.csv")), "gigabit",

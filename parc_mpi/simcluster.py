@@ -127,6 +127,30 @@ class SimClusterError(RuntimeError):
     pass
 
 
+HOT_FIRMWARE = """#!/bin/sh
+# a Pi's firmware tool, on the one node that is hot: 83 degC, ARM at 600 MHz, throttled
+[ "$(hostname)" = {node} ] || exit 1
+case "$1" in
+  measure_temp) echo "temp=83.0'C";;
+  measure_clock) echo "frequency(48)=600000000";;
+  get_throttled) echo "throttled=0x60006";;
+  *) exit 1;;
+esac
+"""
+
+
+def hot_firmware(bin_dir: str, node: str) -> str:
+    """Write a fake ``vcgencmd`` into ``bin_dir`` that answers on ``node`` only, as a
+    hot Pi's firmware does (83 °C, 600 MHz, the throttle bits); put ``bin_dir`` first
+    on the PATH of the launch. Returns the bin folder."""
+    os.makedirs(bin_dir, exist_ok=True)
+    path = os.path.join(bin_dir, "vcgencmd")
+    with open(path, "w") as fh:
+        fh.write(HOT_FIRMWARE.replace("{node}", node))
+    os.chmod(path, 0o755)
+    return bin_dir
+
+
 def available(launcher: bool = True) -> Optional[str]:
     """None when a simulated cluster can be built here, else the reason it cannot
     (``launcher``: the stand-in for ssh, which needs MPICH's Hydra)."""

@@ -17,7 +17,7 @@ from docs_blocks import blocks, scratch, write_file
 from faults import start, wait_committed
 from parc_mpi.mpienv import find_mpiexec
 from parc_mpi.nodes import Node, read_node_list
-from parc_mpi.simcluster import SimCluster, available, ssh_available
+from parc_mpi.simcluster import SimCluster, available, hot_firmware, ssh_available
 from parc_mpi.store import RunReader
 
 WHY = available()
@@ -792,18 +792,6 @@ def f(x):
 job = parc_mpi.map(f, range(250))
 """
 
-FAKE_VCGENCMD = """#!/bin/sh
-# a Pi's firmware tool, on the one node that is hot: 83 degC, ARM at 600 MHz, throttled
-[ "$(hostname)" = n2 ] || exit 1
-case "$1" in
-  measure_temp) echo "temp=83.0'C";;
-  measure_clock) echo "frequency(48)=600000000";;
-  get_throttled) echo "throttled=0x60006";;
-  *) exit 1;;
-esac
-"""
-
-
 def test_a_node_held_to_a_fraction_of_a_core_is_named_with_its_throttling(tmp_path):
     """A hot Pi: n2's processes held to 0.1 of a core by a CPU cgroup quota, its
     firmware (a fake vcgencmd) reporting 83 degC, 600 MHz and the throttle bits. The
@@ -811,10 +799,7 @@ def test_a_node_held_to_a_fraction_of_a_core_is_named_with_its_throttling(tmp_pa
     nodes_csv, hostfile = three_nodes(tmp_path)
     job = tmp_path / "job.py"
     job.write_text(BUSY)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "vcgencmd").write_text(FAKE_VCGENCMD)
-    (bin_dir / "vcgencmd").chmod(0o755)
+    bin_dir = hot_firmware(str(tmp_path / "bin"), "n2")
     env = cli_env()
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     run_dir, cool_dir = tmp_path / "run", tmp_path / "cool"
