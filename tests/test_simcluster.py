@@ -189,7 +189,9 @@ def test_the_simcluster_command_runs_a_command_on_the_main_node_and_tears_down(t
     assert done.returncode == 0, done
     lines = done.stdout.splitlines()
     tag = lines[0].split(" as namespaces ")[1].split("-*")[0]
-    assert "(wifi)" in lines[0] and lines[1] == "head" and lines[2].split()[1:] == ["w1"], lines
+    # w1 resolves by its name and by its mDNS name, as on a Pi's LAN
+    assert "(wifi)" in lines[0] and lines[1] == "head" and \
+        lines[2].split()[1:] == ["w1", "w1.local"], lines
     assert tag not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                      text=True).stdout
 
