@@ -73,8 +73,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tasks", type=int, default=300)
     args = ap.parse_args()
-    if not available():
-        raise SystemExit("needs root, ip netns and tc (the simulated box)")
+    why = available()
+    if why:
+        raise SystemExit(f"the simulated box cannot be built here: {why}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "node_list.csv").write_text("name,address,role,cores\nn0,n0,main,3\n"
