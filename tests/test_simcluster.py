@@ -825,6 +825,27 @@ def test_a_node_held_to_a_fraction_of_a_core_is_named_with_its_throttling(tmp_pa
     assert said and "node n2" in said[0]
 
 
+def test_thermal_keeps_the_last_tasks_off_the_hot_node(tmp_path):
+    """--thermal on the box whose n2 is hot (0.1 of a core, its firmware at 83 °C and
+    throttled): rank 0 sees n2 hot from the monitor's samples, says so in the summary,
+    and hands the last tasks to the cooler workers only; every task is done."""
+    nodes_csv, hostfile = three_nodes(tmp_path)
+    job = tmp_path / "job.py"
+    job.write_text(BUSY)
+    env = cli_env()
+    env["PATH"] = f"{hot_firmware(str(tmp_path / 'bin'), 'n2')}:{env['PATH']}"
+    run_dir = tmp_path / "run"
+    run_on_three_nodes(tmp_path, hostfile, job, run_dir, "--netbench", "off", "--thermal",
+                       "-q", env=env, cpu={"n2": 0.1})
+    meta = meta_of(run_dir)
+    thermal = meta["summary"]["thermal"]
+    assert set(thermal["hot_seconds"]) == {"n2"} and thermal["hot_seconds"]["n2"] > 1.0
+    with RunReader(str(run_dir)) as r:
+        rows = sorted(r.final_results(), key=lambda x: x.t_start)
+    assert len(rows) == 250 and all(x.ok for x in rows)
+    assert [x.node for x in rows[-4:]].count("n2") == 0, [(x.task, x.node) for x in rows[-8:]]
+
+
 LARGE_RESULTS = """
 import time, numpy as np, parc_mpi
 def f(x):
