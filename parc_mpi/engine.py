@@ -39,6 +39,7 @@ FLUSH_SECONDS_ADAPTIVE = 0.02  # adaptive jobs: results feed new tasks, commit s
 FLUSH_ROWS = 20_000
 RESULT_STATUS = ResultRow._fields.index("status")  # rows arrive as plain tuples (hot path)
 RESULT_ERROR = ResultRow._fields.index("error")
+RESULT_T_START = ResultRow._fields.index("t_start")   # t_end follows it
 KILL_LIMIT = 3     # a task whose process died this many times fails for good (poison;
 #                    Dask's allowed-failures is 3 too)
 USAGE_BATCH = 64   # peak memory is stored per task for batches up to this size
@@ -392,6 +393,12 @@ class Scheduler:
             for row in rows:
                 if row[status] != STATUS_KILLED:
                     self.avoid.pop(row[0], None)
+        learns = getattr(self.source, "learner", None) is not None   # --order learn
+        if learns:   # each task's seconds on its worker
+            t0, t1 = RESULT_T_START, RESULT_T_START + 1
+            for row in rows:
+                if row[status] == STATUS_OK and row[t0] is not None and row[t1] is not None:
+                    self.source.observe(row[0], row[t1] - row[t0])
         if clean and not self.source.adaptive:
             self.uncounted_ok += len(rows)
             if self.sheet is not None:

@@ -130,16 +130,18 @@ STREAM_MIN = 50_000   # map runs from this many tasks keep results.csv and the r
 class MapJob(Job):
     items: Iterable = ()
     cost: Optional[Callable] = None   # the items' cost: the costliest start first
+    order: Optional[str] = None       # "learn" (--order learn): the longest first, learned
     kind = "map"
     stream = False   # results.csv lines made by the workers (set on every rank: streams())
 
-    def streams(self, resume: bool) -> bool:
+    def streams(self, resume: bool, order: Optional[str] = None) -> bool:
         """Whether a run of this job writes results.csv and the report's aggregates
         as the results arrive: a fresh run of STREAM_MIN tasks or more, or of a lazy
         generator of unknown length. Below that, the end of the run does it from the
         store in a fraction of a second, and the workers are spared the lines."""
         big = not hasattr(self.items, "__len__") or len(self.items) >= STREAM_MIN  # type: ignore[arg-type]
-        return not resume and big and self.cost is None   # the lines come in task order
+        return not resume and big and self.cost is None and not (order or self.order)
+        #                                                    (the lines come in task order)
 
     def describe(self) -> dict:
         out = super().describe()
@@ -147,6 +149,8 @@ class MapJob(Job):
             out["total"] = len(self.items)  # type: ignore[arg-type]
         if self.cost is not None:
             out["order"] = "cost"
+        elif self.order is not None:
+            out["order"] = self.order
         return out
 
     def ordered(self) -> List[Tuple[int, Any]]:

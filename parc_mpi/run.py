@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the run's name (default: the job file's name)")
     p.add_argument("--prefetch", type=_positive_int, default=2, metavar="K",
                    help="batches queued per worker (default: 2)")
+    p.add_argument("--order", choices=["learn"],
+                   help="learn: a map job's longest tasks first, their length learned from "
+                        "the first tasks' times by the items' numeric fields (off by default; "
+                        "docs/jobs.md)")
     p.add_argument("--thermal", action="store_true",
                    help="thermal-aware scheduling: a node throttled or at 80 °C gets one "
                         "task per worker in flight and, near the end, none while cooler "
@@ -206,7 +210,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                       allow_hosts=args.allow_host, isolate=args.isolate,
                       memory=args.memory, memory_guard=args.memory_guard,
                       retry_failed=args.retry_failed,
-                      resume_if_exists=args.resume_if_exists, thermal=args.thermal)
+                      resume_if_exists=args.resume_if_exists, thermal=args.thermal,
+                      order=args.order)
     if args.retry_failed and not args.resume:
         print("error: --retry-failed goes with --resume RUN_DIR", file=sys.stderr)
         return 2

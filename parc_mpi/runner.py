@@ -59,6 +59,7 @@ class RunOptions:
     retry_failed: bool = False   # --resume --retry-failed: run failed-for-good tasks again
     resume_if_exists: bool = False   # --run-dir DIR: resume the run in DIR if there is one
     thermal: bool = False        # --thermal: fewer tasks on a hot node (thermal.py)
+    order: Optional[str] = None  # --order learn: a map job's longest tasks first, learned
     argv: List[str] = field(default_factory=list)
 
     @property
@@ -88,6 +89,15 @@ def apply_options(job: Job, opts: RunOptions) -> None:
                        f"{opts.job_path} is not an optimization job")
     if opts.budget is not None and not opts.resume:
         job.budget = opts.budget
+    if opts.order:
+        from .job import MapJob
+        if not isinstance(job, MapJob) or not isinstance(job.items, (list, tuple, range)):
+            raise JobError(f"--order {opts.order}: {opts.job_path} is not a map job over a "
+                           "list, tuple or range (its tasks must be known to be ordered)")
+        if job.cost is not None:
+            raise JobError(f"--order {opts.order}: {opts.job_path} gives map(..., cost=), "
+                           "which orders its tasks already")
+        job.order = opts.order
     if opts.warm_start:
         from .store.warm import check_warm_start
         try:
@@ -214,7 +224,7 @@ def start_scheduler(job: Job, store: Store, opts: RunOptions, workers: int) -> S
     """The scheduler for this run; on --resume, replayed to where the run stood."""
     sched = Scheduler(job, make_source(job, workers=workers), store, workers=workers)
     if job.kind == "map":   # results.csv and the report's aggregates as results arrive
-        job.stream = job.streams(opts.resume)
+        job.stream = job.streams(opts.resume, opts.order)
         if job.stream:
             sched.sheet = CsvStream(os.path.join(store.run_dir, "results.csv"))
             sched.digest = Digest()

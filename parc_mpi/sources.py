@@ -51,7 +51,7 @@ class Source:
 class MapSource(Source):
     """Items of a (possibly lazy) iterable; task id = position in the iterable."""
 
-    def __init__(self, job: MapJob):
+    def __init__(self, job: MapJob, workers: int = 1):
         try:
             self.total = len(job.items)  # type: ignore[arg-type]
         except TypeError:
@@ -60,8 +60,22 @@ class MapSource(Source):
         self._it: Iterator = iter(job.ordered()) if job.cost is not None else enumerate(job.items)
         self._exhausted = False
         self.skip: Optional[set] = None  # a resume: tasks already done
+        self.learner: Optional[CostLearner] = (CostLearner(job.items, workers)
+                                               if job.order == "learn" else None)
+
+    def observe(self, task: int, seconds: float) -> None:
+        """A task's measured seconds (--order learn)."""
+        if self.learner is not None:
+            self.learner.observe(task, seconds)
 
     def take(self, n: int) -> List[Tuple[int, Any]]:
+        if self.learner is not None:
+            got: List[Tuple[int, Any]] = []
+            while len(got) < n and self.learner.left:
+                got.extend(x for x in self.learner.take(n - len(got))
+                           if not self.skip or x[0] not in self.skip)
+            self._exhausted = not self.learner.left
+            return got
         out: List[Tuple[int, Any]] = []
         while len(out) < n and not self._exhausted:
             more = list(itertools.islice(self._it, n - len(out)))
@@ -73,6 +87,81 @@ class MapSource(Source):
     @property
     def exhausted(self) -> bool:
         return self._exhausted
+
+
+class CostLearner:
+    """``--order learn``: the longest tasks first, their length learned as the run goes.
+
+    The first tasks handed out are a probe spread evenly over the items (at least 8,
+    two per worker), so the model sees their whole range; until the probe is measured,
+    the next ones keep spreading (bit-reversed positions). Once it is, and each time
+    the measured tasks have doubled (up to 1,024 of them), the items not yet handed out are ordered by
+    predicted seconds, longest first: the mean log-seconds of the 3 nearest measured
+    items in the items' numeric fields (each scaled to its spread); items with no
+    numeric field are predicted by their position in the list (neighbours cost
+    alike). Task numbers stay the items' positions."""
+
+    MAX_FIT = 1024
+    K = 3
+    CHUNK = 4096
+
+    def __init__(self, items: Any, workers: int):
+        import numpy as np
+        self.items = items
+        n = len(items)
+        self.probe = min(n, max(8, 2 * workers))
+        first = sorted(set(np.linspace(0, n - 1, self.probe).round().astype(int).tolist())) \
+            if n else []
+        chosen = set(first)
+        bits = max(1, (n - 1).bit_length())   # until the probe is measured, the rest go
+        spread = sorted((i for i in range(n) if i not in chosen),   # in bit-reversed order:
+                        key=lambda i: int(format(i, f"0{bits}b")[::-1], 2))  # gaps halved
+        self.left: List[int] = first + spread
+        self.seen: Dict[int, float] = {}
+        self.fitted = 0
+        self._features: Optional[Any] = None
+
+    def observe(self, task: int, seconds: float) -> None:
+        if seconds is not None and seconds >= 0 and len(self.seen) < self.MAX_FIT:
+            self.seen[task] = seconds
+
+    def take(self, n: int) -> List[Tuple[int, Any]]:
+        handed = len(self.items) - len(self.left)
+        if handed >= self.probe and len(self.seen) >= max(self.probe, 2 * self.fitted) \
+                and len(self.left) > n:
+            self._order()
+        out, self.left = self.left[:n], self.left[n:]
+        return [(i, self.items[i]) for i in out]
+
+    def _feature_matrix(self):
+        import numpy as np
+        if self._features is None:
+            from .store.export import fields, plain
+            rows = []
+            for item in self.items:
+                rows.append([float(v) for _c, v in fields(item, "item", ".", plain)
+                             if isinstance(v, (int, float)) and not isinstance(v, bool)])
+            width = min((len(r) for r in rows), default=0)
+            x = np.array([r[:width] for r in rows], dtype=float) if width else \
+                np.arange(len(self.items), dtype=float)[:, None]
+            spread = x.std(axis=0)
+            self._features = x / np.where(spread > 0, spread, 1.0)
+        return self._features
+
+    def _order(self) -> None:
+        import numpy as np
+        self.fitted = len(self.seen)
+        x = self._feature_matrix()
+        known = np.array(list(self.seen), dtype=int)
+        y = np.log(np.maximum(np.array([self.seen[t] for t in known]), 1e-6))
+        left = np.array(self.left, dtype=int)
+        k = min(self.K, len(known))
+        guess = np.empty(len(left))
+        for a in range(0, len(left), self.CHUNK):
+            d = ((x[left[a:a + self.CHUNK], None, :] - x[None, known, :]) ** 2).sum(axis=2)
+            near = np.argpartition(d, k - 1, axis=1)[:, :k]
+            guess[a:a + self.CHUNK] = y[near].mean(axis=1)
+        self.left = left[np.argsort(-guess, kind="stable")].tolist()
 
 
 class OptimizeSource(Source):
@@ -251,5 +340,5 @@ def make_source(job: Job, workers: int = 1) -> Source:
     if isinstance(job, GenerateJob):
         return GenerateSource(job)
     if isinstance(job, MapJob):
-        return MapSource(job)
+        return MapSource(job, workers)
     raise TypeError(f"unknown job kind {type(job).__name__}")

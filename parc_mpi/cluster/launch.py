@@ -97,7 +97,7 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     host = MPI.Get_processor_name()
     fn_name = _fn_name(job.fn) if job is not None else None
     if job is not None and job.kind == "map":  # the workers make results.csv's lines
-        job.stream = job.streams(opts.resume)
+        job.stream = job.streams(opts.resume, opts.order)
     reports = gather_quietly(comm, (err, host, fn_name, node_cores(host)))
     plan = None
     sched = None

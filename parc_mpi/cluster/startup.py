@@ -134,7 +134,7 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
         # clocks and the network: its first batch does not wait for it
         from ..tasks import make_host
         if job.kind == "map":
-            job.stream = job.streams(opts.resume)
+            job.stream = job.streams(opts.resume, opts.order)
         runner = make_host(job, rank, host, opts.isolate, opts.memory, opts.memory_guard,
                            early=early)
         runner.start()
