@@ -340,3 +340,20 @@ def test_the_server_keeps_the_columns_of_the_four_runs_viewed_last(tmp_path):
         assert list(srv._frames)[-1] == str(tmp_path / "run1")
     finally:
         srv.server_close()
+
+
+def test_the_new_calls_over_http_say_what_is_wrong_in_one_line(runs):
+    from test_serve import Served
+    with Served(runs) as s:
+        code, body, _h = s.get("/api/runs/grid/task?task=999")
+        assert code == 404 and json.loads(body) == {"error": "no task 999 in this run"}
+        code, body, _h = s.get("/api/runs/grid/table?filter=alpha%3E%3Ehigh")
+        assert code == 400 and "filter 'alpha>>high'" in json.loads(body)["error"]
+        code, body, _h = s.get("/api/runs/grid/table?sort=nosuch")
+        assert code == 400 and "no column 'nosuch' to sort by" in json.loads(body)["error"]
+        code, body, h = s.get("/api/runs/grid/table.csv?sort=n&order=desc&filter=alpha%3C%3D1")
+        rows = list(csv.DictReader(io.StringIO(body.decode())))
+        assert code == 200 and "attachment" in h["Content-Disposition"]
+        assert [int(r["n"]) for r in rows] == [4, 4, 3, 3, 2, 2, 1, 1]
+        assert s.json("/api/runs/grid/task?task=5")["attempts"][0]["outputs"][
+            "result.field"]["shape"] == [30, 30]

@@ -390,6 +390,10 @@ def table_rows(run_dir: str, sort: str = "task", descending: bool = False,
         yield [got[q] for q in part if q in got]
 
 
+class NotFound(LookupError):
+    """A thing the URL names is not in the run (404, with this one line)."""
+
+
 def task_detail(run_dir: str, task: int) -> Dict[str, Any]:
     """Every attempt of one task, its arguments and result with arrays drawn larger
     (views.DETAIL a side), and the traceback of each failed attempt."""
@@ -397,7 +401,7 @@ def task_detail(run_dir: str, task: int) -> Dict[str, Any]:
     with RunReader(run_dir) as r:
         attempts = r.attempts_of(task)
     if not attempts:
-        raise LookupError(f"no task {task} in this run")
+        raise NotFound(f"no task {task} in this run")
     return {"task": int(task), "attempts": [
         dict(_row(a, pictures=True, side=DETAIL), traceback=a.error) for a in attempts]}
 

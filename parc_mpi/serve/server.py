@@ -302,8 +302,8 @@ class Handler(BaseHTTPRequestHandler):
             self._route_get(parts, query)
         except (BadRequest, FilterError) as exc:
             self._error(400, f"bad request: {exc}")
-        except LookupError as exc:
-            self._error(404, str(exc.args[0] if exc.args else exc))
+        except api.NotFound as exc:
+            self._error(404, str(exc))
         except StoreError as exc:
             self._error(503, str(exc))
         except (ConnectionError, TimeoutError):
