@@ -558,9 +558,7 @@ def _loaded_while_measured(r: RunReader, meta: Dict[str, Any]) -> Dict[str, Dict
         return {}
     first = r.first_start()
     out: Dict[str, Dict[str, Any]] = {}
-    for s in r.samples(since=meta["started"] - 1):
-        if first is not None and s.t > first:
-            break
+    for s in r.samples(since=meta["started"] - 1, until=first):   # not the whole run's
         load, cores = s.data.get("load1"), s.data.get("cores")
         if load is not None and cores and load > cores:
             worst = out.get(s.node)

@@ -166,19 +166,22 @@ def _write_rows(tmp, reader, head, scalar, in_cols, out_cols, param_names, plain
         else:
             for raw in rows:
                 r = _result(raw)
-                if param_names:
-                    p = r.params if isinstance(r.params, dict) else {}
-                    ins = {n: _scalar(p.get(n)) for n in param_names}
-                else:
-                    ins = dict(fields(r.params, "item", "."))
-                outs = dict(fields(r.result, "result", ".")) if r.ok else {}
-                out.writerow([r.task, r.status, r.attempt + 1]
-                             + [ins.get(c) for c in in_cols]
-                             + [outs.get(c) for c in out_cols]
-                             + [r.worker, r.node,
-                                None if r.seconds is None else round(r.seconds, 6),
-                                r.error_line]
+                out.writerow(_csv_row(r, in_cols, out_cols, param_names)
                              + ([] if repeats is None else [repeats.get(r.task)]))
+
+
+def _csv_row(r, in_cols, out_cols, param_names=None) -> list:
+    """One results.csv row of a result record, in the columns given."""
+    if param_names:
+        p = r.params if isinstance(r.params, dict) else {}
+        ins = {n: _scalar(p.get(n)) for n in param_names}
+    else:
+        ins = dict(fields(r.params, "item", "."))
+    outs = dict(fields(r.result, "result", ".")) if r.ok else {}
+    return ([r.task, r.status, r.attempt + 1] + [ins.get(c) for c in in_cols]
+            + [outs.get(c) for c in out_cols]
+            + [r.worker, r.node, None if r.seconds is None else round(r.seconds, 6),
+               r.error_line])
 
 
 def rows_csv(chunks: Iterable[List[Any]]) -> bytes:
@@ -193,14 +196,7 @@ def rows_csv(chunks: Iterable[List[Any]]) -> bytes:
     out = csv.writer(buf)
     out.writerow(HEAD[:3] + [bare(c) for c in in_cols] + out_cols + HEAD[-4:])
     for chunk in itertools.chain([first], chunks):
-        for r in chunk:
-            ins = dict(fields(r.params, "item", "."))
-            outs = dict(fields(r.result, "result", ".")) if r.ok else {}
-            out.writerow([r.task, r.status, r.attempt + 1] + [ins.get(c) for c in in_cols]
-                         + [outs.get(c) for c in out_cols]
-                         + [r.worker, r.node,
-                            None if r.seconds is None else round(r.seconds, 6),
-                            r.error_line])
+        out.writerows(_csv_row(r, in_cols, out_cols) for r in chunk)
     return buf.getvalue().encode("utf-8")
 
 

@@ -450,9 +450,10 @@ class RunReader:
                     "SELECT node, ranks, facts, baseline_throttled, first_seen, last_seen "
                     "FROM nodes ORDER BY node")}
 
-    def samples(self, node: Optional[str] = None, since: Optional[float] = None
-                ) -> List[Sample]:
-        """Health samples in time order, optionally of one node or after a time."""
+    def samples(self, node: Optional[str] = None, since: Optional[float] = None,
+                until: Optional[float] = None) -> List[Sample]:
+        """Health samples in time order, optionally of one node, after a time or up
+        to one."""
         sql, args, where = "SELECT node, t, data FROM samples", [], []
         if node is not None:
             where.append("node = ?")
@@ -460,6 +461,9 @@ class RunReader:
         if since is not None:
             where.append("t > ?")
             args.append(since)
+        if until is not None:
+            where.append("t <= ?")
+            args.append(until)
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [Sample(n, t, json.loads(d)) for n, t, d in self._all(sql + " ORDER BY t", args)]
