@@ -281,7 +281,9 @@ def _scheduler(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     (rank 0's CPU, messages) than to run. No "what if": how much larger tasks would
     save depends on how the work can be grouped."""
     s = a.get("scheduler")
-    idle = a["share"]["idle"] - a["tail"]["idle_share"]
+    # a worker sending its result is not computing, nor waiting for work: the time on
+    # the wire (each node's bytes over its measured link) is the network's, not this
+    idle = a["share"]["idle"] - a["tail"]["idle_share"] - _wire_share(a)
     if not s or idle < 0.3 or s["task_ms"] > 20 * max(s["ms_per_task"], 1e-3):
         return None
     compute = a["wall"]["compute"]
@@ -292,12 +294,20 @@ def _scheduler(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return {"limit": "scheduler", "text": text, "saving": idle * compute, "estimate": False}
 
 
+def _wire_share(a: Dict[str, Any]) -> float:
+    """The share of all workers' compute time their results spent on the wire, from
+    each node's bytes received over its measured download rate (0 unmeasured)."""
+    wire = sum(g["bytes_in"] / (g["download_mbps"] * 1e6) for g in a["nodes"].values()
+               if g.get("bytes_in") and g.get("download_mbps"))
+    return wire / max(a["workers"] * a["wall"]["compute"], 1e-9)
+
+
 def _optimizer(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """An optimization whose workers waited while rank 0 asked and told: the
     optimizer's own time is the limit (a model-based ask costs milliseconds, more
     than a quick evaluation). No "what if": a cheaper optimizer finds other points."""
     o = a.get("optimizer")
-    idle = a["share"]["idle"] - a["tail"]["idle_share"]
+    idle = a["share"]["idle"] - a["tail"]["idle_share"] - _wire_share(a)
     if not o or idle < 0.3 or o["share"] < 0.3:
         return None
     compute = a["wall"]["compute"]

@@ -101,3 +101,25 @@ job = parc_mpi.optimize(f, {"x": Real(-1, 1), "y": Real(-1, 1), "z": Real(-1, 1)
     assert run.meta["verdict"]["limit"] == "optimizer", run.verdict
     assert run.verdict.startswith("the optimizer: its asks and tells took")
     assert a["optimizer"]["ms_per_task"] > 5 * a["optimizer"]["task_ms"]
+
+
+def test_workers_waiting_on_a_slow_link_are_the_networks_not_the_schedulers():
+    """The figures of a run where n2's 1 MB results crossed a 6 MB/s link: its workers'
+    time on the wire shows as idle share, which is the network's; what is left of the
+    idle time after the wire (19%) is not the scheduler's to name."""
+    from parc_mpi.analysis import verdict
+    node = {"workers": 2, "tasks": 40, "median": 0.051, "ratio": 1.0}
+    a = {"kind": "map", "tasks": 120, "workers": 6, "longest": 0.06,
+         "wall": {"compute": 1.85}, "share": {"busy": 0.67, "lost": 0.0, "idle": 0.33},
+         "tail": {"idle_share": 0.0},
+         "scheduler": {"busy": 0.75, "ms_per_task": 12.0, "task_ms": 51.0},
+         "nodes": {"n0": dict(node, bytes_in=9.5e6, download_mbps=113.0),
+                   "n1": dict(node, bytes_in=9.5e6, download_mbps=110.0),
+                   "n2": dict(node, bytes_in=9.51e6, download_mbps=6.0)},
+         "by_worker": {}}
+    v = verdict(a)
+    assert v["limit"] == "network" and v["also"] is None, v
+    # the same idle share with no link measured: it is the scheduler's
+    for g in a["nodes"].values():
+        del g["download_mbps"]
+    assert verdict(a)["limit"] == "scheduler"

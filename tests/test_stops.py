@@ -146,15 +146,22 @@ def test_a_full_disk_stops_the_run_with_one_line_and_resume_finishes_it(
 
 def test_ctrl_c_while_the_ranks_import_is_one_line_not_a_traceback_per_rank(tmp_path,
                                                                              write_job):
-    # a job file that takes seconds to import (it loads its data): 0.4 s after mpiexec
-    # the ranks are surely still importing, parc_mpi or the job (start-up alone is now
-    # done in under half a second here, and a Ctrl-C then is a soft stop)
-    job = write_job(LONG_TASKS + "time.sleep(5)\n")
+    # a job file that takes seconds to import (it loads its data): once rank 0 has begun
+    # importing it, the ranks are surely still importing, parc_mpi or the job. (A fixed
+    # 0.4 s after mpiexec was too soon on a loaded CI machine: no rank had started.)
+    marker = tmp_path / "importing"
+    rank = "os.environ.get('PMI_RANK', os.environ.get('OMPI_COMM_WORLD_RANK'))"
+    job = write_job(LONG_TASKS.replace("import time, parc_mpi", (
+        f"import os, time, parc_mpi\nif {rank} == '0': open({str(marker)!r}, 'w').close()"))
+        + "time.sleep(5)\n")
     proc = subprocess.Popen(mpi_cmd(4, "-m", "parc_mpi.run", job, "--run-dir",
                                     tmp_path / "run"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=cli_env(), cwd=tmp_path)
-    time.sleep(0.4)   # python is up, parc_mpi and numpy are being imported
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), proc.communicate(timeout=30)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
