@@ -194,6 +194,8 @@ def setup_logging(level: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from .stamps import stamp
+    stamp("interpreter, parc_mpi's imports")
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
@@ -230,6 +232,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .cluster.world import WorldMismatch, world
     try:
         comm = world()
+        stamp("MPI_Init (mpi4py.MPI)")
     except WorldMismatch as exc:   # every process says it: one line, from the first
         if launcher_rank() in (0, None):
             print(f"error: {exc}", file=sys.stderr, flush=True)

@@ -475,12 +475,15 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     report = write_report(store.run_dir) if report else None
     phases["report"] = clock() - t
     started = _process_start()
+    startup = None
     if started is not None:
         phases["start-up (process start to first task)"] = max(0.0, sched.t0 - started)
+        from .stamps import phases as startup_phases
+        startup = startup_phases(started, sched.t0)
     phases["compute (first task to last result)"] = summary["seconds"]
     try:
         store.set_meta(phases={k: round(v, 4) for k, v in phases.items()},
-                       compute_started=sched.t0)
+                       compute_started=sched.t0, startup=startup)
     finally:
         store.close()
         stop_dashboard(store, final_shown)

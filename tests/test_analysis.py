@@ -46,8 +46,11 @@ def test_a_long_last_task_is_named_as_the_tail(tmp_path, write_job):
     first = SLEEPS.replace("SLEEP", "1.5 if i == 11 else 0.1").replace(
         "range(N))", "list(range(12)), cost=lambda i: 15 if i == 11 else 1)")
     _, run_first, _ = run_job(tmp_path, write_job, "first", first)
-    starts = sorted(run_first.tasks, key=lambda t: t.t_start)   # one per worker at first
-    assert 11 in [t.task for t in starts[:2]], [t.task for t in starts[:4]]
+    # handed out first, it starts in the first round: among the first start on each
+    # worker (which worker's first start comes first is a race)
+    workers = run_first.meta["workers"]
+    starts = sorted(run_first.tasks, key=lambda t: t.t_start)
+    assert 11 in [t.task for t in starts[:workers]], (workers, [t.task for t in starts[:4]])
     what_if = run.meta["verdict"]["what_if"]
     assert abs(what_if - compute(run_first)) <= 0.25 * compute(run_first), \
         (what_if, compute(run_first))

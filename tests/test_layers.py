@@ -87,3 +87,25 @@ def test_the_dashboard_never_loads_matplotlib_or_mpi4py():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+
+
+def test_a_map_jobs_task_process_and_ranks_load_no_optimizer():
+    """Every rank and task process imports parc_mpi and loads the job; a map job's never
+    builds an optimizer, and the models, CMA-ES and the rest (about 0.1 CPU s each
+    here, five times that on a Pi 4) load only when one is named."""
+    heavy = ("auto", "gp", "cmaes", "de", "multi", "curves", "qmc", "random")
+    code = ("import sys, parc_mpi, parc_mpi.run, parc_mpi.cluster.launch, "
+            "parc_mpi.tasks.child, parc_mpi.job; "
+            f"bad = [m for m in {heavy!r} if 'parc_mpi.optimizers.' + m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    # and named, each is there: the lazy names resolve to the classes
+    code = ("from parc_mpi.optimizers import OPTIMIZERS, GPBO, ASHA, make_optimizer; "
+            "from parc_mpi.optimizers.gp import GPBO as G; from parc_mpi import Real; "
+            "assert GPBO is G and OPTIMIZERS['gp'] is G; "
+            "print(type(make_optimizer('lq-cmaes', {'x': Real(0, 1)})).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "LQCMAES", done.stderr[-2000:]

@@ -148,3 +148,29 @@ def test_a_single_machine_runs_no_network_benchmark_unless_full_is_asked(tmp_pat
     assert done.returncode == 0, done
     assert "network benchmark (full) to 1 peer" in done.stdout, done.stdout
     assert {f.kind for f in db(full).netbench()} >= {"latency", "upload", "download"}
+
+
+def test_health_samples_commit_while_results_wait_for_their_flush(tmp_path):
+    """Rank 0 queues results between its flushes (every 0.5 s for a map job, the whole
+    run long): the rows wait in memory, not in an open transaction, so the monitor's
+    commit takes the write lock at once. (An open transaction held the lock nearly all
+    the time; the monitor's samples then waited for seconds and --thermal saw no node.)"""
+    import time as _time
+    from parc_mpi.execute import Outcome
+    from parc_mpi.store import HealthWriter, RunReader, Store, rows_for
+    store = Store(str(tmp_path))
+    t = _time.time()
+    store.add_rows(rows_for([(0, 0, 0)], [Outcome(0, 0, "ok", 1.0, None, t, t + 0.1)],
+                            2, "pi0"))
+    health = HealthWriter(str(tmp_path / "run.sqlite"))
+    health.db.execute("PRAGMA busy_timeout = 50")   # no waiting for rank 0's flush
+    health.add_sample("pi1", {"t": t, "cpu_temp_c": 81.0})
+    health.commit()
+    with RunReader(str(tmp_path)) as reader:
+        assert [s.node for _row, s in reader.samples_after(0)] == ["pi1"]
+        assert list(reader.results()) == []        # not durable before the flush
+    assert store.flush() == 1
+    with RunReader(str(tmp_path)) as reader:
+        assert [r.task for r in reader.results()] == [0]
+    health.close()
+    store.close()

@@ -17,6 +17,7 @@ from ..engine import Cores, node_cores, place
 from ..job import Job
 from ..layout import Layout
 from ..runner import RunOptions, start_scheduler, stop_dashboard
+from ..stamps import stamp
 from ..store import StoreError
 from .. import clock
 from .agent import Agent, threads_ok
@@ -133,6 +134,7 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
         elif nothing:
             plan = {"nothing": nothing}
     plan = bcast_quietly(comm, plan)
+    stamp("agreement (waits for the slowest rank's job)")
     if plan.get("error"):
         if opts.quiet_summary:  # a library call: the caller raises it
             return EXIT_INPUT, {"error": plan["error"]}
@@ -155,6 +157,7 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
     rank = comm.rank
     host = MPI.Get_processor_name()
     offsets = measure_clocks(comm, layout.hosts)
+    stamp("clocks")
     if rank == 0:
         off = {h: s for h, s in offsets.items() if abs(s) >= clock.THRESHOLD}
         store.set_meta(clock_offsets=offsets)
@@ -180,6 +183,7 @@ def _take_roles(comm, job, store, sched, opts, layout, runner, watch):
                 print(f"[parc_mpi] network benchmark ({netbench}) to "
                       f"{len(layout.peers)} peer(s) before work starts", flush=True)
             silent = serve(nbcomm, layout.monitor)
+            stamp("network benchmark or its check")
         else:
             silent = []
         return run_main(comm, hbcomm, job, store, sched, opts, layout, silent)

@@ -21,6 +21,7 @@ from ..job import Job, JobError, MapJob, load_job
 from ..resume import NothingToResume
 from .. import runner
 from ..runner import RunOptions, apply_options, open_run, resolve_resume
+from ..stamps import stamp
 from ..store import StoreError
 from .protocol import bcast_quietly
 from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
@@ -93,6 +94,7 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
         comm, (pkg, problem, opts.resume, opts.run_dir))
     if problem:
         return _fail(rank, problem)
+    stamp("the job packed and sent")
 
     # 2. one rank per node unpacks; then every rank imports the job
     local = node_comm(comm, host)
@@ -124,6 +126,7 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
                         f"folder {pkg.origin_dir}; send your own modules to every node with "
                         "--ship DIR)")
 
+    stamp("the job loaded (its imports)")
     # rank 1 will be the monitor: its live report loads matplotlib (half a CPU second)
     # at its first rewrite, not now: every rank waits for it in the collectives ahead
     # (start-up 0.70 s -> 0.45 s on one 2-core machine, the floor being 0.36 s)
@@ -147,6 +150,7 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
             apply_options(job, opts)
             _check_first_task(job, opts.job_path)
             store = open_run(job, opts)
+            stamp("the run's store")
         except NothingToResume as exc:
             nothing = str(exc)
         except (ValueError, StoreError, JobError) as exc:

@@ -66,7 +66,12 @@ class Store:
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the run store: {exc}") from None
-        self._uncommitted = 0  # rows inserted in the open transaction
+        self._uncommitted = 0  # rows queued for the next flush
+        # the rows themselves, (sql, rows) in order: written in one short transaction at
+        # the flush. A transaction left open between flushes held the database's write
+        # lock all the time, and the monitor's health commits starved behind it (no
+        # sample of a run's nodes stored for seconds, --thermal blind)
+        self._queued: List[Tuple[str, List[Tuple]]] = []
 
     # -- metadata -----------------------------------------------------------
     def set_meta(self, **items: Any) -> None:
@@ -81,9 +86,8 @@ class Store:
 
     # -- results ------------------------------------------------------------
     def add_rows(self, rows: List[Tuple]) -> None:
-        """Insert rows made by :func:`rows_for` into the open transaction; they are
-        durable (and may be counted) after the next :meth:`flush` commits them.
-        Inserting as batches arrive keeps the work off the end of the run."""
+        """Queue rows made by :func:`rows_for`; they are durable (and may be counted)
+        after the next :meth:`flush` commits them."""
         self._insert(INSERT_RESULTS, rows)
 
     def add_trials(self, records: List[Tuple]) -> None:
@@ -104,12 +108,10 @@ class Store:
     def _insert(self, sql: str, rows: List[Tuple]) -> None:
         if not rows:
             return
-        try:
-            if not self._uncommitted:
-                self.db.execute("BEGIN")
-            self.db.executemany(sql, rows)
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: cannot write: {exc}") from None
+        if self._queued and self._queued[-1][0] == sql:
+            self._queued[-1][1].extend(rows)
+        else:
+            self._queued.append((sql, list(rows)))
         self._uncommitted += len(rows)
 
     def add_ask(self, after: int, n: int, tasks: List[Tuple[int, Any]]) -> None:
@@ -122,12 +124,21 @@ class Store:
         return self._uncommitted
 
     def flush(self) -> int:
-        """Commit the inserted rows; return how many."""
+        """Write and commit the queued rows, in one transaction; return how many."""
         n, self._uncommitted = self._uncommitted, 0
+        queued, self._queued = self._queued, []
         if n:
             try:
+                self.db.execute("BEGIN IMMEDIATE")
+                for sql, rows in queued:
+                    self.db.executemany(sql, rows)
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
+                try:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
                 raise StoreError(f"{self.path}: cannot write: {exc}") from None
         return n
 
