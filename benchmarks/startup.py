@@ -359,13 +359,13 @@ def imports():
 FIT = """
 import time, parc_mpi
 from parc_mpi import Real
-def loss(p):
+def loss(a, b, c):
     t = time.process_time() + 0.005          # 5 ms of CPU, as a small simulation
     while time.process_time() < t:
         pass
-    return (p["a"] - 0.3) ** 2 + (p["b"] + 0.1) ** 2 + 0.1 * p["c"] ** 2
+    return (a - 0.3) ** 2 + (b + 0.1) ** 2 + 0.1 * c ** 2
 job = parc_mpi.optimize(loss, {"a": Real(-1, 1), "b": Real(-1, 1), "c": Real(-1, 1)},
-                        budget=120, seed=1)
+                        goal="min", budget=120, seed=1)
 """
 
 

@@ -698,26 +698,31 @@ def test_network_figures_are_measured_once_kept_and_measured_again_when_the_clus
         assert done.returncode == 0, done
         with RunReader(str(run_dir)) as db:
             meta, figures = db.meta(), db.netbench()
+        steps = meta["startup"]   # rank 0's start-up step by step, adding up to the whole
+        assert abs(sum(steps.values()) -
+                   meta["phases"]["start-up (process start to first task)"]) < 0.01, meta
         return (done, meta["netbench"], figures,
-                meta["phases"]["start-up (process start to first task)"])
+                meta["phases"]["start-up (process start to first task)"], steps)
 
     with SimCluster(read_node_list(str(nodes_csv)), "gigabit") as box:
-        done, nb, figures1, startup1 = run("first")
+        done, nb, figures1, startup1, steps1 = run("first")
         assert "network benchmark (quick) to 3 peer(s) before work starts: no figures kept " \
                "for this cluster yet; kept for later runs" in done.stdout, done
         assert nb["source"] == "measured" and nb["file"], nb
-        done, nb, figures2, startup2 = run("second")
+        done, nb, figures2, startup2, steps2 = run("second")
         assert "network figures kept from" in done.stdout, done
         assert "network benchmark" not in done.stdout
         assert nb["source"] == "kept" and nb["age_seconds"] > 0, nb
         assert figures2 == figures1        # the run's own copy of what it used
         assert startup2 < startup1 - 2.0, (startup1, startup2)
+        bench = "network benchmark or its check"   # the step that got shorter
+        assert steps2[bench] < steps1[bench] - 2.0 and steps2[bench] < 1.0, (steps1, steps2)
         page = (tmp_path / "second" / "report.html").read_text()
         assert re.search(r"Measured \d+ s before this run \(quick\) and kept for this cluster; "
                          r"reused after a check of each link(?:'|&#x27;)s latency and rate at start-up \(n1 \d+ "
                          r"µs, \d+ MB/s, n2 \d+ µs, \d+ MB/s\)", page)
         box.shape("n2", "50mbit")
-        done, nb, figures3, _s = run("slower")
+        done, nb, figures3, _s, _steps = run("slower")
         assert re.search(r"network benchmark \(quick\) to 3 peer\(s\) before work starts: "
                          r"n2's upload is [\d.]+ MB/s against [\d.]+ MB/s kept: its link "
                          r"changed", done.stdout), done
@@ -725,7 +730,7 @@ def test_network_figures_are_measured_once_kept_and_measured_again_when_the_clus
         up = {f.node: f.mbps for f in figures3 if f.kind == "upload" and f.size == 1 << 20}
         assert up["n2"] < 6.25 < up["n1"] / 3, up   # 50 Mbit/s is 6.25 MB/s
         box.shape("n2")
-        done, nb, _f, _s = run("two-nodes", small, 5)
+        done, nb, _f, _s, _steps = run("two-nodes", small, 5)
         assert "no figures kept for this cluster yet" in done.stdout, done
 
 

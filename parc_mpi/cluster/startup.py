@@ -41,12 +41,15 @@ def _fn_name(fn: Any) -> str:
 
 
 def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
-            install_deps: bool = False, cache: Optional[str] = None) -> int:
-    """Every rank calls this; it returns the process exit status."""
+            install_deps: bool = False, cache: Optional[str] = None,
+            early=None) -> int:
+    """Every rank calls this; it returns the process exit status. ``early``: this
+    rank's task process, started before MPI_Init (run.py)."""
     rank = comm.rank
     host = MPI.Get_processor_name()
-    early = None
-    if rank != 0 and opts.isolate and not (rank == 1 and opts.monitor and comm.size >= 3):
+    if early is not None:
+        early.node = host   # the name MPI gives the node (the runs' stores use it)
+    elif rank != 0 and opts.isolate and not (rank == 1 and opts.monitor and comm.size >= 3):
         # a worker's task process: Python and parc_mpi load while the job is shipped,
         # loaded and agreed on, so that the first batch does not wait for them
         from ..tasks import TaskHost
