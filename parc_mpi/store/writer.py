@@ -133,7 +133,7 @@ class Store:
                 for sql, rows in queued:
                     self.db.executemany(sql, rows)
                 self.db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:   # a full disk, a lock held too long
                 try:
                     if self.db.in_transaction:
                         self.db.execute("ROLLBACK")
