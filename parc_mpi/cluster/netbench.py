@@ -5,7 +5,7 @@
 * upload (main -> node) and download (node -> main): a window of ``Isend`` then a
   1-byte ack, one reused buffer, MB/s with MB = 10**6 bytes (osu_bw);
 * iteration counts capped by volume and time, as the Intel MPI Benchmarks do, so
-  ``quick`` costs a few seconds per node and ``full`` about a minute on gigabit;
+  ``quick`` costs under 2 s per node and ``full`` about a minute on gigabit;
 * the NIC that carried the bytes and its link speed (byte counters before/after);
 * a small-message latency matrix between all node pairs, in rounds of disjoint pairs.
 
@@ -66,7 +66,7 @@ def _recv_object(comm: MPI.Comm, peer: int, tag: int):
 
 # bw_window: the seconds of data (at the last size's rate) one window of large messages
 # holds, 64 messages at most. quick: a window of 50 ms and 0.15 s timed per size is
-# about 16 MB of a gigabit link each, and the node's figures in about 1.5 s (they were
+# about 16 MB of a gigabit link each, and the node's figures in under 2 s (they were
 # 5 s with 0.25 s windows: six nodes held the first run half a minute)
 MODES = {
     "quick": {"lat_sizes": [1, 1024, 65536], "bw_sizes": [65536, 1 << 20, 4 << 20],
