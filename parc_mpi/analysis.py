@@ -236,7 +236,7 @@ def _network(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     best = max(g["download_mbps"] for g in a["nodes"].values() if g.get("download_mbps"))
     worst = None
     for k, g in nodes.items():
-        wire = g["bytes_in"] / (g["download_mbps"] * 1e6)
+        wire = _wire_seconds(g)
         share = wire / (max(g["workers"], 1) * compute)
         if worst is None or share > worst[2]:
             worst = (k, wire, share, g)
@@ -297,9 +297,14 @@ def _scheduler(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 def _wire_share(a: Dict[str, Any]) -> float:
     """The share of all workers' compute time their results spent on the wire, from
     each node's bytes received over its measured download rate (0 unmeasured)."""
-    wire = sum(g["bytes_in"] / (g["download_mbps"] * 1e6) for g in a["nodes"].values()
+    wire = sum(_wire_seconds(g) for g in a["nodes"].values()
                if g.get("bytes_in") and g.get("download_mbps"))
     return wire / max(a["workers"] * a["wall"]["compute"], 1e-9)
+
+
+def _wire_seconds(g: Dict[str, Any]) -> float:
+    """A node's results' seconds on its link: its bytes over its download rate."""
+    return g["bytes_in"] / (g["download_mbps"] * 1e6)
 
 
 def _optimizer(a: Dict[str, Any]) -> Optional[Dict[str, Any]]:
