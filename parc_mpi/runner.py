@@ -502,6 +502,10 @@ def finish_run(sched: Scheduler, store: Store, job: Job, status: Optional[str] =
     if summary.get("job_summary"):
         print(f"[parc_mpi] {summary['job_summary']}", flush=True)
     for rank, info in sorted((summary.get("lost_workers") or {}).items()):
+        if info.get("after_last_result"):
+            print(f"[parc_mpi] lost worker rank {rank} on {info['node']} after the last "
+                  "result: no task was lost", flush=True)
+            continue
         print(f"[parc_mpi] lost worker rank {rank} on {info['node']}: "
               f"{info['tasks_requeued']} task(s) it held ran elsewhere", flush=True)
     if not brief:

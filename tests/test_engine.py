@@ -128,3 +128,25 @@ def test_timeout_interrupts_a_task(tmp_path):
     assert time.monotonic() - t0 < 3
     assert [r.task for r in store.reader().results(status="timeout")] == [1]
     assert store.reader().counts() == {"ok": 2, "timeout": 1}
+
+
+def test_a_worker_silent_after_the_last_result_is_lost_without_costing_a_task(tmp_path, capsys):
+    """A node pulled once every result is in, before its ranks answered the stop: the
+    heartbeat finds it in the message loop; the store and the user's line say it went
+    after the last result (as the roll call after the report says), not that its tasks
+    ran elsewhere. A worker lost while it holds a batch is the other case."""
+    from parc_mpi.cluster.main import _declare_lost
+    sched, _ = make(parc_mpi.map(square, range(6)), tmp_path, workers=2)
+    held = sched.assign({2: 1})
+    assert held and sched.holding(2) == 1
+    _declare_lost(sched, 2, "pi3", 10)          # mid-run, holding a batch
+    assert not sched.lost[2].get("after_last_result") and sched.lost[2]["tasks_requeued"] >= 1
+    out = capsys.readouterr().out
+    assert "worker rank 2 on pi3 lost (silent for over 10 s)" in out, out
+    drain(sched, worker=1)
+    assert sched.drained
+    _declare_lost(sched, 3, "pi4", 10)          # after the last result
+    assert sched.lost[3] == {"node": "pi4", "at": sched.lost[3]["at"], "tasks_requeued": 0,
+                             "after_last_result": True}
+    err = capsys.readouterr().err
+    assert "rank 3 on pi4 stopped answering after the last result" in err, err

@@ -135,6 +135,15 @@ def main_loop(comm: MPI.Comm, sched: Scheduler, workers: List[int], nodes: Dict[
 
 
 def _declare_lost(sched: Scheduler, worker: int, node: str, timeout: float) -> None:
+    """A worker silent past the timeout: its batches go back in line. One that went
+    after the last result (every task in, the workers told to stop) cost nothing: the
+    store and the user's last lines say so, as for one the roll call finds gone."""
+    after_last = sched.drained and not sched.holding(worker)
     tasks = sched.worker_lost(worker, node)
+    if after_last:
+        sched.lost[worker]["after_last_result"] = True
+        print(f"[parc_mpi] warning: rank {worker} on {node} stopped answering after the "
+              f"last result (silent for over {timeout:g} s)", file=sys.stderr, flush=True)
+        return
     print(f"[parc_mpi] warning: worker rank {worker} on {node} lost (silent for over "
           f"{timeout:g} s); {tasks} task(s) it held go to other workers", flush=True)

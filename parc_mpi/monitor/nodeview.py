@@ -179,6 +179,10 @@ def run_alerts(meta: Mapping[str, Any], nodes: Mapping[str, NodeInfo],
     lost = (meta.get("summary") or {}).get("lost_workers") or {}
     for w, info in sorted(lost.items(), key=lambda x: int(x[0])):
         at = time.strftime("%H:%M:%S", time.localtime(info.get("at") or now))
+        if info.get("after_last_result"):
+            out.append((2, f"worker rank {w} on {info.get('node', '?')} stopped answering "
+                           f"after the last result (found at {at}); every result is in"))
+            continue
         out.append((1, f"worker rank {w} on {info.get('node', '?')} was lost at {at} "
                        f"(silent past the heartbeat timeout); its "
                        f"{info.get('tasks_requeued', 0)} task(s) ran elsewhere"))
