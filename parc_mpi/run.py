@@ -270,15 +270,17 @@ def _early_task_process(opts: RunOptions):
     parc_mpi load while the rank initialises MPI and the job is shipped, so that the
     first task does not wait for them (on one 2-core machine the first task waited
     0.15 s for it when it started after MPI_Init). Which rank works is known from the
-    launcher's environment: not rank 0, nor rank 1 when it will monitor. A fork and
-    exec before MPI_Init is the safest moment there is. None for any other process."""
+    launcher's environment: not rank 0, nor rank 1 when it will monitor. Before
+    MPI_Init a bare fork is safe, and the rank has parc_mpi and numpy loaded: the task
+    process costs no import at all (those that start later, after a task killed one,
+    are a fork and exec). None for any other process."""
     rank = launcher_rank()
     if not rank or not opts.isolate or (rank == 1 and opts.monitor):
         return None
     import socket
     from .tasks import TaskHost
     early = TaskHost(rank, socket.gethostname(), guard=opts.memory_guard)
-    early.start()
+    early.start(fork=True)   # MPI is not initialised yet: a fork, with parc_mpi loaded
     return early
 
 
@@ -329,7 +331,7 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
         import platform
         from .tasks import TaskHost
         early = TaskHost(0, platform.node(), guard=opts.memory_guard)
-        early.start()
+        early.start(fork=True)   # no MPI here: a fork, with parc_mpi loaded
     try:
         if ship_dir and not os.path.isdir(ship_dir):
             raise JobError(f"--ship {ship_dir}: not a directory")

@@ -1,5 +1,6 @@
 """The task process: ``python -m parc_mpi.tasks.child``, started by a worker rank
-(fork and exec, never a bare fork of an MPI process) and kept across batches.
+(fork and exec; the first of a worker rank a bare fork before MPI_Init, never a fork
+of an MPI process) and kept across batches.
 
 It loads the job as the rank did, then answers batches over a pipe with the
 pickled results message the rank forwards to rank 0. It never initialises MPI
