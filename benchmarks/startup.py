@@ -159,18 +159,24 @@ def box(reps):
 
 
 # Every process of a run writes the modules it loaded when it ends (os._exit too: the
-# ranks leave that way), with its rank and whether it is a task process.
+# ranks leave that way), with its rank, whether it is a task process and, for a task
+# process forked from its rank, what it had at the fork (loaded by the rank, not by
+# it). An audit hook sees each import, so no thread runs: a rank with a second thread
+# would not fork its task process.
 SITECUSTOMIZE = """
-import os, sys, json, atexit, threading, time
+import os, sys, json, atexit, time
 _parc_bench_seen = []   # (wall time, the modules then), each time their count changed
-def _parc_bench_watch():
-    n = 0
-    while True:
-        if len(sys.modules) != n:
-            n = len(sys.modules)
-            _parc_bench_seen.append((time.time(), sorted(sys.modules)))
-        time.sleep(0.02)
-threading.Thread(target=_parc_bench_watch, daemon=True).start()
+_parc_bench_forked = []   # in a forked child: the modules it was forked with
+def _parc_bench_hook(event, args):
+    if event == "import" and (not _parc_bench_seen or
+                              len(sys.modules) != len(_parc_bench_seen[-1][1])):
+        _parc_bench_seen.append((time.time(), sorted(sys.modules)))
+sys.addaudithook(_parc_bench_hook)
+def _parc_bench_child():
+    _parc_bench_forked[:] = sorted(sys.modules)
+    _parc_bench_seen[:] = [(time.time(), sorted(sys.modules))]
+    _parc_bench_dump.done = False
+os.register_at_fork(after_in_child=_parc_bench_child)
 def _parc_bench_dump():
     out = os.environ.get("PARC_BENCH_MODULES")
     if not out or getattr(_parc_bench_dump, "done", False):
@@ -179,6 +185,7 @@ def _parc_bench_dump():
     rank = os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK"))
     with open(os.path.join(out, "%d.json" % os.getpid()), "w") as fh:
         json.dump({"rank": rank, "task": bool(os.environ.get("PARC_MPI_TASK_PROCESS")),
+                   "forked": _parc_bench_forked,
                    "seen": _parc_bench_seen + [(time.time(), sorted(sys.modules))]}, fh)
 atexit.register(_parc_bench_dump)
 _parc_bench_exit = os._exit
@@ -316,7 +323,7 @@ def imports():
         bare = set(json.loads(subprocess.run(
             [sys.executable, "-c", "import sys, json; print(json.dumps(sorted(sys.modules)))"],
             check=True, capture_output=True, text=True).stdout))
-        roles, ranks = {}, {}
+        roles, ranks, forked = {}, {}, {}
         for path in sorted(glob.glob(os.path.join(mods, "*.json"))):
             with open(path) as fh:
                 got = json.load(fh)
@@ -328,9 +335,14 @@ def imports():
             # its own first task, its last snapshot), and by its end
             before = [m for t, m in got["seen"] if t <= first] or [got["seen"][0][1]]
             at = got["seen"][-1][1] if got["task"] else before[-1]
+            had = set(got.get("forked") or ())   # a forked task process: its rank's
             for when, names in (("start", at), ("end", got["seen"][-1][1])):
                 roles.setdefault((role, when), [m for m in names if m not in bare and
+                                                m not in had and
                                                 not m.startswith(("__main__", "__mp_main__"))])
+            if had:
+                forked[role] = sorted(m for m in had if m not in bare and
+                                      not m.startswith(("__main__", "__mp_main__")))
             ranks.setdefault(role, set()).add(got["rank"])
     print(f"a Pi 4 runs pure Python {factor:.1f}x slower than this machine (n-body: "
           f"{step * 1e6:.1f} us a step here, {PI4_NBODY_SECONDS_PER_STEP * 1e6:.1f} us on a "
@@ -342,9 +354,14 @@ def imports():
             continue
         names = roles[(role, "start")]
         cpu = import_cpu(names)
-        top = ", ".join(f"{pkg} {us / 1e3:.0f} ms" for pkg, us in heaviest(names))
+        if role in forked:   # what it loaded beyond what its rank had at the fork
+            cpu = max(0.0, import_cpu(forked[role] + names) - import_cpu(forked[role]))
+        top = "" if role in forked else ", ".join(f"{pkg} {us / 1e3:.0f} ms"
+                                                  for pkg, us in heaviest(names))
         print(f"{role:16} {len(names):4d} modules  {cpu:5.2f} CPU s here  "
-              f"about {cpu * factor:5.1f} s on a Pi 4   (heaviest here: {top})")
+              f"about {cpu * factor:5.1f} s on a Pi 4   (heaviest here: {top or '-'})"
+              + (f"  [forked from its rank: only the {len(names)} modules it loaded itself]"
+                 if role in forked else ""))
         later = sorted({m.split(".")[0] for m in roles[(role, "end")]} -
                        {m.split(".")[0] for m in names})
         if later:
