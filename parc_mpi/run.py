@@ -245,7 +245,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         early = None
     if comm is not None:
         from .cluster import heartbeat
-        from .cluster.launch import run_mpi
+        from .cluster.startup import run_mpi
         status = run_mpi(comm, opts, ship_dir=args.ship, install_deps=args.install_deps,
                          cache=args.cache, early=early)
         logging.getLogger("parc_mpi.run").debug(

@@ -109,3 +109,67 @@ def test_a_map_jobs_task_process_and_ranks_load_no_optimizer():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "LQCMAES", done.stderr[-2000:]
+
+
+def _import_graph():
+    """Module -> the parc_mpi modules it imports anywhere in its text (function-level
+    imports too: a lazy import is still a dependency)."""
+    import ast
+    mods = {}
+    for p in PACKAGE.rglob("*.py"):
+        name = ".".join(p.relative_to(ROOT).with_suffix("").parts).replace(".__init__", "")
+        mods[name] = p
+    graph = {}
+    for name, path in mods.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name for a in node.names if a.name in mods}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[:len(parts) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                for a in node.names:
+                    target = f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base
+                    if target in mods:
+                        out.add(target)
+        # a module's own packages run before it: importing them is no cycle
+        graph[name] = {t for t in out if t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def test_no_import_cycles():
+    """docs/architecture.md's layers: no module imports one that imports it back,
+    directly or around a loop (Tarjan's strongly connected components)."""
+    graph = _import_graph()
+    assert "parc_mpi.optimizers.pruners" in graph and graph["parc_mpi.optimizers.curves"]
+    index, low, stack, on, loops = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                loops.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert loops == [], loops

@@ -2,8 +2,8 @@
 from collections import namedtuple
 
 
-from parc_mpi.monitor.sensors import (Sensors, decode_throttled, new_throttle_bits,
-                                      summarize_alerts, throttle_cause)
+from parc_mpi.monitor.alerts import summarize_alerts
+from parc_mpi.monitor.sensors import Sensors, decode_throttled, new_throttle_bits, throttle_cause
 
 Temp = namedtuple("Temp", "label current high critical")
 

@@ -9,7 +9,7 @@ import shutil
 import sys
 import threading
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from mpi4py import MPI
 
@@ -26,11 +26,10 @@ from .heartbeat import WorkerHeartbeat
 from .lifecycle import run_main
 from .monitor import monitor_loop
 from .netbench import serve
-from .protocol import bcast_quietly, gather_quietly
-from .startup import EXIT_INPUT, _fail, _fn_name, _verdict, run_mpi
+from .protocol import EXIT_INPUT, bcast_quietly, fail_input, gather_quietly
 from .worker import await_goodbye, worker_loop
 
-__all__ = ["agree_and_run", "run_mpi", "Layout"]
+__all__ = ["agree_and_run", "Layout"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +76,25 @@ class StartupWatch:
     def cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+
+
+def _fn_name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
+
+
+def _verdict(reports: List[Tuple], label: str) -> Optional[str]:
+    """The first problem any rank reported at start-up (its node named), or a job
+    function that differs between ranks; None when every rank is ready."""
+    err0, _host0, fn0 = reports[0]
+    if err0:
+        return err0
+    for r, (err, host, fn) in enumerate(reports):
+        if err:
+            return f"node {host} (rank {r}): {err}"
+        if fn != fn0:
+            return (f"{label}: job function {fn0} cannot be found by name on node {host} "
+                    f"(rank {r}, which has {fn}); define 'job' the same way on every rank")
+    return None
 
 
 def agree_and_run(comm: MPI.Comm, job: Optional[Job], err: Optional[str], store,
@@ -138,7 +156,7 @@ def _agree_and_run(comm, job, err, store, opts, nothing, runner):
     if plan.get("error"):
         if opts.quiet_summary:  # a library call: the caller raises it
             return EXIT_INPUT, {"error": plan["error"]}
-        return _fail(rank, plan["error"]), None
+        return fail_input(rank, plan["error"]), None
     if plan.get("nothing"):
         if rank == 0:
             print(f"[parc_mpi] {plan['nothing']}", flush=True)

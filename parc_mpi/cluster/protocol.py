@@ -14,6 +14,18 @@ from mpi4py import MPI
 
 from ..messages import Results, Tasks  # noqa: F401  (no MPI: a task process reads them)
 
+EXIT_INPUT = 2   # every rank's exit status when start-up found bad input
+
+
+def fail_input(rank: int, message: str) -> int:
+    """Start-up's verdict on bad input, reached by every rank: rank 0 says it in one
+    line; every rank returns the same status."""
+    if rank == 0:
+        import sys
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    return EXIT_INPUT
+
+
 # Every tag of the protocol. Heartbeats and netbench run on communicators of their
 # own (comm.Dup()), so their tags cannot be confused with the scheduling ones.
 TAG_CONTROL = 1   # start-up handshake, both ways (bcast_quietly / gather_quietly)

@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 import zlib
-from typing import Any, List, Optional, Tuple
+from typing import Optional
 
 from mpi4py import MPI
 
@@ -23,10 +23,8 @@ from .. import runner
 from ..runner import RunOptions, apply_options, open_run, resolve_resume
 from ..stamps import stamp
 from ..store import StoreError
-from .protocol import bcast_quietly
+from .protocol import bcast_quietly, fail_input
 from .ship import Package, ShipError, install_requirements, pack, project_dir, unpack
-
-EXIT_INPUT = 2
 
 
 def node_comm(comm: MPI.Comm, host: str) -> MPI.Comm:
@@ -34,10 +32,6 @@ def node_comm(comm: MPI.Comm, host: str) -> MPI.Comm:
     share one kernel but are different hosts)."""
     color = zlib.crc32(host.encode()) & 0x7FFFFFFF
     return comm.Split(color, comm.rank)
-
-
-def _fn_name(fn: Any) -> str:
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', '?')}"
 
 
 def run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str] = None,
@@ -96,7 +90,7 @@ def _run_mpi(comm: MPI.Comm, opts: RunOptions, ship_dir: Optional[str],
     pkg, problem, opts.resume, opts.run_dir = bcast_quietly(
         comm, (pkg, problem, opts.resume, opts.run_dir))
     if problem:
-        return _fail(rank, problem)
+        return fail_input(rank, problem)
     stamp("the job packed and sent")
 
     # 2. one rank per node unpacks; then every rank imports the job
@@ -177,22 +171,3 @@ def _check_first_task(job: Job, label: str) -> None:
         check_picklable(first, label)
         if it is job.items:  # an iterator: put the first item back in front
             job.items = itertools.chain([first], it)
-
-
-def _verdict(reports: List[Tuple], label: str) -> Optional[str]:
-    err0, _host0, fn0 = reports[0]
-    if err0:
-        return err0
-    for r, (err, host, fn) in enumerate(reports):
-        if err:
-            return f"node {host} (rank {r}): {err}"
-        if fn != fn0:
-            return (f"{label}: job function {fn0} cannot be found by name on node {host} "
-                    f"(rank {r}, which has {fn}); define 'job' the same way on every rank")
-    return None
-
-
-def _fail(rank: int, message: str) -> int:
-    if rank == 0:
-        print(f"error: {message}", file=sys.stderr, flush=True)
-    return EXIT_INPUT

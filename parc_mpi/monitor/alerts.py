@@ -102,3 +102,9 @@ class NodeHealth:
 def node_alerts(samples: List[Dict[str, Any]], baseline: Optional[int]) -> List[Alert]:
     """Alerts from one node's samples, most important first (text without the node)."""
     return NodeHealth.of(samples, baseline).alerts()
+
+
+def summarize_alerts(samples: List[Dict[str, Any]], baseline: Optional[int]) -> List[str]:
+    """Alerts from a node's samples, most important first, as text (for the
+    end-of-run lines)."""
+    return [a.text for a in node_alerts(samples, baseline)]

@@ -41,7 +41,7 @@ class LocalSampler(threading.Thread):
 def health_lines(reader: RunReader) -> List[str]:
     """One line per node for the end of a run: what was sampled, what it lacks, and
     any alert (new throttle bits with their cause, heat, memory)."""
-    from .sensors import summarize_alerts
+    from .alerts import summarize_alerts
     lines = []
     by_node = reader.samples_by_node()
     for node, info in reader.nodes().items():

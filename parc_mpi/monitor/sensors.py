@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
 import psutil
 
@@ -265,10 +265,3 @@ def node_facts(root: str = "/") -> Dict[str, Any]:
             "cores": psutil.cpu_count() or None,
             "mem_total_mb": round(psutil.virtual_memory().total / 2**20),
             "links": link_info()}
-
-
-def summarize_alerts(samples: List[Dict[str, Any]], baseline: Optional[int]) -> List[str]:
-    """Alerts from a node's samples, most important first (for the end-of-run lines;
-    the thresholds live in :mod:`.alerts`)."""
-    from .alerts import node_alerts
-    return [a.text for a in node_alerts(samples, baseline)]

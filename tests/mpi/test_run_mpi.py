@@ -4,7 +4,7 @@ import os
 import pytest
 from mpi4py import MPI
 
-from parc_mpi.cluster.launch import run_mpi
+from parc_mpi.cluster.startup import run_mpi
 from parc_mpi.runner import RunOptions
 from parc_mpi.store import RunReader
 
