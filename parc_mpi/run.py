@@ -331,7 +331,7 @@ def _serial(opts: RunOptions, ship_dir: Optional[str]) -> int:
         import platform
         from .tasks import TaskHost
         early = TaskHost(0, platform.node(), guard=opts.memory_guard)
-        early.start(fork=True)   # no MPI here: a fork, with parc_mpi loaded
+        early.start()
     try:
         if ship_dir and not os.path.isdir(ship_dir):
             raise JobError(f"--ship {ship_dir}: not a directory")

@@ -244,12 +244,8 @@ job = parc_mpi.map(f, range(3))
 
 
 def _task_processes():
-    out = []
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = p.info["cmdline"] or []
-        if "parc_mpi.tasks.child" in cmd:
-            out.append(p.pid)
-    return out
+    from parc_mpi.tasks.host import task_processes
+    return [p.pid for p in task_processes()]
 
 
 def test_a_second_ctrl_c_ends_the_running_task_and_the_run(tmp_path, write_job):
@@ -337,6 +333,7 @@ def f(x):
             "launcher": sorted(k for k in os.environ if k.startswith(("PMI_", "HYDRA_"))),
             "task_process": os.environ.get("PARC_MPI_TASK_PROCESS"),
             "session": os.getsid(0) == os.getpid(), "stdin": fds.get("0"),
+            "comm": open("/proc/self/comm").read().strip(),
             "others": sorted(v.split(":")[0].split("/")[1] if v.startswith("/") else
                              v.split(":")[0] for n, v in fds.items() if int(n) > 2)}
 
@@ -349,7 +346,8 @@ def test_a_worker_s_first_task_process_is_a_fork_that_looks_like_an_exec(tmp_pat
     loaded: no import to wait for); what the task sees is what the fork-and-exec of
     ``python -m parc_mpi.tasks.child`` gives, which starts the next one after a task
     ended its process: no launcher variable, a session of its own, stdin from
-    /dev/null, no descriptor of the rank's but its pipes and its slot."""
+    /dev/null, no descriptor of the rank's but its pipes and its slot, the name the
+    node's memory guard finds task processes by."""
     job = write_job(FORKED)
     run_dir = tmp_path / "run"
     done = run_cmd(mpi_cmd(3, "-m", "parc_mpi.run", job, "--run-dir", run_dir, "-q",
@@ -363,5 +361,6 @@ def test_a_worker_s_first_task_process_is_a_fork_that_looks_like_an_exec(tmp_pat
     assert forked and execed, seen       # the first processes forked, the later exec'd
     for v in seen.values():
         assert v["argv0"] == "child.py" and v["task_process"] == "1", v
+        assert v["comm"] == "parc_mpi-task", v   # how the memory guard finds it
         assert v["launcher"] == [] and v["session"] and v["stdin"] == "/dev/null", v
         assert set(v["others"]) <= {"pipe", "memfd"}, v

@@ -25,11 +25,17 @@ from typing import Optional
 
 
 
+# the name a task process goes by (its comm: ps, top, /proc/PID/stat): how the node's
+# memory guard finds them, forked ones too, whose command line is their rank's
+NAME = "parc_mpi-task"
+
+
 def _die_with_parent() -> None:
     try:
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+        libc.prctl(15, NAME.encode(), 0, 0, 0)   # PR_SET_NAME
     except (OSError, AttributeError):
         pass
 

@@ -590,19 +590,51 @@ class TaskHost:
                 files or None)
 
 
+def task_processes(node: Optional[str] = None):
+    """This machine's task processes (psutil Processes), those of ``node`` when given:
+    named :data:`child.NAME`, or started as ``python -m parc_mpi.tasks.child``. A
+    forked one's command line is its rank's, without ``--node``: it is of this node
+    when it shares this process's network namespace (the simulated box's nodes share
+    one kernel, each in a namespace of its own; a real node's processes share one)."""
+    import psutil
+    from .child import NAME
+    here = _net_namespace("self")
+    for p in psutil.process_iter(["name", "cmdline", "status"]):
+        try:
+            cmd = p.info["cmdline"] or []
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if p.info["name"] != NAME and "parc_mpi.tasks.child" not in cmd:
+                continue
+            if p.info["name"] == NAME and p.parent() is not None and \
+                    p.parent().name() == NAME:
+                continue   # a fork of a task (multiprocessing): its task process's
+            if node is not None:
+                if "--node" in cmd:
+                    if cmd[cmd.index("--node") + 1] != node:
+                        continue
+                elif _net_namespace(p.pid) != here:
+                    continue
+        except (psutil.Error, TypeError, ValueError, IndexError):
+            continue
+        yield p
+
+
+def _net_namespace(pid) -> Optional[str]:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
+
 def biggest_task_process(node: str) -> Optional[int]:
     """The pid of this node's task process with the largest resident memory (with the
     programs it runs)."""
     import psutil
     best, best_rss = None, -1
-    for p in psutil.process_iter(["cmdline", "memory_info", "status"]):
+    for p in task_processes(node):
         try:
-            cmd = p.info["cmdline"] or []
-            if "parc_mpi.tasks.child" not in cmd or p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            if "--node" not in cmd or cmd[cmd.index("--node") + 1] != node:
-                continue
-            rss = p.info["memory_info"].rss
+            rss = p.memory_info().rss
             for child in p.children(recursive=True):   # the programs its tasks run
                 rss += child.memory_info().rss
         except (psutil.Error, TypeError, ValueError, IndexError, AttributeError):
