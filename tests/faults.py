@@ -21,6 +21,9 @@ def rank_pids(marker: str) -> Dict[int, int]:
             if b"python" not in os.path.basename(cmd[0]) or \
                     marker.encode() not in b" ".join(cmd):
                 continue
+            with open(f"/proc/{pid}/comm", "rb") as fh:
+                if fh.read().strip() == b"parc_mpi-task":
+                    continue   # a task process forked from its rank: same command line
             with open(f"/proc/{pid}/environ", "rb") as fh:
                 env = dict(x.split(b"=", 1) for x in fh.read().split(b"\0") if b"=" in x)
         except (OSError, IndexError):
