@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 from conftest import ROOT, cli_env
 from parc_mpi.store import RunReader, StoreError
+from parc_mpi.tasks.child import NAME as TASK_PROCESS_NAME
 
 
 def rank_pids(marker: str) -> Dict[int, int]:
@@ -22,7 +23,7 @@ def rank_pids(marker: str) -> Dict[int, int]:
                     marker.encode() not in b" ".join(cmd):
                 continue
             with open(f"/proc/{pid}/comm", "rb") as fh:
-                if fh.read().strip() == b"parc_mpi-task":
+                if fh.read().strip() == TASK_PROCESS_NAME.encode():
                     continue   # a task process forked from its rank: same command line
             with open(f"/proc/{pid}/environ", "rb") as fh:
                 env = dict(x.split(b"=", 1) for x in fh.read().split(b"\0") if b"=" in x)

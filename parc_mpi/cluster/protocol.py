@@ -7,6 +7,7 @@ a few hundred times a second for a few microseconds each.
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, List, NamedTuple, Optional, Tuple
 
@@ -21,7 +22,6 @@ def fail_input(rank: int, message: str) -> int:
     """Start-up's verdict on bad input, reached by every rank: rank 0 says it in one
     line; every rank returns the same status."""
     if rank == 0:
-        import sys
         print(f"error: {message}", file=sys.stderr, flush=True)
     return EXIT_INPUT
 

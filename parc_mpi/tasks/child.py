@@ -148,6 +148,8 @@ def main(argv=None) -> int:
         measured = peak_reset()
         out = run_batch(job, tasks, worker, node, context, mark=mark)
         lines.task = None
+        sys.stdout.flush()   # a line the batch's last task left unended
+        sys.stderr.flush()
         if timed:
             pack(slot, 0, -1, 0.0)
         if limit:
@@ -187,6 +189,7 @@ class _Stream(io.TextIOBase):
     def __init__(self, stream, lines: TaskLines):
         self.stream, self.lines = stream, lines
         self.fresh = True   # the next character starts a line
+        self.partial = ""   # the tagged start of a line not ended yet
 
     @property
     def encoding(self) -> str:
@@ -194,7 +197,12 @@ class _Stream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         task = self.lines.task
-        if task is None or not text:
+        if not text:
+            return 0
+        if task is None:
+            if self.partial:
+                self._put(self.partial)
+                self.partial = ""
             return self.stream.write(text)
         node = self.lines.node
         tag = f"[task {task}{' ' + node if node else ''}] "
@@ -209,12 +217,23 @@ class _Stream(io.TextIOBase):
                 self.fresh = True
             elif part:
                 self.fresh = False
-        self.stream.write("".join(out))
-        if text.endswith("\n"):
-            self.stream.flush()   # a line reaches the terminal while the task runs
+        # whole lines in one write, whatever the stream's buffering (PYTHONUNBUFFERED
+        # writes each piece at once): a line printed in pieces never interleaves with
+        # another process's lines on the launcher's terminal
+        done, ended, rest = (self.partial + "".join(out)).rpartition("\n")
+        self.partial = rest
+        if ended:
+            self._put(done + ended)   # a line reaches the terminal while the task runs
         return len(text)
 
+    def _put(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
     def flush(self) -> None:
+        if self.partial:
+            self.stream.write(self.partial)
+            self.partial = ""
         self.stream.flush()
 
     def fileno(self) -> int:

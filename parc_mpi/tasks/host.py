@@ -606,8 +606,8 @@ def task_processes(node: Optional[str] = None):
                 continue
             if p.info["name"] != NAME and "parc_mpi.tasks.child" not in cmd:
                 continue
-            if p.info["name"] == NAME and p.parent() is not None and \
-                    p.parent().name() == NAME:
+            parent = p.parent() if p.info["name"] == NAME else None
+            if parent is not None and parent.name() == NAME:
                 continue   # a fork of a task (multiprocessing): its task process's
             if node is not None:
                 if "--node" in cmd:
@@ -637,7 +637,7 @@ def biggest_task_process(node: str) -> Optional[int]:
             rss = p.memory_info().rss
             for child in p.children(recursive=True):   # the programs its tasks run
                 rss += child.memory_info().rss
-        except (psutil.Error, TypeError, ValueError, IndexError, AttributeError):
+        except psutil.Error:
             continue
         if rss > best_rss:
             best, best_rss = p.pid, rss
