@@ -1,7 +1,7 @@
 """Noisy objectives: the TRUE value of the point each method reports, in one run.
 
     python benchmarks/noisy.py                 # 4 problems x 2 noise levels x budgets
-                                               # 60 and 150, 30 seeds (35 min here)
+                                               # 60 and 150, 30 seeds (20 min here)
     python benchmarks/noisy.py --seeds 3 --budgets 60 --problems branin
 
 Problems, each minimised, each at two noise levels:

@@ -55,10 +55,10 @@ class GPBO(Optimizer):
     # A success must beat the luckiest draw so far, which a new draw seldom does even
     # where the box holds better points, so failures come faster than the box earns
     # them. On benchmarks/noisy.py (30 seeds) twice as many made the reported point
-    # at or below Optuna's TPE median on all 16 cases (14 before) and better than
-    # without noise=True on 8 of 8 pairs at 150 evaluations, but on 4 of 8 at 60
-    # (7 before: Rosenbrock's valley needs the box to shrink); 1.5 times, 13 of 16
-    # and worse than TPE on 2 (docs/optimizers.md has the table)
+    # at or below Optuna's TPE median on all 16 cases (13 before) and better than
+    # without noise=True on 8 of 8 pairs at 150 evaluations (6 before), but on 4 of
+    # 8 at 60 (7 before: Rosenbrock's valley needs the box to shrink); 1.5 times, 13
+    # of 16 and worse than TPE on 2 (docs/optimizers.md has the table)
     NOISY_FAILS = 2
 
     def __init__(self, space, goal="min", seed=None, budget=None, workers: int = 1, *,
