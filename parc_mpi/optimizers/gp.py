@@ -73,7 +73,8 @@ class GPBO(Optimizer):
         # trust region state (also kept, unused, without one)
         self.length = self.L_INIT
         self.succ = self.fail = 0
-        self.fail_limit = max(4, d)
+        self.exact_fail_limit = max(4, d)   # failures before the box halves, exact values
+        self.fail_limit = self.exact_fail_limit
         self.restarts = 0
         self._restart_of: dict = {}   # trial id -> (restart, box version) at its ask
         self._version = 0             # changes whenever the box moves or resizes
@@ -86,8 +87,7 @@ class GPBO(Optimizer):
 
     def set_noise(self, noise) -> None:
         super().set_noise(noise)
-        d = self.space.dim
-        self.fail_limit = max(4, d) * (self.NOISY_FAILS if self.noise else 1)
+        self.fail_limit = self.exact_fail_limit * (self.NOISY_FAILS if self.noise else 1)
 
     # -- data the model sees ----------------------------------------------------
     def _data(self):
