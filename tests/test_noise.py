@@ -5,6 +5,7 @@ and shown as such in results.csv, best.json, load() and the dashboard."""
 import csv
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -169,5 +170,9 @@ def test_the_noisy_benchmark_runs_and_prints_its_table(tmp_path):
     assert done.returncode == 0, done
     assert "| epidemic | high (10 infected) | 12 |" in done.stdout
     assert "budget 12: noise better than auto on " in done.stdout
+    # one seed: its resamples are that seed, so each call is sure, 0 or 1
+    odds = re.search(r"P\(noise's median below auto's\), seeds resampled: (.*)", done.stdout)
+    shares = re.findall(r"(?:branin|epidemic)/(?:low|high) ([0-9.]+)", odds.group(1))
+    assert len(shares) == 4 and set(shares) <= {"0.00", "1.00"}
     runs = json.loads((tmp_path / "runs.json").read_text())
     assert len(runs) == 8 and all(len(v) == 1 and math.isfinite(v[0]) for _, v in runs)
